@@ -1,0 +1,422 @@
+//! Authorization server metadata: OpenID Connect Discovery 1.0 and RFC 8414.
+//!
+//! [`discover`] fetches `<issuer>/.well-known/openid-configuration` (falling
+//! back to RFC 8414's `/.well-known/oauth-authorization-server<path>` on 404),
+//! and accepts the document only if
+//! - its `issuer` is *exactly* the configured issuer (OIDC Discovery §4.3,
+//!   RFC 8414 §3.3 — this is what defeats a metadata mix-up),
+//! - every endpoint is https, or http on loopback for a loopback issuer that
+//!   the configuration marks `insecure_http_loopback`,
+//! - it has the endpoints a native sign-in needs, and does not rule out
+//!   PKCE with S256.
+
+use http::{Method, StatusCode, header};
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::ErrorCode;
+use crate::http::{HttpClient, TransportError};
+use crate::provider::{ProviderConfig, is_loopback_url};
+
+/// The metadata Latchkey uses, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderMetadata {
+    /// Exactly the configured issuer.
+    pub issuer: String,
+    /// Authorization endpoint.
+    pub authorization_endpoint: Url,
+    /// Token endpoint.
+    pub token_endpoint: Url,
+    /// JWKS URL (for ID token signatures).
+    pub jwks_uri: Url,
+    /// UserInfo endpoint, when offered.
+    pub userinfo_endpoint: Option<Url>,
+    /// RFC 7009 revocation endpoint, when offered.
+    pub revocation_endpoint: Option<Url>,
+    /// RFC 9207: the server returns `iss` in authorization responses.
+    pub authorization_response_iss_parameter_supported: bool,
+    /// Scopes the server advertises (empty when not advertised).
+    pub scopes_supported: Vec<String>,
+    /// OIDC `prompt` values the server supports, when advertised.
+    pub prompt_values_supported: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMetadata {
+    issuer: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    userinfo_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+    code_challenge_methods_supported: Option<Vec<String>>,
+    response_types_supported: Option<Vec<String>>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
+    prompt_values_supported: Option<Vec<String>>,
+}
+
+/// Why discovery failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// The server could not be reached.
+    #[error("cannot reach the provider: {0}")]
+    Transport(#[from] TransportError),
+    /// The metadata URL answered with an unexpected status.
+    #[error("the discovery document at {url} returned HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// The body is not a JSON metadata document.
+    #[error("the discovery document at {url} is not valid JSON metadata: {reason}")]
+    NotJson { url: String, reason: String },
+    /// The document's issuer differs from the configured one.
+    #[error("the provider says its issuer is {found:?}, but {expected:?} is configured")]
+    IssuerMismatch { expected: String, found: String },
+    /// A required field is missing.
+    #[error("the discovery document has no {field}")]
+    MissingField { field: &'static str },
+    /// An endpoint URL does not parse.
+    #[error("{field} is not a valid URL: {value}")]
+    BadEndpoint { field: &'static str, value: String },
+    /// An endpoint uses http (or another scheme) where https is required.
+    #[error("{field} must use https: {value}")]
+    InsecureEndpoint { field: &'static str, value: String },
+    /// The server does not support what a native client needs.
+    #[error("the provider does not support {what}")]
+    Unsupported { what: &'static str },
+}
+
+impl ErrorCode for DiscoveryError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Transport(err) => err.code(),
+            Self::Status { .. } => "discovery_http_status",
+            Self::NotJson { .. } => "discovery_not_json",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
+            Self::MissingField { .. } => "discovery_missing_field",
+            Self::BadEndpoint { .. } => "discovery_bad_endpoint",
+            Self::InsecureEndpoint { .. } => "discovery_insecure_endpoint",
+            Self::Unsupported { .. } => "discovery_unsupported",
+        }
+    }
+}
+
+/// The OIDC Discovery URL for an issuer.
+pub fn openid_configuration_url(issuer: &str) -> String {
+    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+}
+
+/// The RFC 8414 metadata URL for an issuer (well-known segment before the path).
+pub fn oauth_metadata_url(issuer: &Url) -> String {
+    let path = issuer.path().trim_end_matches('/');
+    let mut origin = issuer.origin().ascii_serialization();
+    origin.push_str("/.well-known/oauth-authorization-server");
+    origin.push_str(path);
+    origin
+}
+
+/// Fetches and validates the provider's metadata.
+pub async fn discover(
+    http: &dyn HttpClient,
+    provider: &ProviderConfig,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let oidc_url = openid_configuration_url(provider.issuer.as_str());
+    let body = match fetch(http, &oidc_url).await {
+        Err(DiscoveryError::Status { status: 404, .. }) => {
+            let url = oauth_metadata_url(provider.issuer.url());
+            tracing::debug!(provider = %provider.id, "no openid-configuration, trying RFC 8414 metadata");
+            (fetch(http, &url).await?, url)
+        }
+        other => (other?, oidc_url),
+    };
+    let (body, url) = body;
+    let metadata = parse_metadata(&body, &url, provider)?;
+    tracing::debug!(provider = %provider.id, iss_param = metadata.authorization_response_iss_parameter_supported, "discovery ok");
+    Ok(metadata)
+}
+
+async fn fetch(http: &dyn HttpClient, url: &str) -> Result<Vec<u8>, DiscoveryError> {
+    let request = http::Request::builder()
+        .method(Method::GET)
+        .uri(url)
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|_| DiscoveryError::BadEndpoint {
+            field: "issuer",
+            value: url.to_owned(),
+        })?;
+    let response = http.execute(request).await?;
+    if response.status() != StatusCode::OK {
+        return Err(DiscoveryError::Status {
+            url: url.to_owned(),
+            status: response.status().as_u16(),
+        });
+    }
+    Ok(response.into_body())
+}
+
+/// Parses and validates a metadata document fetched from `url` for `provider`.
+pub fn parse_metadata(
+    body: &[u8],
+    url: &str,
+    provider: &ProviderConfig,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let raw: RawMetadata = serde_json::from_slice(body).map_err(|err| DiscoveryError::NotJson {
+        url: url.to_owned(),
+        reason: if body.first().is_some_and(|b| *b == b'<') {
+            "it looks like an HTML page".to_owned()
+        } else {
+            err.to_string()
+        },
+    })?;
+    let expected = provider.issuer.as_str();
+    let found = raw.issuer.ok_or(DiscoveryError::MissingField { field: "issuer" })?;
+    if found != expected {
+        return Err(DiscoveryError::IssuerMismatch {
+            expected: expected.to_owned(),
+            found,
+        });
+    }
+    let allow_http = provider.insecure_http_loopback && provider.issuer.is_loopback();
+    let endpoint = |field: &'static str, value: Option<String>| -> Result<Option<Url>, DiscoveryError> {
+        let Some(value) = value else { return Ok(None) };
+        let url = Url::parse(&value).map_err(|_| DiscoveryError::BadEndpoint {
+            field,
+            value: value.clone(),
+        })?;
+        let ok = match url.scheme() {
+            "https" => true,
+            "http" => allow_http && is_loopback_url(&url),
+            _ => false,
+        };
+        if !ok {
+            return Err(DiscoveryError::InsecureEndpoint { field, value });
+        }
+        Ok(Some(url))
+    };
+    let required = |field: &'static str, value: Option<String>| {
+        endpoint(field, value)?.ok_or(DiscoveryError::MissingField { field })
+    };
+    let authorization_endpoint = required("authorization_endpoint", raw.authorization_endpoint)?;
+    let token_endpoint = required("token_endpoint", raw.token_endpoint)?;
+    let jwks_uri = required("jwks_uri", raw.jwks_uri)?;
+    let userinfo_endpoint = endpoint("userinfo_endpoint", raw.userinfo_endpoint)?;
+    let revocation_endpoint = endpoint("revocation_endpoint", raw.revocation_endpoint)?;
+    if raw
+        .code_challenge_methods_supported
+        .is_some_and(|methods| !methods.iter().any(|m| m == "S256"))
+    {
+        return Err(DiscoveryError::Unsupported {
+            what: "PKCE with S256 (code_challenge_methods_supported)",
+        });
+    }
+    if raw
+        .response_types_supported
+        .is_some_and(|types| !types.iter().any(|t| t == "code"))
+    {
+        return Err(DiscoveryError::Unsupported {
+            what: "the authorization code flow (response_type=code)",
+        });
+    }
+    Ok(ProviderMetadata {
+        issuer: found,
+        authorization_endpoint,
+        token_endpoint,
+        jwks_uri,
+        userinfo_endpoint,
+        revocation_endpoint,
+        authorization_response_iss_parameter_supported: raw
+            .authorization_response_iss_parameter_supported,
+        scopes_supported: raw.scopes_supported,
+        prompt_values_supported: raw.prompt_values_supported,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{BoxFuture, HttpRequest, HttpResponse};
+    use crate::provider::parse_providers;
+    use std::sync::Mutex;
+
+    /// Answers each request from a list of (url, status, body); records the URLs asked.
+    #[derive(Debug, Default)]
+    struct FakeHttp {
+        routes: Vec<(String, u16, String)>,
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl HttpClient for FakeHttp {
+        fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            let url = request.uri().to_string();
+            self.asked.lock().expect("lock").push(url.clone());
+            let found = self.routes.iter().find(|(u, _, _)| *u == url).cloned();
+            Box::pin(async move {
+                let (status, body) = found.map_or((404, String::new()), |(_, s, b)| (s, b));
+                Ok(http::Response::builder()
+                    .status(status)
+                    .body(body.into_bytes())
+                    .expect("response"))
+            })
+        }
+    }
+
+    fn provider(issuer: &str, dev: bool) -> ProviderConfig {
+        let text = format!(
+            "[[provider]]\nid = \"p\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\ninsecure_http_loopback = {dev}\n"
+        );
+        parse_providers(&text).expect("parses").remove(0).config.expect("valid")
+    }
+
+    fn doc(issuer: &str, base: &str) -> String {
+        serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{base}/auth"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": format!("{base}/jwks"),
+            "userinfo_endpoint": format!("{base}/me"),
+            "revocation_endpoint": format!("{base}/token/revocation"),
+            "code_challenge_methods_supported": ["S256"],
+            "response_types_supported": ["code"],
+            "authorization_response_iss_parameter_supported": true,
+            "scopes_supported": ["openid", "offline_access"],
+        })
+        .to_string()
+    }
+
+    fn fake(routes: &[(&str, u16, String)]) -> FakeHttp {
+        FakeHttp {
+            routes: routes
+                .iter()
+                .map(|(u, s, b)| ((*u).to_owned(), *s, b.clone()))
+                .collect(),
+            asked: Mutex::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_document_is_accepted() {
+        let p = provider("https://id.example", false);
+        let http = fake(&[(
+            "https://id.example/.well-known/openid-configuration",
+            200,
+            doc("https://id.example", "https://id.example"),
+        )]);
+        let md = discover(&http, &p).await.expect("valid");
+        assert_eq!(md.issuer, "https://id.example");
+        assert_eq!(md.token_endpoint.as_str(), "https://id.example/token");
+        assert!(md.authorization_response_iss_parameter_supported);
+        assert!(md.revocation_endpoint.is_some());
+    }
+
+    #[tokio::test]
+    async fn issuer_mismatch_is_rejected() {
+        let p = provider("https://id.example", false);
+        let http = fake(&[(
+            "https://id.example/.well-known/openid-configuration",
+            200,
+            doc("https://evil.example", "https://id.example"),
+        )]);
+        let err = discover(&http, &p).await.expect_err("mismatch");
+        assert_eq!(err.code(), "issuer_mismatch");
+        assert!(err.to_string().contains("evil.example"));
+    }
+
+    #[tokio::test]
+    async fn trailing_slash_difference_is_a_mismatch() {
+        let p = provider("https://id.example", false);
+        let http = fake(&[(
+            "https://id.example/.well-known/openid-configuration",
+            200,
+            doc("https://id.example/", "https://id.example"),
+        )]);
+        assert_eq!(discover(&http, &p).await.expect_err("exact").code(), "issuer_mismatch");
+    }
+
+    #[tokio::test]
+    async fn http_endpoints_rejected_for_non_loopback_issuer() {
+        let p = provider("https://id.example", false);
+        let http = fake(&[(
+            "https://id.example/.well-known/openid-configuration",
+            200,
+            doc("https://id.example", "http://id.example"),
+        )]);
+        let err = discover(&http, &p).await.expect_err("http endpoint");
+        assert_eq!(err.code(), "discovery_insecure_endpoint");
+    }
+
+    #[tokio::test]
+    async fn loopback_dev_issuer_allows_http_loopback_endpoints_only() {
+        let p = provider("http://127.0.0.1:9000", true);
+        let ok = fake(&[(
+            "http://127.0.0.1:9000/.well-known/openid-configuration",
+            200,
+            doc("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+        )]);
+        assert!(discover(&ok, &p).await.is_ok());
+        let escaping = fake(&[(
+            "http://127.0.0.1:9000/.well-known/openid-configuration",
+            200,
+            doc("http://127.0.0.1:9000", "http://attacker.example"),
+        )]);
+        assert_eq!(
+            discover(&escaping, &p).await.expect_err("non-loopback http").code(),
+            "discovery_insecure_endpoint"
+        );
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_rfc8414_on_404() {
+        let p = provider("https://id.example/tenant", false);
+        let http = fake(&[(
+            "https://id.example/.well-known/oauth-authorization-server/tenant",
+            200,
+            doc("https://id.example/tenant", "https://id.example"),
+        )]);
+        assert!(discover(&http, &p).await.is_ok());
+        let asked = http.asked.lock().expect("lock").clone();
+        assert_eq!(
+            asked,
+            [
+                "https://id.example/tenant/.well-known/openid-configuration",
+                "https://id.example/.well-known/oauth-authorization-server/tenant"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn html_and_server_errors_are_reported() {
+        let p = provider("https://id.example", false);
+        let html = fake(&[(
+            "https://id.example/.well-known/openid-configuration",
+            200,
+            "<html>login</html>".into(),
+        )]);
+        let err = discover(&html, &p).await.expect_err("html");
+        assert_eq!(err.code(), "discovery_not_json");
+        assert!(err.to_string().contains("HTML"));
+        let down = fake(&[(
+            "https://id.example/.well-known/openid-configuration",
+            503,
+            String::new(),
+        )]);
+        assert_eq!(discover(&down, &p).await.expect_err("503").code(), "discovery_http_status");
+    }
+
+    #[test]
+    fn missing_pkce_s256_or_endpoint_is_rejected() {
+        let p = provider("https://id.example", false);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&doc("https://id.example", "https://id.example")).expect("json");
+        v["code_challenge_methods_supported"] = serde_json::json!(["plain"]);
+        let err = parse_metadata(v.to_string().as_bytes(), "u", &p).expect_err("plain only");
+        assert_eq!(err.code(), "discovery_unsupported");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&doc("https://id.example", "https://id.example")).expect("json");
+        v.as_object_mut().expect("object").remove("token_endpoint");
+        let err = parse_metadata(v.to_string().as_bytes(), "u", &p).expect_err("no token endpoint");
+        assert_eq!(err.code(), "discovery_missing_field");
+    }
+}

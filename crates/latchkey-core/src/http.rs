@@ -1,0 +1,182 @@
+//! The HTTP seam.
+//!
+//! Everything in the core that talks to an authorization server goes through
+//! [`HttpClient`], so unit tests pass a closure-backed fake and integration
+//! tests a real server on `127.0.0.1:0`. The production client,
+//! [`ReqwestHttpClient`], never follows redirects (RFC 9700 §4.11), has connect
+//! and total timeouts and caps the size of every response body.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// An HTTP request with a fully buffered body.
+pub type HttpRequest = http::Request<Vec<u8>>;
+/// An HTTP response with a fully buffered (and size-capped) body.
+pub type HttpResponse = http::Response<Vec<u8>>;
+/// A boxed, `Send` future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends one HTTP request. Implementations must not follow redirects.
+pub trait HttpClient: Send + Sync + fmt::Debug {
+    /// Sends `request` and returns the response, whatever its status.
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
+}
+
+/// Why a request got no HTTP response. Messages name the host, never a body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The TCP/TLS connection could not be made.
+    #[error("could not connect to {host}: {reason}")]
+    Connect { host: String, reason: String },
+    /// The server did not answer in time.
+    #[error("{host} did not answer within {seconds} s")]
+    Timeout { host: String, seconds: u64 },
+    /// The response body exceeded the cap.
+    #[error("the response from {host} is larger than {limit} bytes")]
+    TooLarge { host: String, limit: usize },
+    /// Anything else that went wrong while sending or receiving.
+    #[error("request to {host} failed: {reason}")]
+    Other { host: String, reason: String },
+}
+
+impl crate::error::ErrorCode for TransportError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "network_unreachable",
+            Self::Timeout { .. } => "network_timeout",
+            Self::TooLarge { .. } => "response_too_large",
+            Self::Other { .. } => "network_error",
+        }
+    }
+}
+
+/// Limits applied by [`ReqwestHttpClient`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for the whole exchange, body included.
+    pub total_timeout: Duration,
+    /// Largest accepted response body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The production [`HttpClient`], on `reqwest` with rustls.
+#[derive(Debug, Clone)]
+pub struct ReqwestHttpClient {
+    client: reqwest::Client,
+    limits: HttpLimits,
+}
+
+impl ReqwestHttpClient {
+    /// A client with [`HttpLimits::default`].
+    pub fn new() -> Result<Self, TransportError> {
+        Self::with_limits(HttpLimits::default())
+    }
+
+    /// A client with explicit limits.
+    pub fn with_limits(limits: HttpLimits) -> Result<Self, TransportError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.total_timeout)
+            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| TransportError::Other {
+                host: String::new(),
+                reason: describe(&err),
+            })?;
+        Ok(Self { client, limits })
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let host = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let map_err = |err: reqwest::Error| classify(&host, self.limits, &err);
+        let request = reqwest::Request::try_from(request).map_err(map_err)?;
+        let mut response = self.client.execute(request).await.map_err(map_err)?;
+        let limit = self.limits.max_body_bytes;
+        if response.content_length().is_some_and(|len| len > limit as u64) {
+            return Err(TransportError::TooLarge { host, limit });
+        }
+        let mut builder = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(map_err)? {
+            if body.len() + chunk.len() > limit {
+                return Err(TransportError::TooLarge { host, limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(|err| TransportError::Other {
+            host,
+            reason: err.to_string(),
+        })
+    }
+}
+
+impl HttpClient for ReqwestHttpClient {
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+        Box::pin(self.send(request))
+    }
+}
+
+fn classify(host: &str, limits: HttpLimits, err: &reqwest::Error) -> TransportError {
+    let host = host.to_owned();
+    if err.is_timeout() {
+        let seconds = if err.is_connect() {
+            limits.connect_timeout
+        } else {
+            limits.total_timeout
+        }
+        .as_secs();
+        TransportError::Timeout { host, seconds }
+    } else if err.is_connect() {
+        TransportError::Connect {
+            host,
+            reason: describe(err),
+        }
+    } else {
+        TransportError::Other {
+            host,
+            reason: describe(err),
+        }
+    }
+}
+
+/// The innermost useful cause of a reqwest error, without its URL.
+fn describe(err: &reqwest::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    let mut last = None;
+    while let Some(cause) = source {
+        last = Some(cause.to_string());
+        source = cause.source();
+    }
+    last.unwrap_or_else(|| {
+        let mut text = err.to_string();
+        if let Some(url) = err.url() {
+            text = text.replace(url.as_str(), "");
+        }
+        text
+    })
+}

@@ -1,0 +1,41 @@
+//! # latchkey-core
+//!
+//! The sign-in core of Latchkey, a native OAuth 2.0 / OpenID Connect client
+//! built the way [RFC 8252](https://www.rfc-editor.org/rfc/rfc8252) (OAuth 2.0
+//! for Native Apps) and [RFC 9700](https://www.rfc-editor.org/rfc/rfc9700)
+//! (OAuth 2.0 Security Best Current Practice) say a native app must be.
+//!
+//! The core has no UI and never opens a browser or a window: the app (or the
+//! `latchkey` CLI) does that. HTTP ([`http::HttpClient`]) and the secret store
+//! ([`vault::SecretStore`]) are injected, so the logic is tested without a
+//! network or a keychain.
+//!
+//! One module per concept:
+//! - [`provider`]: the providers file and its validation,
+//! - [`discovery`]: authorization server metadata (OIDC Discovery, RFC 8414),
+//! - [`http`]: the HTTP seam and the hardened production client,
+//! - [`vault`]: the OS keychain,
+//! - [`secret`]: secret values with redacted `Debug`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use latchkey_core::{discovery, http::ReqwestHttpClient, provider};
+//!
+//! let path = provider::default_providers_path().ok_or("no config dir")?;
+//! let http = ReqwestHttpClient::new()?;
+//! for entry in provider::load_providers(&path)? {
+//!     let config = entry.config?;
+//!     let metadata = discovery::discover(&http, &config).await?;
+//!     println!("{}: token endpoint {}", config.name, metadata.token_endpoint);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod discovery;
+pub mod error;
+pub mod http;
+pub mod provider;
+pub mod secret;
+pub mod vault;
+
+pub use error::ErrorCode;

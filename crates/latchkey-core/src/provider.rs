@@ -1,0 +1,591 @@
+//! Provider configuration: which authorization servers Latchkey signs in to.
+//!
+//! Providers are listed in a TOML file, by default
+//! `<config dir>/dev.latchkey.app/providers.toml` (on Linux
+//! `~/.config/dev.latchkey.app/providers.toml`), or the file named by the
+//! `LATCHKEY_PROVIDERS` environment variable:
+//!
+//! ```toml
+//! [[provider]]
+//! id = "work"                      # stable id: lowercase letters, digits, '-', '_'
+//! name = "Work (Example Corp)"     # shown to people; defaults to the id
+//! issuer = "https://login.example.com"   # exact OpenID issuer identifier
+//! client_id = "latchkey-desktop"   # a public (native) client
+//! scopes = ["openid", "profile", "email", "offline_access"]   # default: openid offline_access
+//! redirect_uri = "dev.latchkey:/oauth/callback"                # the default
+//!
+//! [[provider]]
+//! id = "local-demo"
+//! issuer = "http://127.0.0.1:9010"
+//! client_id = "latchkey-desktop"
+//! insecure_http_loopback = true    # development only: allow http on 127.0.0.1/::1/localhost
+//! ```
+//!
+//! Each `[[provider]]` entry is validated on its own: one bad entry yields a
+//! [`ConfigError`] for that entry and the others still load. Unknown keys are
+//! errors, so a typo never silently weakens a setting.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::{Host, Url};
+
+use crate::error::ErrorCode;
+
+/// Environment variable naming the providers file.
+pub const PROVIDERS_ENV: &str = "LATCHKEY_PROVIDERS";
+/// The app identifier, also the name of Latchkey's config and data folders.
+pub const APP_IDENTIFIER: &str = "dev.latchkey.app";
+/// The private-use URI scheme registered by the app (RFC 8252 §7.1).
+pub const REDIRECT_SCHEME: &str = "dev.latchkey";
+/// The default redirect URI.
+pub const DEFAULT_REDIRECT_URI: &str = "dev.latchkey:/oauth/callback";
+
+/// A provider's stable identifier, as written in the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ProviderId(String);
+
+impl ProviderId {
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An issuer identifier (OIDC Discovery §3, RFC 8414 §2): compared as an exact string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IssuerUrl(Url);
+
+impl IssuerUrl {
+    /// The issuer exactly as configured (no trailing slash added or removed).
+    pub fn as_str(&self) -> &str {
+        let s = self.0.as_str();
+        // `Url` adds a '/' to an empty path; the configured issuer may not have it.
+        s.strip_suffix('/').filter(|_| self.0.path() == "/").unwrap_or(s)
+    }
+
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+
+    /// True when the host is 127.0.0.1, ::1 or localhost.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback_url(&self.0)
+    }
+}
+
+impl fmt::Display for IssuerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// True when a URL's host is a loopback address or `localhost`.
+pub fn is_loopback_url(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// One validated provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderConfig {
+    /// Stable id.
+    pub id: ProviderId,
+    /// Display name.
+    pub name: String,
+    /// Exact issuer identifier.
+    pub issuer: IssuerUrl,
+    /// OAuth client id of the native (public) client.
+    pub client_id: String,
+    /// Scopes requested at sign-in.
+    pub scopes: Vec<String>,
+    /// Redirect URI registered for the client.
+    pub redirect_uri: Url,
+    /// Development only: allow plain http for a loopback issuer and its endpoints.
+    pub insecure_http_loopback: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    id: String,
+    name: Option<String>,
+    issuer: String,
+    client_id: String,
+    scopes: Option<Vec<String>>,
+    redirect_uri: Option<String>,
+    #[serde(default)]
+    insecure_http_loopback: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    provider: Vec<toml::Value>,
+}
+
+/// Why a providers file or one of its entries was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the providers file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown top-level keys.
+    #[error("the providers file {path} is not valid: {message}")]
+    Syntax { path: PathBuf, message: String },
+    /// An entry has a missing, unknown or mistyped key.
+    #[error("provider entry #{index} is not valid: {message}")]
+    Entry { index: usize, message: String },
+    /// A URL field does not parse.
+    #[error("{field} is not a valid URL ({value}): {reason}")]
+    BadUrl {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The issuer uses http but is not loopback, or is loopback without the development flag.
+    #[error("issuer {issuer} must use https{hint}")]
+    InsecureIssuer { issuer: String, hint: &'static str },
+    /// The issuer has a query or fragment (forbidden by RFC 8414 §2).
+    #[error("issuer {issuer} must not have a query or fragment")]
+    IssuerQuery { issuer: String },
+    /// A field has an invalid value.
+    #[error("{field} is not valid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// Two entries share an id.
+    #[error("provider id {id:?} is used more than once")]
+    DuplicateId { id: String },
+}
+
+impl ErrorCode for ConfigError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "config_unreadable",
+            Self::Syntax { .. } => "config_syntax",
+            Self::Entry { .. } => "config_entry_invalid",
+            Self::BadUrl { .. } => "config_bad_url",
+            Self::InsecureIssuer { .. } => "config_insecure_issuer",
+            Self::IssuerQuery { .. } => "config_bad_url",
+            Self::Invalid { .. } => "config_invalid_value",
+            Self::DuplicateId { .. } => "config_duplicate_id",
+        }
+    }
+}
+
+/// One `[[provider]]` entry after validation: usable, or the reason it is not.
+#[derive(Debug)]
+pub struct ProviderEntry {
+    /// The entry's id when it could be read, else `#<index>` (1-based).
+    pub label: String,
+    /// The display name when it could be read.
+    pub name: Option<String>,
+    /// The validated configuration or why the entry was rejected.
+    pub config: Result<ProviderConfig, ConfigError>,
+}
+
+/// The default providers file path: `$LATCHKEY_PROVIDERS`, else
+/// `<platform config dir>/dev.latchkey.app/providers.toml`.
+pub fn default_providers_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(PROVIDERS_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    dirs::config_dir().map(|dir| dir.join(APP_IDENTIFIER).join("providers.toml"))
+}
+
+/// Reads and validates a providers file. A missing file is an empty list.
+pub fn load_providers(path: &Path) -> Result<Vec<ProviderEntry>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    parse_providers(&text).map_err(|message| ConfigError::Syntax {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// Parses providers from TOML text. `Err` only when the file as a whole is
+/// unusable; each entry carries its own result.
+pub fn parse_providers(text: &str) -> Result<Vec<ProviderEntry>, String> {
+    let raw: RawFile = toml::from_str(text).map_err(|err| err.message().to_owned())?;
+    let mut seen = HashSet::new();
+    let mut entries = Vec::with_capacity(raw.provider.len());
+    for (i, value) in raw.provider.into_iter().enumerate() {
+        let index = i + 1;
+        let label = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .map_or_else(|| format!("#{index}"), str::to_owned);
+        let name = value.get("name").and_then(|v| v.as_str()).map(str::to_owned);
+        let config = RawProvider::deserialize(value)
+            .map_err(|err| ConfigError::Entry {
+                index,
+                message: err.message().to_owned(),
+            })
+            .and_then(validate)
+            .and_then(|config| {
+                if seen.insert(config.id.clone()) {
+                    Ok(config)
+                } else {
+                    Err(ConfigError::DuplicateId {
+                        id: config.id.0.clone(),
+                    })
+                }
+            });
+        entries.push(ProviderEntry {
+            label,
+            name,
+            config,
+        });
+    }
+    Ok(entries)
+}
+
+fn validate(raw: RawProvider) -> Result<ProviderConfig, ConfigError> {
+    let id_ok = !raw.id.is_empty()
+        && raw.id.len() <= 64
+        && raw
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(ConfigError::Invalid {
+            field: "id",
+            reason: format!(
+                "{:?} must be 1-64 lowercase letters, digits, '-' or '_'",
+                raw.id
+            ),
+        });
+    }
+    let issuer = parse_issuer(&raw.issuer, raw.insecure_http_loopback)?;
+    if raw.client_id.trim().is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "client_id",
+            reason: "must not be empty".into(),
+        });
+    }
+    let scopes = raw
+        .scopes
+        .unwrap_or_else(|| vec!["openid".into(), "offline_access".into()]);
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\'))
+    {
+        return Err(ConfigError::Invalid {
+            field: "scopes",
+            reason: format!("{bad:?} is not a valid scope token"),
+        });
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(ConfigError::Invalid {
+            field: "scopes",
+            reason: "must include \"openid\" (Latchkey signs in with OpenID Connect)".into(),
+        });
+    }
+    let redirect_text = raw.redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI);
+    let redirect_uri = Url::parse(redirect_text).map_err(|err| ConfigError::BadUrl {
+        field: "redirect_uri",
+        value: redirect_text.to_owned(),
+        reason: err.to_string(),
+    })?;
+    let loopback_redirect = redirect_uri.scheme() == "http" && is_loopback_url(&redirect_uri);
+    if redirect_uri.scheme() != REDIRECT_SCHEME && !loopback_redirect {
+        return Err(ConfigError::Invalid {
+            field: "redirect_uri",
+            reason: format!(
+                "must use the app's scheme ({REDIRECT_SCHEME}:/...) or a loopback http address, not {redirect_text}"
+            ),
+        });
+    }
+    Ok(ProviderConfig {
+        name: raw.name.unwrap_or_else(|| raw.id.clone()),
+        id: ProviderId(raw.id),
+        issuer,
+        client_id: raw.client_id,
+        scopes,
+        redirect_uri,
+        insecure_http_loopback: raw.insecure_http_loopback,
+    })
+}
+
+/// Parses and checks an issuer identifier: https, or http on loopback when
+/// `insecure_http_loopback` is set; no query, no fragment.
+pub fn parse_issuer(text: &str, insecure_http_loopback: bool) -> Result<IssuerUrl, ConfigError> {
+    let url = Url::parse(text).map_err(|err| ConfigError::BadUrl {
+        field: "issuer",
+        value: text.to_owned(),
+        reason: err.to_string(),
+    })?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::IssuerQuery {
+            issuer: text.to_owned(),
+        });
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_url(&url) && insecure_http_loopback => {}
+        "http" if is_loopback_url(&url) => {
+            return Err(ConfigError::InsecureIssuer {
+                issuer: text.to_owned(),
+                hint: " (for a local development server set insecure_http_loopback = true)",
+            });
+        }
+        "http" => {
+            return Err(ConfigError::InsecureIssuer {
+                issuer: text.to_owned(),
+                hint: " (plain http is only allowed for loopback development servers)",
+            });
+        }
+        _ => {
+            return Err(ConfigError::BadUrl {
+                field: "issuer",
+                value: text.to_owned(),
+                reason: "must be an https URL".into(),
+            });
+        }
+    }
+    if url.host().is_none() {
+        return Err(ConfigError::BadUrl {
+            field: "issuer",
+            value: text.to_owned(),
+            reason: "has no host".into(),
+        });
+    }
+    let issuer = IssuerUrl(url);
+    if issuer.as_str() != text {
+        return Err(ConfigError::BadUrl {
+            field: "issuer",
+            value: text.to_owned(),
+            reason: format!(
+                "is not in canonical form (did you mean {:?}?); issuers are compared exactly",
+                issuer.as_str()
+            ),
+        });
+    }
+    Ok(issuer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Result<ProviderConfig, ConfigError> {
+        let mut entries = parse_providers(text).expect("file parses");
+        assert_eq!(entries.len(), 1);
+        entries.remove(0).config
+    }
+
+    #[test]
+    fn full_entry_parses_with_defaults() {
+        let cfg = one(
+            r#"
+            [[provider]]
+            id = "work"
+            issuer = "https://login.example.com"
+            client_id = "latchkey-desktop"
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(cfg.id.as_str(), "work");
+        assert_eq!(cfg.name, "work");
+        assert_eq!(cfg.issuer.as_str(), "https://login.example.com");
+        assert_eq!(cfg.scopes, ["openid", "offline_access"]);
+        assert_eq!(cfg.redirect_uri.as_str(), DEFAULT_REDIRECT_URI);
+        assert!(!cfg.insecure_http_loopback);
+    }
+
+    #[test]
+    fn issuer_with_path_is_kept_exactly() {
+        let cfg = one(
+            r#"
+            [[provider]]
+            id = "tenant"
+            issuer = "https://login.example.com/tenant/v2.0"
+            client_id = "c"
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(cfg.issuer.as_str(), "https://login.example.com/tenant/v2.0");
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_for_that_entry_only() {
+        let entries = parse_providers(
+            r#"
+            [[provider]]
+            id = "typo"
+            issuer = "https://a.example"
+            client_id = "c"
+            scope = ["openid"]
+
+            [[provider]]
+            id = "good"
+            issuer = "https://b.example"
+            client_id = "c"
+            "#,
+        )
+        .expect("file parses");
+        assert_eq!(entries.len(), 2);
+        let err = entries[0].config.as_ref().expect_err("unknown field");
+        assert_eq!(err.code(), "config_entry_invalid");
+        assert!(err.to_string().contains("scope"), "{err}");
+        assert_eq!(entries[0].label, "typo");
+        assert!(entries[1].config.is_ok());
+    }
+
+    #[test]
+    fn http_issuer_rules() {
+        let non_loopback = parse_issuer("http://login.example.com", true).expect_err("http");
+        assert_eq!(non_loopback.code(), "config_insecure_issuer");
+        let loopback_without_flag = parse_issuer("http://127.0.0.1:9000", false).expect_err("flag");
+        assert!(loopback_without_flag.to_string().contains("insecure_http_loopback"));
+        assert!(parse_issuer("http://127.0.0.1:9000", true).is_ok());
+        assert!(parse_issuer("http://[::1]:9000", true).is_ok());
+        assert!(parse_issuer("http://localhost:9000", true).is_ok());
+        // A name that merely starts with 127. is not loopback.
+        assert!(parse_issuer("http://127.0.0.1.example.com", true).is_err());
+    }
+
+    #[test]
+    fn bad_urls_are_rejected() {
+        assert_eq!(parse_issuer("not a url", false).expect_err("bad").code(), "config_bad_url");
+        assert_eq!(parse_issuer("ftp://x.example", false).expect_err("bad").code(), "config_bad_url");
+        assert!(parse_issuer("https://x.example?tenant=1", false).is_err());
+        assert!(parse_issuer("https://x.example#frag", false).is_err());
+        // Non-canonical spelling would never match the discovery document exactly.
+        assert!(parse_issuer("https://X.example", false).is_err());
+    }
+
+    #[test]
+    fn scopes_must_include_openid_and_be_tokens() {
+        let err = one(
+            r#"
+            [[provider]]
+            id = "p"
+            issuer = "https://a.example"
+            client_id = "c"
+            scopes = ["profile"]
+            "#,
+        )
+        .expect_err("no openid");
+        assert!(err.to_string().contains("openid"));
+        let err = one(
+            r#"
+            [[provider]]
+            id = "p"
+            issuer = "https://a.example"
+            client_id = "c"
+            scopes = ["openid", "two words"]
+            "#,
+        )
+        .expect_err("space");
+        assert_eq!(err.code(), "config_invalid_value");
+    }
+
+    #[test]
+    fn redirect_uri_must_be_ours_or_loopback() {
+        let err = one(
+            r#"
+            [[provider]]
+            id = "p"
+            issuer = "https://a.example"
+            client_id = "c"
+            redirect_uri = "https://evil.example/cb"
+            "#,
+        )
+        .expect_err("foreign redirect");
+        assert_eq!(err.code(), "config_invalid_value");
+        assert!(
+            one(
+                r#"
+            [[provider]]
+            id = "p"
+            issuer = "https://a.example"
+            client_id = "c"
+            redirect_uri = "http://127.0.0.1/callback"
+            "#,
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_ids() {
+        let entries = parse_providers(
+            r#"
+            [[provider]]
+            id = "same"
+            issuer = "https://a.example"
+            client_id = "c"
+            [[provider]]
+            id = "same"
+            issuer = "https://b.example"
+            client_id = "c"
+            [[provider]]
+            id = "Bad Id"
+            issuer = "https://c.example"
+            client_id = "c"
+            "#,
+        )
+        .expect("file parses");
+        assert!(entries[0].config.is_ok());
+        assert_eq!(entries[1].config.as_ref().expect_err("dup").code(), "config_duplicate_id");
+        assert_eq!(entries[2].config.as_ref().expect_err("id").code(), "config_invalid_value");
+    }
+
+    #[test]
+    fn missing_id_is_labelled_by_position() {
+        let entries = parse_providers(
+            r#"
+            [[provider]]
+            issuer = "https://a.example"
+            client_id = "c"
+            "#,
+        )
+        .expect("file parses");
+        assert_eq!(entries[0].label, "#1");
+        assert!(entries[0].config.is_err());
+    }
+
+    #[test]
+    fn syntax_error_and_unknown_top_level_key_fail_the_file() {
+        assert!(parse_providers("[[provider]\nid=").is_err());
+        assert!(parse_providers("providers = []").is_err());
+        assert!(parse_providers("").expect("empty").is_empty());
+    }
+
+    #[test]
+    fn missing_file_is_empty_and_unreadable_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("latchkey-provider-test-{}", std::process::id()));
+        assert!(load_providers(&dir.join("absent.toml")).expect("missing").is_empty());
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        // A directory cannot be read as a file.
+        assert_eq!(load_providers(&dir).expect_err("dir").code(), "config_unreadable");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

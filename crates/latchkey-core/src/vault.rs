@@ -1,0 +1,351 @@
+//! The vault: secrets in the OS keychain, and nowhere else.
+//!
+//! [`SecretStore`] is the synchronous seam over a credential store (keyring-core
+//! on the platform's store, or its in-memory mock in tests). [`Vault`] is what
+//! the rest of the core uses: async, every call run on a blocking thread (the
+//! Secret Service clients must not run on an async runtime thread) and bounded
+//! by a timeout, so a hung keychain never hangs the app.
+//!
+//! Conventions: a missing item is `Ok(None)`; delete is idempotent; platform
+//! errors map to stable [`VaultError`] codes and never carry a secret.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyring_core::{CredentialStore, Entry};
+
+use crate::error::ErrorCode;
+use crate::provider::APP_IDENTIFIER;
+use crate::secret::SecretString;
+
+/// Why the keychain could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// There is no usable keychain (no session bus, no Secret Service, ...).
+    #[error("the system keychain is not available: {reason}")]
+    Unavailable { reason: String },
+    /// The keychain is locked and could not be unlocked without a prompt.
+    #[error("the system keychain is locked: {reason}")]
+    Locked { reason: String },
+    /// The keychain did not answer in time.
+    #[error("the system keychain did not answer within {seconds} s")]
+    Timeout { seconds: u64 },
+    /// A stored item is not in the expected format.
+    #[error("a keychain item of Latchkey is damaged: {reason}")]
+    Corrupt { reason: String },
+    /// Any other keychain failure.
+    #[error("the system keychain failed: {reason}")]
+    Platform { reason: String },
+}
+
+impl ErrorCode for VaultError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable { .. } => "keychain_unavailable",
+            Self::Locked { .. } => "keychain_locked",
+            Self::Timeout { .. } => "keychain_timeout",
+            Self::Corrupt { .. } => "keychain_corrupt",
+            Self::Platform { .. } => "keychain_error",
+        }
+    }
+}
+
+impl From<keyring_core::Error> for VaultError {
+    fn from(err: keyring_core::Error) -> Self {
+        use keyring_core::Error as K;
+        let reason = match &err {
+            K::PlatformFailure(inner) | K::NoStorageAccess(inner) => inner.to_string(),
+            // Never echo the bytes these variants carry.
+            K::BadEncoding(_) => "not UTF-8".to_owned(),
+            K::BadDataFormat(_, inner) => inner.to_string(),
+            other => other.to_string(),
+        };
+        match err {
+            K::NoStorageAccess(_) => Self::Locked { reason },
+            K::BadEncoding(_) | K::BadDataFormat(..) => Self::Corrupt { reason },
+            K::NoDefaultStore => Self::Unavailable { reason },
+            K::PlatformFailure(_)
+                if reason.contains("org.freedesktop.DBus")
+                    || reason.contains("D-Bus")
+                    || reason.contains("DBUS")
+                    || reason.contains("ServiceUnknown") =>
+            {
+                Self::Unavailable { reason }
+            }
+            _ => Self::Platform { reason },
+        }
+    }
+}
+
+/// A synchronous secret store keyed by a string. Implementations may block.
+pub trait SecretStore: Send + Sync + fmt::Debug {
+    /// Reads a secret; `Ok(None)` when there is none.
+    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError>;
+    /// Creates or replaces a secret.
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError>;
+    /// Deletes a secret; deleting a missing one is not an error.
+    fn delete(&self, key: &str) -> Result<(), VaultError>;
+}
+
+/// A [`SecretStore`] over any keyring-core credential store; items are
+/// `(service, key)` pairs.
+pub struct KeyringStore {
+    store: Arc<CredentialStore>,
+    service: String,
+}
+
+impl fmt::Debug for KeyringStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyringStore")
+            .field("vendor", &self.store.vendor())
+            .field("service", &self.service)
+            .finish()
+    }
+}
+
+impl KeyringStore {
+    /// Wraps a keyring-core store; items use `service` as their service name.
+    pub fn new(store: Arc<CredentialStore>, service: impl Into<String>) -> Self {
+        Self {
+            store,
+            service: service.into(),
+        }
+    }
+
+    /// The platform keychain (Secret Service on Linux), service [`APP_IDENTIFIER`].
+    pub fn platform() -> Result<Self, VaultError> {
+        Ok(Self::new(platform_store()?, APP_IDENTIFIER))
+    }
+
+    /// keyring-core's in-memory store (for tests and `--insecure-memory-keychain`).
+    pub fn in_memory(service: impl Into<String>) -> Self {
+        #[allow(clippy::expect_used)]
+        let store = keyring_core::mock::Store::new().expect("the mock store always builds");
+        Self::new(store, service)
+    }
+
+    fn entry(&self, key: &str) -> Result<Entry, VaultError> {
+        Ok(Entry::new_in_store(&self.store, &self.service, key)?)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn platform_store() -> Result<Arc<CredentialStore>, VaultError> {
+    let store = dbus_secret_service_keyring_store::Store::new().map_err(|err| {
+        match VaultError::from(err) {
+            VaultError::Platform { reason } => VaultError::Unavailable { reason },
+            other => other,
+        }
+    })?;
+    Ok(store)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn platform_store() -> Result<Arc<CredentialStore>, VaultError> {
+    Err(VaultError::Unavailable {
+        reason: "this build of Latchkey has no keychain support for this platform yet".into(),
+    })
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        match self.entry(key)?.get_password() {
+            Ok(value) => Ok(Some(SecretString::new(value))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+        Ok(self.entry(key)?.set_password(secret.expose())?)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), VaultError> {
+        match self.entry(key)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// A store that always fails with the reason the platform store could not be opened.
+#[derive(Debug, Clone)]
+pub struct UnavailableStore(pub VaultError);
+
+impl SecretStore for UnavailableStore {
+    fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+        Err(self.0.clone())
+    }
+    fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
+        Err(self.0.clone())
+    }
+    fn delete(&self, _: &str) -> Result<(), VaultError> {
+        Err(self.0.clone())
+    }
+}
+
+/// Key of the item written and removed by [`Vault::check`].
+pub const PROBE_KEY: &str = "latchkey-keychain-probe";
+
+/// Async access to a [`SecretStore`], off the runtime threads, with a timeout.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    store: Arc<dyn SecretStore>,
+    timeout: Duration,
+}
+
+impl Vault {
+    /// Default time allowed for one keychain call.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A vault over `store`.
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+        Self {
+            store,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The platform keychain, or a vault whose every call reports why it is unavailable.
+    pub fn platform() -> Self {
+        match KeyringStore::platform() {
+            Ok(store) => Self::new(Arc::new(store)),
+            Err(err) => {
+                tracing::warn!(code = err.code(), error = %err, "keychain unavailable");
+                Self::new(Arc::new(UnavailableStore(err)))
+            }
+        }
+    }
+
+    /// Sets the time allowed for one keychain call.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, VaultError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretStore) -> Result<T, VaultError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let task = tokio::task::spawn_blocking(move || f(store.as_ref()));
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(VaultError::Platform {
+                reason: format!("keychain call panicked: {join}"),
+            }),
+            Err(_) => Err(VaultError::Timeout {
+                seconds: self.timeout.as_secs().max(1),
+            }),
+        }
+    }
+
+    /// Reads a secret.
+    pub async fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        let key = key.to_owned();
+        self.run(move |s| s.get(&key)).await
+    }
+
+    /// Creates or replaces a secret.
+    pub async fn set(&self, key: &str, secret: SecretString) -> Result<(), VaultError> {
+        let key = key.to_owned();
+        self.run(move |s| s.set(&key, &secret)).await
+    }
+
+    /// Deletes a secret (idempotent).
+    pub async fn delete(&self, key: &str) -> Result<(), VaultError> {
+        let key = key.to_owned();
+        self.run(move |s| s.delete(&key)).await
+    }
+
+    /// Proves the keychain works: writes, reads back and deletes a probe item.
+    pub async fn check(&self) -> Result<(), VaultError> {
+        self.run(|s| {
+            let probe = SecretString::new(format!("probe-{}", std::process::id()));
+            s.set(PROBE_KEY, &probe)?;
+            let read = s.get(PROBE_KEY);
+            let deleted = s.delete(PROBE_KEY);
+            match read? {
+                Some(value) if value == probe => deleted,
+                _ => Err(VaultError::Corrupt {
+                    reason: "the probe item read back differently".into(),
+                }),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory_vault() -> Vault {
+        Vault::new(Arc::new(KeyringStore::in_memory("test-service")))
+    }
+
+    #[tokio::test]
+    async fn missing_is_none_and_delete_is_idempotent() {
+        let vault = memory_vault();
+        assert_eq!(vault.get("absent").await.expect("get"), None);
+        vault.delete("absent").await.expect("delete missing");
+        vault.set("k", SecretString::new("v1")).await.expect("set");
+        vault.set("k", SecretString::new("v2")).await.expect("replace");
+        assert_eq!(vault.get("k").await.expect("get").expect("some").expose(), "v2");
+        vault.delete("k").await.expect("delete");
+        vault.delete("k").await.expect("delete again");
+        assert_eq!(vault.get("k").await.expect("get"), None);
+    }
+
+    #[tokio::test]
+    async fn check_passes_on_a_working_store_and_leaves_nothing() {
+        let vault = memory_vault();
+        vault.check().await.expect("probe");
+        assert_eq!(vault.get(PROBE_KEY).await.expect("get"), None);
+    }
+
+    #[tokio::test]
+    async fn unavailable_store_reports_its_reason() {
+        let vault = Vault::new(Arc::new(UnavailableStore(VaultError::Unavailable {
+            reason: "no session bus".into(),
+        })));
+        let err = vault.check().await.expect_err("unavailable");
+        assert_eq!(err.code(), "keychain_unavailable");
+        assert!(err.to_string().contains("no session bus"));
+    }
+
+    #[derive(Debug)]
+    struct HangingStore;
+    impl SecretStore for HangingStore {
+        fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<(), VaultError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hung_keychain_times_out() {
+        let vault = Vault::new(Arc::new(HangingStore)).with_timeout(Duration::from_millis(50));
+        assert_eq!(vault.check().await.expect_err("timeout").code(), "keychain_timeout");
+    }
+
+    #[test]
+    fn keyring_errors_map_to_stable_codes() {
+        let locked = VaultError::from(keyring_core::Error::NoStorageAccess("locked".into()));
+        assert_eq!(locked.code(), "keychain_locked");
+        let corrupt = VaultError::from(keyring_core::Error::BadEncoding(b"secret-bytes".to_vec()));
+        assert_eq!(corrupt.code(), "keychain_corrupt");
+        assert!(!corrupt.to_string().contains("secret-bytes"));
+    }
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// "System browser" stand-in for Latchkey's end-to-end tests.
+//
+// The test environment registers this script as the default web browser
+// (x-scheme-handler/http and https). When the app opens an authorization URL
+// through tauri-plugin-opener, the desktop launches this script with the URL.
+// It records the launch, drives headless Debian chromium through the IdP's
+// login and consent pages, captures the custom-scheme redirect on a CDP
+// session (Playwright's page events do not show it) and hands that URL back to
+// the OS with `gio open`, so it reaches the app through the real .desktop
+// handler and single-instance forwarding.
+//
+// Usage: standin.mjs --dir <state dir> <url>
+// <state dir>/config.json (optional, read at each launch):
+//   { "login": "alice",           // login name (default: login_hint or "alice")
+//     "action": "consent",        // consent | deny | ignore (record only)
+//     "holdFile": "release" }     // wait for <dir>/<holdFile> before delivering
+// <state dir>/launches.jsonl gets one line per launch; <state dir>/standin.log the details.
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const require = createRequire(new URL('../idp/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const { values, positionals } = parseArgs({
+  options: { dir: { type: 'string' } },
+  allowPositionals: true,
+});
+const dir = values.dir;
+const target = positionals[0];
+if (!dir || !target) {
+  console.error('usage: standin.mjs --dir <state dir> <url>');
+  process.exit(2);
+}
+
+function log(message) {
+  appendFileSync(join(dir, 'standin.log'), `${new Date().toISOString()} [${process.pid}] ${message}\n`);
+}
+
+function readConfig() {
+  const file = join(dir, 'config.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+appendFileSync(join(dir, 'launches.jsonl'), `${JSON.stringify({ at: Date.now(), url: target, pid: process.pid })}\n`);
+const config = readConfig();
+const action = config.action ?? 'consent';
+const login = config.login ?? new URL(target).searchParams.get('login_hint') ?? 'alice';
+log(`launched action=${action} login=${login}`);
+if (action === 'ignore') process.exit(0);
+
+function isLoopback(url) {
+  try {
+    const { protocol, hostname } = new URL(url);
+    if (protocol !== 'http:' && protocol !== 'https:') return true;
+    return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]';
+  } catch {
+    return false;
+  }
+}
+
+async function drive() {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext();
+    // The dev login page imports a web font: never leave the machine.
+    await context.route('**/*', (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort()));
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    let redirect = null;
+    const capture = (url) => {
+      if (!redirect && url && !/^(https?|data|about|chrome|blob):/i.test(url)) redirect = url;
+    };
+    cdp.on('Network.requestWillBeSent', (event) => capture(event.request?.url));
+    cdp.on('Network.responseReceivedExtraInfo', (event) => capture(event.headers?.location ?? event.headers?.Location));
+    await cdp.send('Network.enable');
+    await page.goto(target).catch((err) => log(`goto: ${err.message.split('\n')[0]}`));
+    const deadline = Date.now() + 30_000;
+    let steps = 0;
+    while (!redirect && Date.now() < deadline && steps < 10) {
+      if (await page.locator('input[name=login]').count()) {
+        if (action === 'deny') {
+          log('denying at the login page');
+          await page.locator('a[href$="/abort"]').first().click().catch((err) => log(`abort: ${err.message}`));
+        } else {
+          await page.fill('input[name=login]', login);
+          await page.fill('input[name=password]', 'any-password');
+          await page.click('button[type=submit]').catch((err) => log(`submit: ${err.message}`));
+        }
+        steps += 1;
+      } else if (await page.locator('button[type=submit]').count()) {
+        if (action === 'deny') {
+          await page.locator('a[href$="/abort"]').first().click().catch((err) => log(`abort: ${err.message}`));
+        } else {
+          await page.click('button[type=submit]').catch((err) => log(`consent: ${err.message}`));
+        }
+        steps += 1;
+      }
+      await sleep(250);
+    }
+    return redirect;
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  const redirect = await drive();
+  if (!redirect) {
+    log('no custom-scheme redirect captured');
+    process.exit(1);
+  }
+  log(`captured redirect ${redirect.split('?')[0]}`);
+  appendFileSync(join(dir, 'redirects.jsonl'), `${JSON.stringify({ at: Date.now(), url: redirect })}\n`);
+  if (config.holdFile) {
+    const hold = join(dir, config.holdFile);
+    log(`holding until ${hold} exists`);
+    const until = Date.now() + 120_000;
+    while (!existsSync(hold) && Date.now() < until) await sleep(100);
+  }
+  // WebDriver's variables leak through xdg-open into this process: do not hand
+  // them on to the app instance that gio may start.
+  const env = { ...process.env };
+  for (const name of ['WEBKIT_INSPECTOR_SERVER', 'TAURI_AUTOMATION', 'TAURI_WEBVIEW_AUTOMATION']) delete env[name];
+  const result = spawnSync('gio', ['open', redirect], { env, stdio: 'ignore', timeout: 30_000 });
+  log(`gio open exited ${result.status}`);
+  process.exit(result.status ?? 1);
+} catch (err) {
+  log(`error: ${err.stack}`);
+  process.exit(1);
+}
