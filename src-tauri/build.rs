@@ -1,6 +1,6 @@
 fn main() {
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
-        tauri_build::AppManifest::new().commands(&["get_state", "dismiss_notice"]),
+        tauri_build::AppManifest::new().commands(&["get_state", "dismiss_notice", "subscribe"]),
     ))
     .expect("failed to run tauri-build");
 }

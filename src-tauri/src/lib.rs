@@ -1,8 +1,102 @@
+//! Latchkey's desktop shell: plugins, deep-link wiring and commands that
+//! delegate to `latchkey-core`. No OAuth logic lives here.
+
+mod commands;
+mod dto;
+mod error;
+mod links;
+mod shell;
+mod startup;
+
+use std::sync::Arc;
+
+use latchkey_core::http::{HttpClient, ReqwestHttpClient};
+use latchkey_core::provider::{default_providers_path, load_providers};
+use latchkey_core::vault::Vault;
+use tauri::Manager;
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::error::UiError;
+use crate::shell::Shell;
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn build_shell() -> Shell {
+    let http: Arc<dyn HttpClient> = match ReqwestHttpClient::new() {
+        Ok(client) => Arc::new(client),
+        #[allow(clippy::panic)]
+        Err(err) => panic!("cannot build the HTTP client: {err}"),
+    };
+    let path = default_providers_path();
+    let entries = match &path {
+        Some(path) => load_providers(path).map_err(|err| UiError::from_core(&err)),
+        None => Err(UiError::new(
+            "config_no_dir",
+            "no configuration folder is known for this user",
+        )),
+    };
+    match &entries {
+        Ok(list) => {
+            tracing::info!(path = ?path, providers = list.len(), "providers file loaded");
+            for entry in list {
+                if let Err(err) = &entry.config {
+                    tracing::warn!(provider = %entry.label, error = %err, "provider entry rejected");
+                }
+            }
+        }
+        Err(err) => tracing::error!(path = ?path, error = %err, "providers file rejected"),
+    }
+    Shell::new(http, Vault::platform(), path, entries)
+}
+
+/// Runs the app.
 pub fn run() {
-    tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|_app, _argv, _cwd| {}))
+    init_tracing();
+    let result = tauri::Builder::default()
+        // Single-instance first: a second launch (e.g. by a deep link) hands its
+        // arguments to this process and exits; the deep-link feature turns them
+        // into `on_open_url` events.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("second instance forwarded its arguments");
+            links::focus_main_window(app);
+        }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
-        .run(tauri::generate_context!())
-        .expect("error while running tauri application");
+        .setup(|app| {
+            let shell = Arc::new(build_shell());
+            app.manage(Arc::clone(&shell));
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    links::handle_link(&handle, url.as_str());
+                }
+            });
+            // Cold start: the link that launched us.
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                for url in urls {
+                    links::handle_link(app.handle(), url.as_str());
+                }
+            }
+            startup::check_keychain(&shell);
+            startup::check_providers(&shell);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::dismiss_notice,
+            commands::subscribe,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(err) = result {
+        tracing::error!(error = %err, "the app failed");
+        std::process::exit(1);
+    }
 }

@@ -78,7 +78,11 @@ async function drive() {
     const cdp = await context.newCDPSession(page);
     let redirect = null;
     const capture = (url) => {
-      if (!redirect && url && !/^(https?|data|about|chrome|blob):/i.test(url)) redirect = url;
+      // Only an absolute URL in a private-use scheme (RFC 8252 §7.1) is the redirect;
+      // relative Location headers and web schemes are the IdP's own navigation.
+      if (!redirect && url && /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^(https?|data|about|chrome|blob|devtools|ws|wss):/i.test(url)) {
+        redirect = url;
+      }
     };
     cdp.on('Network.requestWillBeSent', (event) => capture(event.request?.url));
     cdp.on('Network.responseReceivedExtraInfo', (event) => capture(event.headers?.location ?? event.headers?.Location));

@@ -14,6 +14,7 @@
 //! - [`provider`]: the providers file and its validation,
 //! - [`discovery`]: authorization server metadata (OIDC Discovery, RFC 8414),
 //! - [`http`]: the HTTP seam and the hardened production client,
+//! - [`redirect`]: parsing the authorization response from a deep link,
 //! - [`vault`]: the OS keychain,
 //! - [`secret`]: secret values with redacted `Debug`.
 //!
@@ -35,6 +36,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod provider;
+pub mod redirect;
 pub mod secret;
 pub mod vault;
 

@@ -1,0 +1,110 @@
+//! What the webview may see. Built from the shell's state at the boundary;
+//! nothing here can hold a token, code or verifier.
+
+use serde::Serialize;
+
+use crate::error::UiError;
+
+/// The whole window state.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateDto {
+    /// Where the providers file is (or would be).
+    pub providers_file: Option<String>,
+    /// A problem with the providers file as a whole.
+    pub providers_file_error: Option<UiError>,
+    /// One entry per configured provider.
+    pub providers: Vec<ProviderDto>,
+    /// The OS keychain.
+    pub keychain: KeychainDto,
+    /// Recent notices, newest last.
+    pub notices: Vec<NoticeDto>,
+}
+
+/// Reachability of a provider.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderStatus {
+    /// Discovery is running.
+    Checking,
+    /// Discovery succeeded.
+    Reachable,
+    /// Discovery failed.
+    Unreachable,
+    /// The configuration entry is invalid.
+    Invalid,
+}
+
+/// A configured provider.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderDto {
+    /// Provider id (or `#n` for an entry without a readable id).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Issuer, when the entry is valid.
+    pub issuer: Option<String>,
+    /// Reachability.
+    pub status: ProviderStatus,
+    /// Why it is unreachable or invalid.
+    pub error: Option<UiError>,
+}
+
+/// Keychain status.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeychainStatus {
+    /// The probe is running.
+    Checking,
+    /// Write, read and delete of a probe item worked.
+    Ok,
+    /// The keychain cannot be used.
+    Unavailable,
+}
+
+/// The OS keychain.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeychainDto {
+    /// Status.
+    pub status: KeychainStatus,
+    /// Why it is unavailable.
+    pub error: Option<UiError>,
+}
+
+/// How serious a notice is.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeLevel {
+    /// For information.
+    Info,
+    /// Something was ignored or refused.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// A dismissible message for the person.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoticeDto {
+    /// Id for dismissal.
+    pub id: u64,
+    /// Severity.
+    pub level: NoticeLevel,
+    /// Stable code.
+    pub code: String,
+    /// Plain-language message.
+    pub message: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// Pushed to the UI over its channel.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UiEvent {
+    /// The state changed: call `get_state` again.
+    StateChanged,
+}

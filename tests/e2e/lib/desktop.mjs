@@ -1,0 +1,202 @@
+// A throwaway desktop for one test: its own HOME and XDG folders, the app
+// registered as the dev.latchkey: handler, the browser stand-in registered as
+// the default web browser, tauri-driver and a WebDriver session on the real app.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APP_BINARY, RESULTS_DIR, STANDIN } from './paths.mjs';
+import { WebDriver } from './webdriver.mjs';
+
+export const APP_ID = 'dev.latchkey.app';
+const WEBDRIVER_VARS = ['WEBKIT_INSPECTOR_SERVER', 'TAURI_AUTOMATION', 'TAURI_WEBVIEW_AUTOMATION'];
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function requireSessionServices() {
+  const missing = [];
+  if (!process.env.DISPLAY) missing.push('DISPLAY (run under Xvfb)');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) missing.push('DBUS_SESSION_BUS_ADDRESS (run under dbus-run-session)');
+  for (const bin of ['/usr/bin/chromium', '/usr/bin/WebKitWebDriver', '/usr/bin/gio', '/usr/bin/xdg-mime', '/usr/bin/secret-tool']) {
+    if (!existsSync(bin)) missing.push(bin);
+  }
+  if (!existsSync(APP_BINARY)) missing.push(`${APP_BINARY} (build the app first)`);
+  if (spawnSync('tauri-driver', ['--help']).error) missing.push('tauri-driver (cargo install tauri-driver --locked)');
+  if (missing.length) throw new Error(`the E2E environment is incomplete: ${missing.join(', ')}`);
+}
+
+export class Desktop {
+  constructor(name) {
+    requireSessionServices();
+    this.name = name;
+    this.root = mkdtempSync(join(tmpdir(), `latchkey-e2e-${name}-`));
+    const dir = (...p) => {
+      const d = join(this.root, ...p);
+      mkdirSync(d, { recursive: true });
+      return d;
+    };
+    this.home = dir('home');
+    this.configHome = dir('config');
+    this.dataHome = dir('data');
+    this.cacheHome = dir('cache');
+    this.runtimeDir = dir('runtime');
+    chmodSync(this.runtimeDir, 0o700);
+    this.standinDir = dir('standin');
+    this.resultsDir = join(RESULTS_DIR, name);
+    mkdirSync(this.resultsDir, { recursive: true });
+    this.appLog = join(this.resultsDir, 'app.log');
+
+    const env = { ...process.env };
+    for (const v of ['XDG_CURRENT_DESKTOP', 'DESKTOP_SESSION', 'BROWSER', 'LATCHKEY_PROVIDERS', ...WEBDRIVER_VARS]) delete env[v];
+    Object.assign(env, {
+      HOME: this.home,
+      XDG_CONFIG_HOME: this.configHome,
+      XDG_DATA_HOME: this.dataHome,
+      XDG_CACHE_HOME: this.cacheHome,
+      XDG_RUNTIME_DIR: this.runtimeDir,
+      LATCHKEY_LOG: process.env.LATCHKEY_LOG ?? 'info',
+      NO_AT_BRIDGE: '1',
+    });
+    this.env = env;
+    this.#registerHandlers();
+  }
+
+  #registerHandlers() {
+    const apps = join(this.dataHome, 'applications');
+    mkdirSync(apps, { recursive: true });
+    writeFileSync(
+      join(apps, 'latchkey-e2e.desktop'),
+      ['[Desktop Entry]', 'Type=Application', 'Name=Latchkey (test)', `Exec=${APP_BINARY} %u`, 'Terminal=false',
+        'MimeType=x-scheme-handler/dev.latchkey;', 'NoDisplay=true', ''].join('\n'),
+    );
+    writeFileSync(
+      join(apps, 'standin-browser.desktop'),
+      ['[Desktop Entry]', 'Type=Application', 'Name=Stand-in browser', `Exec=${process.execPath} ${STANDIN} --dir ${this.standinDir} %u`,
+        'Terminal=false', 'MimeType=x-scheme-handler/http;x-scheme-handler/https;text/html;', 'NoDisplay=true', ''].join('\n'),
+    );
+    const xdgMime = (...args) => execFileSync('xdg-mime', args, { env: this.env, stdio: 'pipe' });
+    xdgMime('default', 'latchkey-e2e.desktop', 'x-scheme-handler/dev.latchkey');
+    xdgMime('default', 'standin-browser.desktop', 'x-scheme-handler/http', 'x-scheme-handler/https', 'text/html');
+  }
+
+  /** Writes the providers file at the app's default location. */
+  writeProviders(toml) {
+    const dir = join(this.configHome, APP_ID);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'providers.toml'), toml);
+  }
+
+  /** Configures the browser stand-in for its next launches. */
+  configureBrowser(config) {
+    writeFileSync(join(this.standinDir, 'config.json'), JSON.stringify(config));
+  }
+
+  /** Every launch of the browser stand-in so far. */
+  browserLaunches() {
+    const file = join(this.standinDir, 'launches.jsonl');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  }
+
+  /** Hands a URL to the OS exactly as a browser would: `gio open`. */
+  gioOpen(url) {
+    const result = spawnSync('gio', ['open', url], { env: this.env, encoding: 'utf8', timeout: 30_000 });
+    if (result.status !== 0) throw new Error(`gio open failed (${result.status}): ${result.stderr}`);
+  }
+
+  /** Pids of running app processes started for this desktop. */
+  appPids() {
+    const out = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout;
+    return out.split('\n').filter(Boolean).map(Number).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`HOME=${this.home}`);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Visible top-level windows titled "Latchkey". */
+  visibleAppWindows() {
+    const out = spawnSync('xdotool', ['search', '--onlyvisible', '--name', '^Latchkey$'], { encoding: 'utf8' }).stdout;
+    return out.split('\n').filter(Boolean).length;
+  }
+
+  /** Attributes of our keychain items (`secret-tool search --all service <id>`). */
+  keychainItems(service = APP_ID) {
+    const out = spawnSync('secret-tool', ['search', '--all', 'service', service], { encoding: 'utf8', env: this.env });
+    const items = [];
+    let current = null;
+    for (const line of `${out.stdout}\n${out.stderr}`.split('\n')) {
+      if (line.startsWith('[/')) {
+        current = { path: line.trim() };
+        items.push(current);
+      } else if (current && line.includes(' = ')) {
+        const [k, ...v] = line.split(' = ');
+        current[k.trim()] = v.join(' = ').trim();
+      }
+    }
+    return items;
+  }
+
+  /** Starts tauri-driver and opens a WebDriver session on the app. */
+  async startApp() {
+    const port = await freePort();
+    const nativePort = await freePort();
+    const log = createWriteStream(this.appLog, { flags: 'a' });
+    this.driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.driver.stdout.pipe(log);
+    this.driver.stderr.pipe(log);
+    this.webdriver = await WebDriver.connect(`http://127.0.0.1:${port}`, APP_BINARY);
+    await this.webdriver.waitFor(() => this.webdriver.execute('return document.body.dataset.ready === "true"'), {
+      what: 'the window to render its first state',
+    });
+    return this.webdriver;
+  }
+
+  /** Ends the WebDriver session (closing the app) and tauri-driver. */
+  async stopApp() {
+    if (this.webdriver) await this.webdriver.close();
+    this.webdriver = null;
+    if (this.driver && this.driver.exitCode === null) {
+      const exited = new Promise((r) => this.driver.once('exit', r));
+      this.driver.kill('SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+    }
+    this.driver = null;
+    for (const pid of this.appPids()) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {}
+    }
+  }
+
+  async screenshot(label) {
+    if (!this.webdriver) return;
+    try {
+      writeFileSync(join(this.resultsDir, `${label}.png`), await this.webdriver.screenshot());
+    } catch (err) {
+      writeFileSync(join(this.resultsDir, `${label}.screenshot-error.txt`), String(err));
+    }
+  }
+
+  appLogText() {
+    return existsSync(this.appLog) ? readFileSync(this.appLog, 'utf8') : '';
+  }
+}
+
+export { sleep };

@@ -1,0 +1,37 @@
+// Starts the local OpenID Provider (tests/idp/server.mjs) on a free port.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { IDP_SERVER } from './paths.mjs';
+
+export const CLIENT_ID = 'latchkey-desktop';
+
+/** Starts an IdP; resolves to { issuer, port, grants(), stop() }. */
+export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0 } = {}) {
+  const child = spawn(
+    process.execPath,
+    [IDP_SERVER, '--port', String(port), '--access-ttl', String(accessTtl), '--id-token-claims', idTokenClaims],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stderr = [];
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`IdP did not start: ${stderr.join('\n')}`)), 15_000);
+    child.once('exit', (code) => reject(new Error(`IdP exited with ${code}: ${stderr.join('\n')}`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      const { issuer, port: actual } = JSON.parse(line);
+      resolve({
+        issuer,
+        port: actual,
+        /** Grant types served so far (authorization_code, refresh_token). */
+        grants: () => stderr.filter((l) => l.startsWith('grant ')).map((l) => l.slice(6)),
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', done);
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}

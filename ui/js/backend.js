@@ -1,0 +1,25 @@
+// The only module that talks to Tauri. Everything else imports these functions.
+// The webview is granted Latchkey's own commands and nothing else; no command
+// returns a token, code or verifier.
+
+const tauri = window.__TAURI__;
+
+function invoke(command, args) {
+  if (!tauri?.core) return Promise.reject({ code: 'no_backend', message: 'The Latchkey backend is not available.' });
+  return tauri.core.invoke(command, args);
+}
+
+/** The window state: providers, keychain, notices. */
+export const getState = () => invoke('get_state');
+
+/** Dismisses a notice by id. */
+export const dismissNotice = (id) => invoke('dismiss_notice', { id });
+
+/** Calls `onChange()` whenever the backend's state changes. */
+export function subscribe(onChange) {
+  const channel = new tauri.core.Channel();
+  channel.onmessage = (event) => {
+    if (event?.kind === 'state_changed') onChange();
+  };
+  return invoke('subscribe', { onEvent: channel });
+}
