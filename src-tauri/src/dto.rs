@@ -76,6 +76,7 @@ pub struct KeychainDto {
 /// How serious a notice is.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[expect(dead_code, reason = "Info and Error arrive with the sign-in flow")]
 pub enum NoticeLevel {
     /// For information.
     Info,

@@ -24,7 +24,10 @@ pub fn handle_link(app: &AppHandle, url: &str) {
                 Redirect::Success(_) => "A sign-in link arrived",
                 Redirect::Error(_) => "A sign-in error response arrived",
             };
-            tracing::warn!(has_state = redirect.state().is_some(), "deep link ignored: no sign-in is pending");
+            tracing::warn!(
+                has_state = redirect.state().is_some(),
+                "deep link ignored: no sign-in is pending"
+            );
             shell.notify(
                 NoticeLevel::Warning,
                 "unexpected_link",
@@ -33,7 +36,11 @@ pub fn handle_link(app: &AppHandle, url: &str) {
         }
         Err(err) => {
             tracing::warn!(code = err.code(), error = %err, "deep link rejected");
-            shell.notify(NoticeLevel::Warning, err.code(), format!("A link was ignored: {err}."));
+            shell.notify(
+                NoticeLevel::Warning,
+                err.code(),
+                format!("A link was ignored: {err}."),
+            );
         }
     }
 }

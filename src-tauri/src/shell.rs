@@ -10,7 +10,8 @@ use latchkey_core::vault::Vault;
 use tauri::ipc::Channel;
 
 use crate::dto::{
-    KeychainDto, KeychainStatus, NoticeDto, NoticeLevel, ProviderDto, ProviderStatus, StateDto, UiEvent,
+    KeychainDto, KeychainStatus, NoticeDto, NoticeLevel, ProviderDto, ProviderStatus, StateDto,
+    UiEvent,
 };
 use crate::error::UiError;
 

@@ -12,7 +12,9 @@ use crate::shell::Shell;
 /// Checks every valid provider's discovery document, concurrently.
 pub fn check_providers(shell: &Arc<Shell>) {
     for (index, config) in shell.configs.iter().enumerate() {
-        let Some(config) = config.clone() else { continue };
+        let Some(config) = config.clone() else {
+            continue;
+        };
         let shell = Arc::clone(shell);
         tauri::async_runtime::spawn(async move {
             let started = std::time::Instant::now();
@@ -20,7 +22,9 @@ pub fn check_providers(shell: &Arc<Shell>) {
             let elapsed_ms = started.elapsed().as_millis();
             match &result {
                 Ok(_) => tracing::info!(provider = %config.id, elapsed_ms, "provider reachable"),
-                Err(err) => tracing::warn!(provider = %config.id, code = err.code(), error = %latchkey_core::error::report(err), "provider unreachable"),
+                Err(err) => {
+                    tracing::warn!(provider = %config.id, code = err.code(), error = %latchkey_core::error::report(err), "provider unreachable")
+                }
             }
             shell.update(|state| {
                 if let Some(p) = state.providers.get_mut(index) {
@@ -49,7 +53,9 @@ pub fn check_keychain(shell: &Arc<Shell>) {
         let elapsed_ms = started.elapsed().as_millis();
         match &result {
             Ok(()) => tracing::info!(elapsed_ms, "keychain usable"),
-            Err(err) => tracing::error!(code = err.code(), error = %err, elapsed_ms, "keychain unusable"),
+            Err(err) => {
+                tracing::error!(code = err.code(), error = %err, elapsed_ms, "keychain unusable")
+            }
         }
         shell.update(|state| match result {
             Ok(()) => {

@@ -105,7 +105,10 @@ impl ErrorCode for DiscoveryError {
 
 /// The OIDC Discovery URL for an issuer.
 pub fn openid_configuration_url(issuer: &str) -> String {
-    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 /// The RFC 8414 metadata URL for an issuer (well-known segment before the path).
@@ -172,7 +175,9 @@ pub fn parse_metadata(
         },
     })?;
     let expected = provider.issuer.as_str();
-    let found = raw.issuer.ok_or(DiscoveryError::MissingField { field: "issuer" })?;
+    let found = raw
+        .issuer
+        .ok_or(DiscoveryError::MissingField { field: "issuer" })?;
     if found != expected {
         return Err(DiscoveryError::IssuerMismatch {
             expected: expected.to_owned(),
@@ -180,22 +185,23 @@ pub fn parse_metadata(
         });
     }
     let allow_http = provider.insecure_http_loopback && provider.issuer.is_loopback();
-    let endpoint = |field: &'static str, value: Option<String>| -> Result<Option<Url>, DiscoveryError> {
-        let Some(value) = value else { return Ok(None) };
-        let url = Url::parse(&value).map_err(|_| DiscoveryError::BadEndpoint {
-            field,
-            value: value.clone(),
-        })?;
-        let ok = match url.scheme() {
-            "https" => true,
-            "http" => allow_http && is_loopback_url(&url),
-            _ => false,
+    let endpoint =
+        |field: &'static str, value: Option<String>| -> Result<Option<Url>, DiscoveryError> {
+            let Some(value) = value else { return Ok(None) };
+            let url = Url::parse(&value).map_err(|_| DiscoveryError::BadEndpoint {
+                field,
+                value: value.clone(),
+            })?;
+            let ok = match url.scheme() {
+                "https" => true,
+                "http" => allow_http && is_loopback_url(&url),
+                _ => false,
+            };
+            if !ok {
+                return Err(DiscoveryError::InsecureEndpoint { field, value });
+            }
+            Ok(Some(url))
         };
-        if !ok {
-            return Err(DiscoveryError::InsecureEndpoint { field, value });
-        }
-        Ok(Some(url))
-    };
     let required = |field: &'static str, value: Option<String>| {
         endpoint(field, value)?.ok_or(DiscoveryError::MissingField { field })
     };
@@ -249,7 +255,10 @@ mod tests {
     }
 
     impl HttpClient for FakeHttp {
-        fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+        fn execute(
+            &self,
+            request: HttpRequest,
+        ) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
             let url = request.uri().to_string();
             self.asked.lock().expect("lock").push(url.clone());
             let found = self.routes.iter().find(|(u, _, _)| *u == url).cloned();
@@ -267,7 +276,11 @@ mod tests {
         let text = format!(
             "[[provider]]\nid = \"p\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\ninsecure_http_loopback = {dev}\n"
         );
-        parse_providers(&text).expect("parses").remove(0).config.expect("valid")
+        parse_providers(&text)
+            .expect("parses")
+            .remove(0)
+            .config
+            .expect("valid")
     }
 
     fn doc(issuer: &str, base: &str) -> String {
@@ -332,7 +345,10 @@ mod tests {
             200,
             doc("https://id.example/", "https://id.example"),
         )]);
-        assert_eq!(discover(&http, &p).await.expect_err("exact").code(), "issuer_mismatch");
+        assert_eq!(
+            discover(&http, &p).await.expect_err("exact").code(),
+            "issuer_mismatch"
+        );
     }
 
     #[tokio::test]
@@ -362,7 +378,10 @@ mod tests {
             doc("http://127.0.0.1:9000", "http://attacker.example"),
         )]);
         assert_eq!(
-            discover(&escaping, &p).await.expect_err("non-loopback http").code(),
+            discover(&escaping, &p)
+                .await
+                .expect_err("non-loopback http")
+                .code(),
             "discovery_insecure_endpoint"
         );
     }
@@ -402,7 +421,10 @@ mod tests {
             503,
             String::new(),
         )]);
-        assert_eq!(discover(&down, &p).await.expect_err("503").code(), "discovery_http_status");
+        assert_eq!(
+            discover(&down, &p).await.expect_err("503").code(),
+            "discovery_http_status"
+        );
     }
 
     #[test]

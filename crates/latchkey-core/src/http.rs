@@ -112,7 +112,10 @@ impl ReqwestHttpClient {
         let request = reqwest::Request::try_from(request).map_err(map_err)?;
         let mut response = self.client.execute(request).await.map_err(map_err)?;
         let limit = self.limits.max_body_bytes;
-        if response.content_length().is_some_and(|len| len > limit as u64) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
             return Err(TransportError::TooLarge { host, limit });
         }
         let mut builder = http::Response::builder()

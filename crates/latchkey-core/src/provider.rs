@@ -69,7 +69,9 @@ impl IssuerUrl {
     pub fn as_str(&self) -> &str {
         let s = self.0.as_str();
         // `Url` adds a '/' to an empty path; the configured issuer may not have it.
-        s.strip_suffix('/').filter(|_| self.0.path() == "/").unwrap_or(s)
+        s.strip_suffix('/')
+            .filter(|_| self.0.path() == "/")
+            .unwrap_or(s)
     }
 
     /// The parsed URL.
@@ -241,7 +243,10 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderEntry>, String> {
             .get("id")
             .and_then(|v| v.as_str())
             .map_or_else(|| format!("#{index}"), str::to_owned);
-        let name = value.get("name").and_then(|v| v.as_str()).map(str::to_owned);
+        let name = value
+            .get("name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
         let config = RawProvider::deserialize(value)
             .map_err(|err| ConfigError::Entry {
                 index,
@@ -292,10 +297,11 @@ fn validate(raw: RawProvider) -> Result<ProviderConfig, ConfigError> {
     let scopes = raw
         .scopes
         .unwrap_or_else(|| vec!["openid".into(), "offline_access".into()]);
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\'))
-    {
+    if let Some(bad) = scopes.iter().find(|s| {
+        s.is_empty()
+            || s.chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+    }) {
         return Err(ConfigError::Invalid {
             field: "scopes",
             reason: format!("{bad:?} is not a valid scope token"),
@@ -402,14 +408,12 @@ mod tests {
 
     #[test]
     fn full_entry_parses_with_defaults() {
-        let cfg = one(
-            r#"
+        let cfg = one(r#"
             [[provider]]
             id = "work"
             issuer = "https://login.example.com"
             client_id = "latchkey-desktop"
-            "#,
-        )
+            "#)
         .expect("valid");
         assert_eq!(cfg.id.as_str(), "work");
         assert_eq!(cfg.name, "work");
@@ -421,14 +425,12 @@ mod tests {
 
     #[test]
     fn issuer_with_path_is_kept_exactly() {
-        let cfg = one(
-            r#"
+        let cfg = one(r#"
             [[provider]]
             id = "tenant"
             issuer = "https://login.example.com/tenant/v2.0"
             client_id = "c"
-            "#,
-        )
+            "#)
         .expect("valid");
         assert_eq!(cfg.issuer.as_str(), "https://login.example.com/tenant/v2.0");
     }
@@ -463,7 +465,11 @@ mod tests {
         let non_loopback = parse_issuer("http://login.example.com", true).expect_err("http");
         assert_eq!(non_loopback.code(), "config_insecure_issuer");
         let loopback_without_flag = parse_issuer("http://127.0.0.1:9000", false).expect_err("flag");
-        assert!(loopback_without_flag.to_string().contains("insecure_http_loopback"));
+        assert!(
+            loopback_without_flag
+                .to_string()
+                .contains("insecure_http_loopback")
+        );
         assert!(parse_issuer("http://127.0.0.1:9000", true).is_ok());
         assert!(parse_issuer("http://[::1]:9000", true).is_ok());
         assert!(parse_issuer("http://localhost:9000", true).is_ok());
@@ -473,8 +479,16 @@ mod tests {
 
     #[test]
     fn bad_urls_are_rejected() {
-        assert_eq!(parse_issuer("not a url", false).expect_err("bad").code(), "config_bad_url");
-        assert_eq!(parse_issuer("ftp://x.example", false).expect_err("bad").code(), "config_bad_url");
+        assert_eq!(
+            parse_issuer("not a url", false).expect_err("bad").code(),
+            "config_bad_url"
+        );
+        assert_eq!(
+            parse_issuer("ftp://x.example", false)
+                .expect_err("bad")
+                .code(),
+            "config_bad_url"
+        );
         assert!(parse_issuer("https://x.example?tenant=1", false).is_err());
         assert!(parse_issuer("https://x.example#frag", false).is_err());
         // Non-canonical spelling would never match the discovery document exactly.
@@ -483,53 +497,45 @@ mod tests {
 
     #[test]
     fn scopes_must_include_openid_and_be_tokens() {
-        let err = one(
-            r#"
+        let err = one(r#"
             [[provider]]
             id = "p"
             issuer = "https://a.example"
             client_id = "c"
             scopes = ["profile"]
-            "#,
-        )
+            "#)
         .expect_err("no openid");
         assert!(err.to_string().contains("openid"));
-        let err = one(
-            r#"
+        let err = one(r#"
             [[provider]]
             id = "p"
             issuer = "https://a.example"
             client_id = "c"
             scopes = ["openid", "two words"]
-            "#,
-        )
+            "#)
         .expect_err("space");
         assert_eq!(err.code(), "config_invalid_value");
     }
 
     #[test]
     fn redirect_uri_must_be_ours_or_loopback() {
-        let err = one(
-            r#"
+        let err = one(r#"
             [[provider]]
             id = "p"
             issuer = "https://a.example"
             client_id = "c"
             redirect_uri = "https://evil.example/cb"
-            "#,
-        )
+            "#)
         .expect_err("foreign redirect");
         assert_eq!(err.code(), "config_invalid_value");
         assert!(
-            one(
-                r#"
+            one(r#"
             [[provider]]
             id = "p"
             issuer = "https://a.example"
             client_id = "c"
             redirect_uri = "http://127.0.0.1/callback"
-            "#,
-            )
+            "#,)
             .is_ok()
         );
     }
@@ -554,8 +560,14 @@ mod tests {
         )
         .expect("file parses");
         assert!(entries[0].config.is_ok());
-        assert_eq!(entries[1].config.as_ref().expect_err("dup").code(), "config_duplicate_id");
-        assert_eq!(entries[2].config.as_ref().expect_err("id").code(), "config_invalid_value");
+        assert_eq!(
+            entries[1].config.as_ref().expect_err("dup").code(),
+            "config_duplicate_id"
+        );
+        assert_eq!(
+            entries[2].config.as_ref().expect_err("id").code(),
+            "config_invalid_value"
+        );
     }
 
     #[test]
@@ -581,11 +593,19 @@ mod tests {
 
     #[test]
     fn missing_file_is_empty_and_unreadable_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("latchkey-provider-test-{}", std::process::id()));
-        assert!(load_providers(&dir.join("absent.toml")).expect("missing").is_empty());
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-provider-test-{}", std::process::id()));
+        assert!(
+            load_providers(&dir.join("absent.toml"))
+                .expect("missing")
+                .is_empty()
+        );
         std::fs::create_dir_all(&dir).expect("mkdir");
         // A directory cannot be read as a file.
-        assert_eq!(load_providers(&dir).expect_err("dir").code(), "config_unreadable");
+        assert_eq!(
+            load_providers(&dir).expect_err("dir").code(),
+            "config_unreadable"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -97,10 +97,14 @@ pub enum RedirectError {
     #[error("the sign-in link has no {name:?} parameter")]
     MissingParameter { name: &'static str },
     /// `iss` differs from the issuer the request was sent to (RFC 9207 §2.4).
-    #[error("the sign-in response came from {found:?}, not from {expected:?} — possible mix-up attack; nothing was stored")]
+    #[error(
+        "the sign-in response came from {found:?}, not from {expected:?} — possible mix-up attack; nothing was stored"
+    )]
     IssuerMismatch { expected: String, found: String },
     /// `iss` is missing although the provider promises it (RFC 9207 §2.4).
-    #[error("the sign-in response has no issuer (iss) although {expected} always sends one; nothing was stored")]
+    #[error(
+        "the sign-in response has no issuer (iss) although {expected} always sends one; nothing was stored"
+    )]
     IssuerMissing { expected: String },
 }
 
@@ -272,7 +276,9 @@ mod tests {
             &cb(),
         )
         .expect("ok");
-        let Redirect::Success(r) = r else { panic!("success expected") };
+        let Redirect::Success(r) = r else {
+            panic!("success expected")
+        };
         assert_eq!(r.code.expose(), "abc+def");
         assert_eq!(r.state, "s1");
         assert_eq!(r.iss.as_deref(), Some("https://id.example"));
@@ -285,9 +291,14 @@ mod tests {
             &cb(),
         )
         .expect("ok");
-        let Redirect::Error(e) = r else { panic!("error expected") };
+        let Redirect::Error(e) = r else {
+            panic!("error expected")
+        };
         assert_eq!(e.error, "access_denied");
-        assert_eq!(e.description.as_deref(), Some("End-User aborted interaction"));
+        assert_eq!(
+            e.description.as_deref(),
+            Some("End-User aborted interaction")
+        );
         assert_eq!(e.state.as_deref(), Some("s1"));
     }
 
@@ -322,9 +333,15 @@ mod tests {
             "https://evil.example/oauth/callback?code=a&state=s",
             "dev.latchkey://oauth/callback?code=a&state=s",
         ] {
-            assert_eq!(parse_redirect(url, &cb()).expect_err(url).code(), "link_not_callback");
+            assert_eq!(
+                parse_redirect(url, &cb()).expect_err(url).code(),
+                "link_not_callback"
+            );
         }
-        assert_eq!(parse_redirect("::::", &cb()).expect_err("garbage"), RedirectError::NotAUrl);
+        assert_eq!(
+            parse_redirect("::::", &cb()).expect_err("garbage"),
+            RedirectError::NotAUrl
+        );
     }
 
     #[test]
@@ -334,14 +351,23 @@ mod tests {
             "dev.latchkey:/oauth/callback?code=%4&state=s",
             "dev.latchkey:/oauth/callback?code=%ff%fe&state=s",
         ] {
-            assert_eq!(parse_redirect(url, &cb()).expect_err(url).code(), "link_malformed");
+            assert_eq!(
+                parse_redirect(url, &cb()).expect_err(url).code(),
+                "link_malformed"
+            );
         }
     }
 
     #[test]
     fn oversized_link() {
-        let url = format!("dev.latchkey:/oauth/callback?code={}&state=s", "a".repeat(MAX_REDIRECT_LEN));
-        assert_eq!(parse_redirect(&url, &cb()).expect_err("long").code(), "link_too_long");
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code={}&state=s",
+            "a".repeat(MAX_REDIRECT_LEN)
+        );
+        assert_eq!(
+            parse_redirect(&url, &cb()).expect_err("long").code(),
+            "link_too_long"
+        );
     }
 
     #[test]
@@ -349,11 +375,15 @@ mod tests {
         assert!(check_issuer(Some("https://a"), "https://a", true).is_ok());
         assert!(check_issuer(None, "https://a", false).is_ok());
         assert_eq!(
-            check_issuer(Some("https://b"), "https://a", false).expect_err("mismatch").code(),
+            check_issuer(Some("https://b"), "https://a", false)
+                .expect_err("mismatch")
+                .code(),
             "issuer_mismatch"
         );
         assert_eq!(
-            check_issuer(None, "https://a", true).expect_err("missing").code(),
+            check_issuer(None, "https://a", true)
+                .expect_err("missing")
+                .code(),
             "issuer_missing"
         );
         // Exact comparison: no normalisation.
@@ -369,7 +399,8 @@ mod tests {
 
     #[test]
     fn code_is_redacted_in_debug() {
-        let r = parse_redirect("dev.latchkey:/oauth/callback?code=TOPSECRET&state=s", &cb()).expect("ok");
+        let r = parse_redirect("dev.latchkey:/oauth/callback?code=TOPSECRET&state=s", &cb())
+            .expect("ok");
         assert!(!format!("{r:?}").contains("TOPSECRET"));
     }
 }

@@ -294,8 +294,14 @@ mod tests {
         assert_eq!(vault.get("absent").await.expect("get"), None);
         vault.delete("absent").await.expect("delete missing");
         vault.set("k", SecretString::new("v1")).await.expect("set");
-        vault.set("k", SecretString::new("v2")).await.expect("replace");
-        assert_eq!(vault.get("k").await.expect("get").expect("some").expose(), "v2");
+        vault
+            .set("k", SecretString::new("v2"))
+            .await
+            .expect("replace");
+        assert_eq!(
+            vault.get("k").await.expect("get").expect("some").expose(),
+            "v2"
+        );
         vault.delete("k").await.expect("delete");
         vault.delete("k").await.expect("delete again");
         assert_eq!(vault.get("k").await.expect("get"), None);
@@ -337,7 +343,10 @@ mod tests {
     #[tokio::test]
     async fn a_hung_keychain_times_out() {
         let vault = Vault::new(Arc::new(HangingStore)).with_timeout(Duration::from_millis(50));
-        assert_eq!(vault.check().await.expect_err("timeout").code(), "keychain_timeout");
+        assert_eq!(
+            vault.check().await.expect_err("timeout").code(),
+            "keychain_timeout"
+        );
     }
 
     #[test]

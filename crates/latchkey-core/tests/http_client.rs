@@ -48,14 +48,19 @@ async fn redirects_are_not_followed() {
     })
     .await;
     let client = ReqwestHttpClient::with_limits(limits()).expect("client");
-    let response = client.execute(get(format!("http://127.0.0.1:{port}/token"))).await.expect("response");
+    let response = client
+        .execute(get(format!("http://127.0.0.1:{port}/token")))
+        .await
+        .expect("response");
     assert_eq!(response.status(), 302);
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_cut_off() {
     let port = serve(|mut s, _| async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+            .await;
         let chunk = vec![b'a'; 16 * 1024];
         for _ in 0..640 {
             if s.write_all(&chunk).await.is_err() {
@@ -65,14 +70,19 @@ async fn oversized_bodies_are_cut_off() {
     })
     .await;
     let client = ReqwestHttpClient::with_limits(limits()).expect("client");
-    let err = client.execute(get(format!("http://127.0.0.1:{port}/big"))).await.expect_err("too large");
+    let err = client
+        .execute(get(format!("http://127.0.0.1:{port}/big")))
+        .await
+        .expect_err("too large");
     assert_eq!(err.code(), "response_too_large");
 }
 
 #[tokio::test]
 async fn a_trickling_body_times_out() {
     let port = serve(|mut s, _| async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            .await;
         for _ in 0..100 {
             if s.write_all(b"{").await.is_err() {
                 return;
@@ -82,7 +92,10 @@ async fn a_trickling_body_times_out() {
     })
     .await;
     let client = ReqwestHttpClient::with_limits(limits()).expect("client");
-    let err = client.execute(get(format!("http://127.0.0.1:{port}/slow"))).await.expect_err("timeout");
+    let err = client
+        .execute(get(format!("http://127.0.0.1:{port}/slow")))
+        .await
+        .expect_err("timeout");
     assert_eq!(err.code(), "network_timeout", "{err}");
 }
 
@@ -97,7 +110,10 @@ async fn discovery_against_a_real_socket_and_a_dead_port() {
             "jwks_uri": format!("{base}/jwks"),
         })
         .to_string();
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
         let _ = s.write_all(head.as_bytes()).await;
         let _ = s.write_all(body.as_bytes()).await;
     })
@@ -106,17 +122,29 @@ async fn discovery_against_a_real_socket_and_a_dead_port() {
         let text = format!(
             "[[provider]]\nid = \"local\"\nissuer = \"http://127.0.0.1:{port}\"\nclient_id = \"c\"\ninsecure_http_loopback = true\n"
         );
-        parse_providers(&text).expect("parses").remove(0).config.expect("valid")
+        parse_providers(&text)
+            .expect("parses")
+            .remove(0)
+            .config
+            .expect("valid")
     };
     let client = ReqwestHttpClient::with_limits(limits()).expect("client");
     let metadata = discover(&client, &config(port)).await.expect("discovered");
-    assert_eq!(metadata.token_endpoint.as_str(), format!("http://127.0.0.1:{port}/token"));
+    assert_eq!(
+        metadata.token_endpoint.as_str(),
+        format!("http://127.0.0.1:{port}/token")
+    );
 
     // A port that nothing listens on.
     let dead = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dead_port = dead.local_addr().expect("addr").port();
     drop(dead);
-    let err = discover(&client, &config(dead_port)).await.expect_err("unreachable");
+    let err = discover(&client, &config(dead_port))
+        .await
+        .expect_err("unreachable");
     assert_eq!(err.code(), "network_unreachable", "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{dead_port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{dead_port}")),
+        "{err}"
+    );
 }

@@ -152,6 +152,9 @@ export class Desktop {
 
   /** Starts tauri-driver and opens a WebDriver session on the app. */
   async startApp() {
+    // single-instance: another app on this session bus would swallow the launch.
+    const others = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout.trim();
+    if (others) throw new Error(`another Latchkey instance is running on this session (pids ${others.split('\n').join(', ')})`);
     const port = await freePort();
     const nativePort = await freePort();
     const log = createWriteStream(this.appLog, { flags: 'a' });
@@ -188,6 +191,9 @@ export class Desktop {
   async screenshot(label) {
     if (!this.webdriver) return;
     try {
+      // Let the last DOM change paint before the snapshot.
+      await this.webdriver.execute('return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))');
+      await sleep(300);
       writeFileSync(join(this.resultsDir, `${label}.png`), await this.webdriver.screenshot());
     } catch (err) {
       writeFileSync(join(this.resultsDir, `${label}.screenshot-error.txt`), String(err));

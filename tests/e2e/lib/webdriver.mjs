@@ -16,6 +16,7 @@ export class WebDriver {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ capabilities: { alwaysMatch: { 'tauri:options': { application } } } }),
+          signal: AbortSignal.timeout(Math.max(1000, deadline - Date.now())),
         });
         const body = await res.json();
         if (body.value?.sessionId) return new WebDriver(base, body.value.sessionId);

@@ -1,0 +1,58 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install what is missing.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# A target dir outside the clone survives between CI runs on the same machine.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey-target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libssl-dev libayatana-appindicator3-dev
+  librsvg2-dev libxdo-dev pkg-config libdbus-1-dev curl)
+RUN_PACKAGES=(xvfb xdotool imagemagick dbus dbus-x11 xdg-utils desktop-file-utils libglib2.0-bin
+  gnome-keyring libsecret-tools)
+TEST_PACKAGES=(webkit2gtk-driver chromium procps)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# apt-install PKG...: installs the packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    local sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
+      --no-install-recommends "${missing[@]}"
+  fi
+}
+
+need_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+}
+
+npm_ci() {
+  need_node
+  local dir="$ROOT/tests/idp"
+  if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    log "npm ci (tests/idp)"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+}
+
+need_tauri_driver() {
+  if ! command -v tauri-driver >/dev/null; then
+    log "cargo install tauri-driver"
+    cargo install tauri-driver --version 2.1.0 --locked
+  fi
+}
+
+build_app() {
+  log "cargo build -p latchkey-app"
+  (cd "$ROOT" && cargo build --locked -p latchkey-app)
+}

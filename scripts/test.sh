@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian/Ubuntu machine: installs what is
+# missing (apt, npm ci, tauri-driver), then fmt check, clippy -D warnings, unit
+# and integration tests, and the end-to-end tests against the real IdP,
+# keychain, browser stand-in, Xvfb and WebDriver.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh e2e FILE   only the E2E tests (optionally one file), app rebuilt
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+apt_install "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+npm_ci
+need_tauri_driver
+
+if [[ "${1:-}" != "e2e" ]]; then
+  log "cargo fmt --check"
+  cargo fmt --all --check
+  log "cargo clippy -D warnings"
+  cargo clippy --locked --workspace --all-targets -- -D warnings
+  log "unit and integration tests"
+  cargo test --locked --workspace
+fi
+[[ "${1:-}" == "e2e" ]] && shift
+
+build_app
+export LATCHKEY_RESULTS_DIR="${LATCHKEY_RESULTS_DIR:-$ROOT/tests/results}"
+rm -rf "$LATCHKEY_RESULTS_DIR"
+mkdir -p "$LATCHKEY_RESULTS_DIR"
+log "end-to-end tests (Xvfb + D-Bus session + gnome-keyring)"
+KEYRING_HOME="$(mktemp -d)"
+trap 'rm -rf "$KEYRING_HOME"' EXIT
+files=("$@")
+((${#files[@]})) || files=(tests/e2e/*.test.mjs)
+env HOME="$KEYRING_HOME" XDG_DATA_HOME="$KEYRING_HOME/.local/share" XDG_CONFIG_HOME="$KEYRING_HOME/.config" \
+  xvfb-run -a -s "-screen 0 1280x800x24" \
+  dbus-run-session -- "$ROOT/tests/e2e/session.sh" "${files[@]}"
