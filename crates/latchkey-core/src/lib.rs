@@ -32,12 +32,18 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
+pub mod authorize;
+pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod id_token;
 pub mod provider;
 pub mod redirect;
 pub mod secret;
+pub mod signin;
+pub mod token;
 pub mod vault;
 
 pub use error::ErrorCode;

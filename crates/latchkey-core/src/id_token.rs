@@ -1,0 +1,324 @@
+//! ID token validation (OIDC Core §3.1.3.7, and §12.2 after a refresh) with the
+//! `openidconnect` crate, and the identity it proves.
+//!
+//! Checked: the signature against the provider's JWKS (an unknown `kid` makes
+//! us fetch the JWKS once more, for key rotation), `alg` (asymmetric only: a
+//! public client has no secret, so `none` and HS256 are refused), `iss`, `aud`
+//! (no untrusted extra audiences), `azp`, `exp` and `iat` against the injected
+//! clock, and `nonce`. Display name and email come from the claims, or from
+//! UserInfo (with its `sub` checked) when the ID token does not carry them.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use http::{Method, header};
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{
+    ClaimsVerificationError, ClientId, IssuerUrl, Nonce, SignatureVerificationError,
+};
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::ErrorCode;
+use crate::http::{HttpClient, TransportError};
+use crate::secret::SecretString;
+
+/// Largest allowed clock skew for `iat` in the future.
+pub const MAX_IAT_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Who signed in, as proven by the ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Issuer.
+    pub issuer: String,
+    /// Subject (`sub`), stable per issuer.
+    pub subject: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+}
+
+/// Why an ID token was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// The token response had no ID token although `openid` was requested.
+    #[error("the provider sent no ID token")]
+    Missing,
+    /// The JWKS could not be fetched or parsed.
+    #[error("the provider's signing keys could not be loaded: {reason}")]
+    Jwks { reason: String },
+    /// The JWKS could not be fetched.
+    #[error("the provider's signing keys could not be loaded: {0}")]
+    JwksTransport(#[from] TransportError),
+    /// The signature is invalid, uses a refused algorithm or an unknown key.
+    #[error("the ID token's signature is not valid: {reason}")]
+    Signature { reason: String },
+    /// `iss` is not the provider's issuer.
+    #[error("the ID token was issued by someone else: {reason}")]
+    Issuer { reason: String },
+    /// `aud`/`azp` do not name this client (only).
+    #[error("the ID token is not meant for Latchkey: {reason}")]
+    Audience { reason: String },
+    /// `exp` is past.
+    #[error("the ID token has expired")]
+    Expired,
+    /// `iat` is too far in the future.
+    #[error("the ID token claims to be issued in the future")]
+    IssuedInFuture,
+    /// `nonce` is missing or wrong (replay or injection).
+    #[error("the ID token's nonce does not match this sign-in ({reason})")]
+    Nonce { reason: &'static str },
+    /// `sub` differs from the account's (after a refresh).
+    #[error("the ID token names a different user than this account")]
+    SubjectChanged,
+    /// Anything else wrong with the token.
+    #[error("the ID token is not valid: {reason}")]
+    Invalid { reason: String },
+    /// UserInfo failed.
+    #[error("the provider's UserInfo response is not valid: {reason}")]
+    UserInfo { reason: String },
+}
+
+impl ErrorCode for IdTokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "id_token_missing",
+            Self::Jwks { .. } | Self::JwksTransport(_) => "jwks_unavailable",
+            Self::Signature { .. } => "id_token_signature",
+            Self::Issuer { .. } => "id_token_issuer",
+            Self::Audience { .. } => "id_token_audience",
+            Self::Expired => "id_token_expired",
+            Self::IssuedInFuture => "id_token_iat",
+            Self::Nonce { .. } => "id_token_nonce",
+            Self::SubjectChanged => "id_token_subject_changed",
+            Self::Invalid { .. } => "id_token_invalid",
+            Self::UserInfo { .. } => "userinfo_invalid",
+        }
+    }
+}
+
+/// What the ID token must match.
+#[derive(Debug)]
+pub struct Expectations<'a> {
+    /// The provider's issuer.
+    pub issuer: &'a str,
+    /// Our client id.
+    pub client_id: &'a str,
+    /// The sign-in's nonce; `None` after a refresh (OIDC Core §12.2).
+    pub nonce: Option<&'a SecretString>,
+    /// The account's `sub` after a refresh.
+    pub subject: Option<&'a str>,
+    /// Now.
+    pub now: SystemTime,
+}
+
+/// Fetches a JWKS document.
+pub async fn fetch_jwks(
+    http: &dyn HttpClient,
+    jwks_uri: &Url,
+) -> Result<CoreJsonWebKeySet, IdTokenError> {
+    let request = http::Request::builder()
+        .method(Method::GET)
+        .uri(jwks_uri.as_str())
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|_| IdTokenError::Jwks {
+            reason: "invalid JWKS URL".into(),
+        })?;
+    let response = http.execute(request).await?;
+    if !response.status().is_success() {
+        return Err(IdTokenError::Jwks {
+            reason: format!("HTTP {}", response.status().as_u16()),
+        });
+    }
+    serde_json::from_slice(response.body()).map_err(|_| IdTokenError::Jwks {
+        reason: if response.body().first() == Some(&b'<') {
+            "the JWKS URL returned an HTML page".into()
+        } else {
+            "the JWKS document is not a valid key set".into()
+        },
+    })
+}
+
+/// Verifies an ID token, fetching the JWKS (twice at most, for an unknown `kid`).
+pub async fn verify(
+    http: &dyn HttpClient,
+    jwks_uri: &Url,
+    id_token: &CoreIdToken,
+    expect: &Expectations<'_>,
+) -> Result<Identity, IdTokenError> {
+    let jwks = fetch_jwks(http, jwks_uri).await?;
+    match verify_with_keys(id_token, jwks, expect) {
+        Err(IdTokenError::Signature { reason }) if reason == NO_MATCHING_KEY => {
+            tracing::info!("ID token signed with an unknown key; fetching the JWKS again");
+            let jwks = fetch_jwks(http, jwks_uri).await?;
+            verify_with_keys(id_token, jwks, expect)
+        }
+        other => other,
+    }
+}
+
+const NO_MATCHING_KEY: &str = "no key in the provider's key set matches";
+
+/// Verifies an ID token against a given key set (no I/O).
+pub fn verify_with_keys(
+    id_token: &CoreIdToken,
+    jwks: CoreJsonWebKeySet,
+    expect: &Expectations<'_>,
+) -> Result<Identity, IdTokenError> {
+    let issuer = IssuerUrl::new(expect.issuer.to_owned()).map_err(|_| IdTokenError::Invalid {
+        reason: "the expected issuer is not a URL".into(),
+    })?;
+    let now: DateTime<Utc> = expect.now.into();
+    let latest_iat = now + chrono::Duration::from_std(MAX_IAT_SKEW).unwrap_or_default();
+    let verifier = CoreIdTokenVerifier::new_public_client(
+        ClientId::new(expect.client_id.to_owned()),
+        issuer,
+        jwks,
+    )
+    .set_allowed_algs([
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+        CoreJwsSigningAlgorithm::EdDsa,
+    ])
+    .set_time_fn(move || now)
+    .set_issue_time_verifier_fn(move |iat| {
+        if iat > latest_iat {
+            Err("issued in the future".into())
+        } else {
+            Ok(())
+        }
+    });
+    let claims = match expect.nonce {
+        Some(nonce) => {
+            let nonce = Nonce::new(nonce.expose().to_owned());
+            id_token
+                .claims(&verifier, &nonce)
+                .map_err(map_claims_error)?
+                .clone()
+        }
+        // After a refresh a nonce is not required (OIDC Core §12.2).
+        None => id_token
+            .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+            .map_err(map_claims_error)?
+            .clone(),
+    };
+    let subject = claims.subject().as_str().to_owned();
+    if let Some(expected) = expect.subject
+        && expected != subject
+    {
+        return Err(IdTokenError::SubjectChanged);
+    }
+    Ok(Identity {
+        issuer: expect.issuer.to_owned(),
+        subject,
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_owned()),
+        email: claims.email().map(|e| e.as_str().to_owned()),
+        picture: claims
+            .picture()
+            .and_then(|p| p.get(None))
+            .map(|p| p.as_str().to_owned()),
+    })
+}
+
+fn map_claims_error(err: ClaimsVerificationError) -> IdTokenError {
+    use ClaimsVerificationError as C;
+    match err {
+        C::Expired(_) => IdTokenError::Expired,
+        C::InvalidAudience(reason) => IdTokenError::Audience { reason },
+        C::InvalidIssuer(reason) => IdTokenError::Issuer { reason },
+        C::InvalidNonce(reason) => IdTokenError::Nonce {
+            reason: if reason.contains("missing") {
+                "missing"
+            } else {
+                "mismatch"
+            },
+        },
+        C::SignatureVerification(sig) => IdTokenError::Signature {
+            reason: match sig {
+                SignatureVerificationError::NoMatchingKey => NO_MATCHING_KEY.to_owned(),
+                SignatureVerificationError::DisallowedAlg(alg) => {
+                    format!("algorithm {alg} is not allowed")
+                }
+                SignatureVerificationError::NoSignature => "the token is not signed".to_owned(),
+                other => other.to_string(),
+            },
+        },
+        C::Other(reason) if reason.contains("issued in the future") => IdTokenError::IssuedInFuture,
+        C::Unsupported(reason) if reason.contains("alg") || reason.contains("none") => {
+            IdTokenError::Signature { reason }
+        }
+        other => IdTokenError::Invalid {
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: String,
+    name: Option<String>,
+    email: Option<String>,
+    picture: Option<String>,
+}
+
+/// Fills name/email from UserInfo when the ID token lacks them. The UserInfo
+/// `sub` must equal the ID token's (OIDC Core §5.3.4).
+pub async fn complete_from_userinfo(
+    http: &dyn HttpClient,
+    userinfo: &Url,
+    access_token: &SecretString,
+    identity: &mut Identity,
+) -> Result<(), IdTokenError> {
+    let request = http::Request::builder()
+        .method(Method::GET)
+        .uri(userinfo.as_str())
+        .header(header::ACCEPT, "application/json")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", access_token.expose()),
+        )
+        .body(Vec::new())
+        .map_err(|_| IdTokenError::UserInfo {
+            reason: "invalid UserInfo URL".into(),
+        })?;
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|err| IdTokenError::UserInfo {
+            reason: err.to_string(),
+        })?;
+    if !response.status().is_success() {
+        return Err(IdTokenError::UserInfo {
+            reason: format!("HTTP {}", response.status().as_u16()),
+        });
+    }
+    let info: UserInfo =
+        serde_json::from_slice(response.body()).map_err(|_| IdTokenError::UserInfo {
+            reason: "not a JSON UserInfo document".into(),
+        })?;
+    if info.sub != identity.subject {
+        return Err(IdTokenError::UserInfo {
+            reason: "its sub differs from the ID token's".into(),
+        });
+    }
+    identity.name = identity.name.take().or(info.name);
+    identity.email = identity.email.take().or(info.email);
+    identity.picture = identity.picture.take().or(info.picture);
+    Ok(())
+}

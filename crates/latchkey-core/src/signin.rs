@@ -1,0 +1,429 @@
+//! Sign-in, end to end inside the core: start a request, then complete it from
+//! the redirect the app received.
+//!
+//! [`SignIn::begin`] builds the request and remembers it in the keychain; the
+//! app opens the URL in the system browser. [`SignIn::complete`] takes the
+//! redirect URL (a deep link, warm or cold), matches its `state` to a pending
+//! request (consuming it), checks `iss` (RFC 9207) and errors, exchanges the
+//! code (PKCE), validates the ID token, stores the refresh token in the
+//! keychain and the account's metadata in the registry — in that order, so a
+//! failure leaves nothing half-stored.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use url::Url;
+
+use crate::accounts::{Account, AccountId, Registry, RegistryError, new_account};
+use crate::authorize::{
+    AuthorizeError, PendingAuthorization, PendingHandle, PendingStore, PendingSummary,
+    SignInOptions, Taken, new_authorization,
+};
+use crate::clock::Clock;
+use crate::discovery::ProviderMetadata;
+use crate::error::ErrorCode;
+use crate::http::HttpClient;
+use crate::id_token::{Expectations, IdTokenError, Identity, complete_from_userinfo, verify};
+use crate::provider::ProviderConfig;
+use crate::redirect::{Redirect, RedirectError, check_issuer, parse_redirect};
+use crate::secret::SecretString;
+use crate::token::{TokenEndpoint, TokenError, exchange_code};
+use crate::vault::{Vault, VaultError};
+
+/// Why a redirect did not complete a sign-in.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompleteError {
+    /// The link itself is malformed or not a callback.
+    #[error("{0}")]
+    Link(RedirectError),
+    /// No pending sign-in has this state (forged, replayed or already used).
+    #[error(
+        "a sign-in link arrived that matches no sign-in in progress (it may be forged or already used); it was ignored"
+    )]
+    UnknownState,
+    /// The pending sign-in had expired.
+    #[error(
+        "the sign-in with {provider_name} took longer than 10 minutes and expired; please start again"
+    )]
+    Expired { provider_name: String },
+    /// The person cancelled or refused at the provider.
+    #[error("sign-in cancelled at {provider_name}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Cancelled {
+        provider_name: String,
+        description: Option<String>,
+    },
+    /// The provider returned another error.
+    #[error("{provider_name} refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Authorization {
+        provider_name: String,
+        error: String,
+        description: Option<String>,
+    },
+    /// `iss` missing or wrong.
+    #[error("{0}")]
+    Issuer(RedirectError),
+    /// The code exchange failed.
+    #[error("signing in to {provider_name} failed: {source}")]
+    Token {
+        provider_name: String,
+        #[source]
+        source: TokenError,
+    },
+    /// The ID token was refused.
+    #[error("signing in to {provider_name} failed: {source}")]
+    IdToken {
+        provider_name: String,
+        #[source]
+        source: IdTokenError,
+    },
+    /// No refresh token: Latchkey could not keep the account signed in.
+    #[error(
+        "{provider_name} did not grant offline access (no refresh token), so Latchkey cannot keep this account signed in"
+    )]
+    NoRefreshToken { provider_name: String },
+    /// The keychain failed; nothing was stored.
+    #[error("the sign-in could not be saved: {0}; nothing was stored")]
+    Vault(#[from] VaultError),
+    /// The registry failed; nothing was stored.
+    #[error("the sign-in could not be saved: {0}; nothing was stored")]
+    Registry(#[from] RegistryError),
+}
+
+impl CompleteError {
+    /// True for links that are ignored with a notice (forged, replayed, malformed).
+    pub fn is_ignored_link(&self) -> bool {
+        matches!(self, Self::Link(_) | Self::UnknownState)
+    }
+}
+
+impl ErrorCode for CompleteError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Link(err) | Self::Issuer(err) => err.code(),
+            Self::UnknownState => "unknown_state",
+            Self::Expired { .. } => "sign_in_expired",
+            Self::Cancelled { .. } => "sign_in_cancelled",
+            Self::Authorization { .. } => "authorization_error",
+            Self::Token { source, .. } => source.code(),
+            Self::IdToken { source, .. } => source.code(),
+            Self::NoRefreshToken { .. } => "no_refresh_token",
+            Self::Vault(err) => err.code(),
+            Self::Registry(err) => err.code(),
+        }
+    }
+}
+
+/// How long each step of completing a sign-in took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Token endpoint round trip (ms).
+    pub exchange_ms: u64,
+    /// ID token validation incl. JWKS fetch (ms).
+    pub id_token_ms: u64,
+    /// Keychain write (ms).
+    pub keychain_ms: u64,
+    /// Link arrival to account stored (ms).
+    pub total_ms: u64,
+}
+
+/// A completed sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The stored account.
+    pub account: Account,
+    /// Whether the account existed already (signed in again).
+    pub replaced: bool,
+    /// Step timings.
+    pub timings: Timings,
+}
+
+/// An access token held in memory.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The token.
+    pub token: SecretString,
+    /// Expiry, if known.
+    pub expires_at: Option<SystemTime>,
+}
+
+struct Exchanged {
+    identity: Identity,
+    refresh_token: Option<SecretString>,
+    access: AccessToken,
+    scopes: Vec<String>,
+    exchange_ms: u64,
+    id_token_ms: u64,
+}
+
+fn ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl PendingAuthorization {
+    /// Redeems the code of this (consumed) request: token exchange with the
+    /// PKCE verifier, then ID token validation with the nonce.
+    async fn complete(
+        self,
+        code: SecretString,
+        http: &dyn HttpClient,
+        clock: &dyn Clock,
+    ) -> Result<Exchanged, CompleteError> {
+        let provider_name = self.provider_name.clone();
+        let endpoint = TokenEndpoint {
+            url: self.endpoints.token_endpoint.clone(),
+            client_id: self.client_id.clone(),
+            issuer: self.endpoints.issuer.clone(),
+        };
+        let started = Instant::now();
+        let tokens = exchange_code(
+            http,
+            &endpoint,
+            &self.redirect_uri,
+            code,
+            self.pkce_verifier,
+            clock.now(),
+        )
+        .await
+        .map_err(|source| CompleteError::Token {
+            provider_name: provider_name.clone(),
+            source,
+        })?;
+        let exchange_ms = ms(started);
+        let started = Instant::now();
+        let id_error = |source| CompleteError::IdToken {
+            provider_name: provider_name.clone(),
+            source,
+        };
+        let id_token = tokens
+            .id_token
+            .as_ref()
+            .ok_or_else(|| id_error(IdTokenError::Missing))?;
+        let expectations = Expectations {
+            issuer: &self.endpoints.issuer,
+            client_id: &self.client_id,
+            nonce: Some(&self.nonce),
+            subject: None,
+            now: clock.now(),
+        };
+        let mut identity = verify(http, &self.endpoints.jwks_uri, id_token, &expectations)
+            .await
+            .map_err(id_error)?;
+        if (identity.name.is_none() || identity.email.is_none())
+            && let Some(userinfo) = &self.endpoints.userinfo_endpoint
+            && let Err(err) =
+                complete_from_userinfo(http, userinfo, &tokens.access_token, &mut identity).await
+        {
+            // The ID token already proved who signed in; UserInfo only adds display fields.
+            tracing::warn!(code = err.code(), error = %err, "UserInfo unavailable; keeping the ID token's claims");
+        }
+        let id_token_ms = ms(started);
+        Ok(Exchanged {
+            identity,
+            refresh_token: tokens.refresh_token,
+            access: AccessToken {
+                token: tokens.access_token,
+                expires_at: tokens.expires_at,
+            },
+            scopes: tokens.scopes.unwrap_or(self.scopes),
+            exchange_ms,
+            id_token_ms,
+        })
+    }
+}
+
+/// The sign-in service.
+pub struct SignIn {
+    http: Arc<dyn HttpClient>,
+    vault: Vault,
+    clock: Arc<dyn Clock>,
+    pending: PendingStore,
+    registry: Registry,
+    store_lock: tokio::sync::Mutex<()>,
+    access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("registry", &self.registry.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignIn {
+    /// A service over the injected HTTP client, keychain, clock and registry.
+    pub fn new(
+        http: Arc<dyn HttpClient>,
+        vault: Vault,
+        clock: Arc<dyn Clock>,
+        registry: Registry,
+    ) -> Self {
+        Self {
+            pending: PendingStore::new(vault.clone()),
+            http,
+            vault,
+            clock,
+            registry,
+            store_lock: tokio::sync::Mutex::new(()),
+            access_tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts a sign-in: builds the request and remembers it (keychain).
+    /// The caller opens [`PendingSummary::authorization_url`] in the system browser.
+    pub async fn begin(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        options: &SignInOptions,
+    ) -> Result<PendingSummary, AuthorizeError> {
+        let now = self.clock.now();
+        let pending = new_authorization(provider, metadata, options, now)?;
+        self.pending.insert(&pending, now).await?;
+        tracing::info!(provider = %provider.id, handle = pending.handle.as_str(), "sign-in started");
+        Ok(pending.summary())
+    }
+
+    /// The sign-ins waiting for their redirect.
+    pub async fn pending(&self) -> Result<Vec<PendingSummary>, VaultError> {
+        self.pending.list(self.clock.now()).await
+    }
+
+    /// Cancels a pending sign-in; a late redirect for it is then ignored.
+    pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
+        self.pending.cancel(handle).await
+    }
+
+    /// The registered accounts.
+    pub fn accounts(&self) -> Result<Vec<Account>, RegistryError> {
+        self.registry.load()
+    }
+
+    /// The in-memory access token's expiry for an account.
+    pub fn access_token_expiry(&self, id: &AccountId) -> Option<Option<SystemTime>> {
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .map(|t| t.expires_at)
+    }
+
+    /// The in-memory access token of an account, if any.
+    pub fn access_token(&self, id: &AccountId) -> Option<AccessToken> {
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Completes a sign-in from a redirect URL received on `redirect_uri`.
+    pub async fn complete(&self, url: &str, redirect_uri: &Url) -> Result<SignedIn, CompleteError> {
+        let arrived = Instant::now();
+        let redirect = parse_redirect(url, redirect_uri).map_err(CompleteError::Link)?;
+        let Some(state) = redirect.state() else {
+            return Err(CompleteError::UnknownState);
+        };
+        let pending = match self.pending.take(state, self.clock.now()).await? {
+            Taken::Found(p) => p,
+            Taken::Expired { provider_name } => {
+                return Err(CompleteError::Expired { provider_name });
+            }
+            Taken::Unknown => return Err(CompleteError::UnknownState),
+        };
+        if pending.redirect_uri.scheme() != redirect_uri.scheme()
+            || pending.redirect_uri.path() != redirect_uri.path()
+        {
+            return Err(CompleteError::Link(RedirectError::NotACallback {
+                shown: format!("{}:{}", redirect_uri.scheme(), redirect_uri.path()),
+            }));
+        }
+        check_issuer(
+            redirect.iss(),
+            &pending.endpoints.issuer,
+            pending.endpoints.iss_required,
+        )
+        .map_err(CompleteError::Issuer)?;
+        let provider_name = pending.provider_name.clone();
+        let provider_id = pending.provider_id.clone();
+        let code = match redirect {
+            Redirect::Success(response) => response.code,
+            Redirect::Error(e) if e.error == "access_denied" => {
+                return Err(CompleteError::Cancelled {
+                    provider_name,
+                    description: e.description,
+                });
+            }
+            Redirect::Error(e) => {
+                return Err(CompleteError::Authorization {
+                    provider_name,
+                    error: e.error,
+                    description: e.description,
+                });
+            }
+        };
+        let exchanged = pending
+            .complete(code, self.http.as_ref(), self.clock.as_ref())
+            .await?;
+        let refresh_token =
+            exchanged
+                .refresh_token
+                .ok_or_else(|| CompleteError::NoRefreshToken {
+                    provider_name: provider_name.clone(),
+                })?;
+        let account = new_account(
+            &provider_id,
+            &exchanged.identity,
+            exchanged.scopes,
+            self.clock.now(),
+        );
+
+        let _guard = self.store_lock.lock().await;
+        let existing = self
+            .registry
+            .load()?
+            .into_iter()
+            .find(|a| a.id == account.id);
+        let started = Instant::now();
+        self.vault.set(account.id.as_str(), refresh_token).await?;
+        let keychain_ms = ms(started);
+        let replaced = match self.registry.upsert(account.clone()) {
+            Ok(replaced) => replaced,
+            Err(err) => {
+                if existing.is_none() {
+                    // Do not leave a keychain item without its account.
+                    let _ = self.vault.delete(account.id.as_str()).await;
+                }
+                return Err(err.into());
+            }
+        };
+        debug_assert_eq!(replaced, existing.is_some());
+        self.access_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(account.id.clone(), exchanged.access);
+        let timings = Timings {
+            exchange_ms: exchanged.exchange_ms,
+            id_token_ms: exchanged.id_token_ms,
+            keychain_ms,
+            total_ms: ms(arrived),
+        };
+        tracing::info!(
+            account = %account.id,
+            provider = %provider_id,
+            replaced,
+            exchange_ms = timings.exchange_ms,
+            id_token_ms = timings.id_token_ms,
+            keychain_ms = timings.keychain_ms,
+            total_ms = timings.total_ms,
+            "sign-in completed"
+        );
+        Ok(SignedIn {
+            account,
+            replaced,
+            timings,
+        })
+    }
+}

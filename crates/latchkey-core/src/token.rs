@@ -1,0 +1,420 @@
+//! The token endpoint (RFC 6749 §4.1.3 code exchange, §6 refresh), through the
+//! `oauth2` crate over the injected [`HttpClient`].
+//!
+//! The HTTP client never follows redirects and caps bodies; this module adds
+//! the response checks: a Bearer `token_type`, an `access_token`, an ID token
+//! when `openid` was asked for. No error message ever contains a token or any
+//! part of the response body.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use oauth2::{
+    AuthorizationCode, ClientId, PkceCodeVerifier, RedirectUrl, RefreshToken, TokenResponse,
+    TokenUrl,
+};
+use openidconnect::core::{
+    CoreClient, CoreErrorResponseType, CoreIdToken, CoreTokenResponse, CoreTokenType,
+};
+use openidconnect::{IssuerUrl, JsonWebKeySet};
+use url::Url;
+
+use crate::error::ErrorCode;
+use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
+use crate::secret::SecretString;
+
+/// Tokens from one token response. Secrets are redacted in `Debug`.
+#[derive(Debug)]
+pub struct TokenSet {
+    /// The access token (kept in memory only).
+    pub access_token: SecretString,
+    /// The refresh token, when one was issued (kept in the keychain only).
+    pub refresh_token: Option<SecretString>,
+    /// The ID token, still unverified.
+    pub id_token: Option<CoreIdToken>,
+    /// When the access token expires, if the server said.
+    pub expires_at: Option<SystemTime>,
+    /// Granted scopes, if the server said (else the requested ones apply).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Why a token request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token endpoint could not be reached or did not answer in time.
+    #[error("the token endpoint could not be reached: {0}")]
+    Transport(#[from] TransportError),
+    /// The server answered with an OAuth error (RFC 6749 §5.2).
+    #[error("the provider refused the request: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth {
+        /// `error`, e.g. `invalid_grant`.
+        error: String,
+        /// `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The server answered something that is not a valid token response.
+    #[error("the token endpoint sent an invalid response{}: {reason}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    InvalidResponse {
+        /// HTTP status, when known.
+        status: Option<u16>,
+        /// What is wrong, without any body content.
+        reason: String,
+    },
+}
+
+impl TokenError {
+    /// True when retrying later may work (network trouble, 5xx, 429);
+    /// false when the grant itself was refused.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::OAuth { error, .. } => error == "temporarily_unavailable",
+            Self::InvalidResponse { status, .. } => status.is_some_and(|s| s >= 500 || s == 429),
+        }
+    }
+}
+
+impl ErrorCode for TokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Transport(err) => err.code(),
+            Self::OAuth { error, .. } if error == "invalid_grant" => "invalid_grant",
+            Self::OAuth { .. } => "token_error_response",
+            Self::InvalidResponse { .. } => "token_invalid_response",
+        }
+    }
+}
+
+/// The token endpoint of one client.
+#[derive(Debug, Clone)]
+pub struct TokenEndpoint {
+    /// Token endpoint URL.
+    pub url: Url,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Issuer (for the ID token of the response).
+    pub issuer: String,
+}
+
+/// Remembers the status of the last response so errors can name it.
+#[derive(Clone, Default)]
+struct StatusProbe(Arc<Mutex<Option<u16>>>);
+
+impl StatusProbe {
+    fn get(&self) -> Option<u16> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn caller<'a>(
+    http: &'a dyn HttpClient,
+    probe: &StatusProbe,
+) -> impl Fn(HttpRequest) -> BoxFuture<'a, Result<HttpResponse, TransportError>> + 'a {
+    let probe = probe.clone();
+    move |request| {
+        let probe = probe.clone();
+        Box::pin(async move {
+            let response = http.execute(request).await?;
+            *probe
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(response.status().as_u16());
+            Ok(response)
+        })
+    }
+}
+
+fn client(
+    endpoint: &TokenEndpoint,
+    redirect: Option<&Url>,
+) -> Result<
+    CoreClient<
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+    >,
+    TokenError,
+> {
+    let issuer =
+        IssuerUrl::new(endpoint.issuer.clone()).map_err(|_| TokenError::InvalidResponse {
+            status: None,
+            reason: "the issuer is not a valid URL".into(),
+        })?;
+    let mut client = CoreClient::new(
+        ClientId::new(endpoint.client_id.clone()),
+        issuer,
+        JsonWebKeySet::new(vec![]),
+    )
+    .set_token_uri(TokenUrl::from_url(endpoint.url.clone()));
+    if let Some(redirect) = redirect {
+        client = client.set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
+    }
+    Ok(client)
+}
+
+/// Exchanges an authorization code (with its PKCE verifier) for tokens.
+/// Both one-time values are taken by value.
+pub async fn exchange_code(
+    http: &dyn HttpClient,
+    endpoint: &TokenEndpoint,
+    redirect_uri: &Url,
+    code: SecretString,
+    pkce_verifier: SecretString,
+    now: SystemTime,
+) -> Result<TokenSet, TokenError> {
+    let client = client(endpoint, Some(redirect_uri))?;
+    let probe = StatusProbe::default();
+    let result = client
+        .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose().to_owned()))
+        .request_async(&caller(http, &probe))
+        .await;
+    finish(result, &probe, now)
+}
+
+/// Redeems a refresh token (RFC 6749 §6).
+pub async fn refresh(
+    http: &dyn HttpClient,
+    endpoint: &TokenEndpoint,
+    refresh_token: &SecretString,
+    now: SystemTime,
+) -> Result<TokenSet, TokenError> {
+    let client = client(endpoint, None)?;
+    let probe = StatusProbe::default();
+    let token = RefreshToken::new(refresh_token.expose().to_owned());
+    let result = client
+        .exchange_refresh_token(&token)
+        .request_async(&caller(http, &probe))
+        .await;
+    finish(result, &probe, now)
+}
+
+type OAuthResult = Result<
+    CoreTokenResponse,
+    oauth2::RequestTokenError<TransportError, oauth2::StandardErrorResponse<CoreErrorResponseType>>,
+>;
+
+fn finish(
+    result: OAuthResult,
+    probe: &StatusProbe,
+    now: SystemTime,
+) -> Result<TokenSet, TokenError> {
+    let status = probe.get();
+    let response = result.map_err(|err| classify(err, status))?;
+    if !matches!(response.token_type(), CoreTokenType::Bearer) {
+        return Err(TokenError::InvalidResponse {
+            status,
+            reason: "token_type is not Bearer".into(),
+        });
+    }
+    let access = response.access_token().secret();
+    if access.is_empty() {
+        return Err(TokenError::InvalidResponse {
+            status,
+            reason: "the access_token is empty".into(),
+        });
+    }
+    let refresh_token = response
+        .refresh_token()
+        .map(|t| t.secret().clone())
+        .filter(|t| !t.is_empty())
+        .map(SecretString::new);
+    Ok(TokenSet {
+        access_token: SecretString::new(access.clone()),
+        refresh_token,
+        id_token: response.extra_fields().id_token().cloned(),
+        expires_at: response
+            .expires_in()
+            .map(|d| now + d.min(Duration::from_secs(366 * 24 * 3600))),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect()),
+    })
+}
+
+fn classify(
+    err: oauth2::RequestTokenError<
+        TransportError,
+        oauth2::StandardErrorResponse<CoreErrorResponseType>,
+    >,
+    status: Option<u16>,
+) -> TokenError {
+    use oauth2::RequestTokenError as E;
+    match err {
+        E::ServerResponse(response) => TokenError::OAuth {
+            error: response.error().as_ref().to_owned(),
+            description: response
+                .error_description()
+                .map(|d| d.chars().take(300).collect()),
+        },
+        E::Request(transport) => TokenError::Transport(transport),
+        E::Parse(parse, _body) => {
+            // Never echo the body or serde's message (it may quote values).
+            let path = parse.path().to_string();
+            let reason = match status {
+                Some(s) if !(200..300).contains(&s) => {
+                    "an error status without a valid OAuth error body".to_owned()
+                }
+                _ if path == "." => "not a JSON token response".to_owned(),
+                _ => format!("missing or malformed field `{path}`"),
+            };
+            TokenError::InvalidResponse { status, reason }
+        }
+        E::Other(message) => TokenError::InvalidResponse {
+            status,
+            reason: if message.contains("Content-Type") {
+                "the response is not JSON (Content-Type)".to_owned()
+            } else {
+                "unexpected response".to_owned()
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Canned {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl Canned {
+        fn new(status: u16, content_type: &'static str, body: impl Into<String>) -> Self {
+            Self {
+                status,
+                content_type,
+                body: body.into(),
+                seen: Mutex::default(),
+            }
+        }
+    }
+
+    impl HttpClient for Canned {
+        fn execute(
+            &self,
+            request: HttpRequest,
+        ) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            self.seen
+                .lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(request.body()).into_owned());
+            let response = http::Response::builder()
+                .status(self.status)
+                .header("content-type", self.content_type)
+                .body(self.body.clone().into_bytes())
+                .expect("response");
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    fn endpoint() -> TokenEndpoint {
+        TokenEndpoint {
+            url: Url::parse("https://id.example/token").expect("url"),
+            client_id: "latchkey-desktop".into(),
+            issuer: "https://id.example".into(),
+        }
+    }
+
+    async fn exchange(http: &Canned) -> Result<TokenSet, TokenError> {
+        exchange_code(
+            http,
+            &endpoint(),
+            &Url::parse("dev.latchkey:/oauth/callback").expect("url"),
+            SecretString::new("the-code"),
+            SecretString::new("the-verifier"),
+            SystemTime::now(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn sends_code_verifier_and_parses_tokens() {
+        let http = Canned::new(
+            200,
+            "application/json",
+            r#"{"access_token":"AT-secret","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-secret","scope":"openid offline_access"}"#,
+        );
+        let tokens = exchange(&http).await.expect("ok");
+        assert_eq!(tokens.access_token.expose(), "AT-secret");
+        assert_eq!(
+            tokens.refresh_token.as_ref().map(SecretString::expose),
+            Some("RT-secret")
+        );
+        assert!(tokens.expires_at.is_some());
+        assert_eq!(
+            tokens.scopes.as_deref(),
+            Some(&["openid".to_owned(), "offline_access".to_owned()][..])
+        );
+        let body = http.seen.lock().expect("lock")[0].clone();
+        assert!(body.contains("grant_type=authorization_code"));
+        assert!(body.contains("code=the-code"));
+        assert!(body.contains("code_verifier=the-verifier"));
+        assert!(body.contains("client_id=latchkey-desktop"));
+        assert!(body.contains("redirect_uri=dev.latchkey%3A%2Foauth%2Fcallback"));
+        assert!(!format!("{tokens:?}").contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn oauth_errors_are_typed() {
+        let http = Canned::new(
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+        );
+        let err = exchange(&http).await.expect_err("refused");
+        assert_eq!(err.code(), "invalid_grant");
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("grant request is invalid"));
+    }
+
+    #[tokio::test]
+    async fn hostile_responses_never_leak_their_body() {
+        for (status, ct, body) in [
+            (
+                200,
+                "application/json",
+                r#"{"token_type":"Bearer","refresh_token":"LEAKED-RT"}"#,
+            ),
+            (
+                200,
+                "application/json",
+                r#"{"access_token":"LEAKED-AT","token_type":"mac"}"#,
+            ),
+            (200, "application/json", "{not json LEAKED"),
+            (500, "text/html", "<html>LEAKED stack trace</html>"),
+            (302, "text/html", ""),
+            (
+                200,
+                "application/json",
+                r#"{"access_token":"LEAKED-AT","token_type":"Bearer","expires_in":"LEAKED"}"#,
+            ),
+        ] {
+            let http = Canned::new(status, ct, body);
+            let err = exchange(&http).await.expect_err(body);
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("LEAKED"), "{shown}");
+            assert_eq!(err.code(), "token_invalid_response", "{body}: {shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_transient() {
+        let http = Canned::new(503, "text/html", "<html>down</html>");
+        let err = exchange(&http).await.expect_err("503");
+        assert!(err.is_transient(), "{err}");
+        assert!(err.to_string().contains("503"));
+    }
+}
