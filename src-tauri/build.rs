@@ -1,6 +1,13 @@
 fn main() {
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
-        tauri_build::AppManifest::new().commands(&["get_state", "dismiss_notice", "subscribe"]),
+        tauri_build::AppManifest::new().commands(&[
+            "get_state",
+            "dismiss_notice",
+            "subscribe",
+            "start_sign_in",
+            "open_sign_in_again",
+            "cancel_sign_in",
+        ]),
     ))
     .expect("failed to run tauri-build");
 }

@@ -19,6 +19,52 @@ pub struct StateDto {
     pub keychain: KeychainDto,
     /// Recent notices, newest last.
     pub notices: Vec<NoticeDto>,
+    /// Signed-in accounts.
+    pub accounts: Vec<AccountDto>,
+    /// A problem with the accounts file.
+    pub registry_error: Option<UiError>,
+    /// Sign-ins waiting for the browser.
+    pub pending: Vec<PendingDto>,
+    /// The account added last (to highlight it).
+    pub last_added: Option<String>,
+}
+
+/// An account, without any token.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountDto {
+    /// Account id.
+    pub id: String,
+    /// Provider id.
+    pub provider_id: String,
+    /// Provider display name.
+    pub provider_name: String,
+    /// Issuer.
+    pub issuer: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// `ready`, `signed_in` (no access token in memory) or `needs_sign_in`.
+    pub status: &'static str,
+    /// When the in-memory access token expires (ms since epoch).
+    pub access_expires_at_ms: Option<u64>,
+    /// When the account was added (ms since epoch).
+    pub created_at_ms: u64,
+}
+
+/// A sign-in waiting for the browser.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingDto {
+    /// Handle for cancel / open again.
+    pub handle: String,
+    /// Provider id.
+    pub provider_id: String,
+    /// Provider display name.
+    pub provider_name: String,
+    /// Expiry (ms since epoch).
+    pub expires_at_ms: u64,
 }
 
 /// Reachability of a provider.
@@ -76,7 +122,6 @@ pub struct KeychainDto {
 /// How serious a notice is.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-#[expect(dead_code, reason = "Info and Error arrive with the sign-in flow")]
 pub enum NoticeLevel {
     /// For information.
     Info,

@@ -10,8 +10,11 @@ mod startup;
 
 use std::sync::Arc;
 
+use latchkey_core::accounts::{Registry, default_data_dir};
+use latchkey_core::clock::SystemClock;
 use latchkey_core::http::{HttpClient, ReqwestHttpClient};
 use latchkey_core::provider::{default_providers_path, load_providers};
+use latchkey_core::signin::SignIn;
 use latchkey_core::vault::Vault;
 use tauri::Manager;
 use tauri_plugin_deep_link::DeepLinkExt;
@@ -55,7 +58,18 @@ fn build_shell() -> Shell {
         }
         Err(err) => tracing::error!(path = ?path, error = %err, "providers file rejected"),
     }
-    Shell::new(http, Vault::platform(), path, entries)
+    let vault = Vault::platform();
+    let data_dir =
+        default_data_dir().unwrap_or_else(|| std::env::temp_dir().join("dev.latchkey.app"));
+    let registry = Registry::in_dir(&data_dir);
+    tracing::info!(path = %registry.path().display(), "accounts file");
+    let signin = Arc::new(SignIn::new(
+        Arc::clone(&http),
+        vault.clone(),
+        Arc::new(SystemClock),
+        registry,
+    ));
+    Shell::new(http, vault, signin, path, entries)
 }
 
 /// Runs the app.
@@ -88,12 +102,17 @@ pub fn run() {
             }
             startup::check_keychain(&shell);
             startup::check_providers(&shell);
+            let for_accounts = Arc::clone(&shell);
+            tauri::async_runtime::spawn(async move { for_accounts.reload_accounts().await });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::get_state,
             commands::dismiss_notice,
             commands::subscribe,
+            commands::start_sign_in,
+            commands::open_sign_in_again,
+            commands::cancel_sign_in,
         ])
         .run(tauri::generate_context!());
     if let Err(err) = result {

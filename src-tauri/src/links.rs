@@ -3,45 +3,78 @@
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::redirect::{RedactedUrl, Redirect, parse_redirect};
+use latchkey_core::redirect::RedactedUrl;
+use latchkey_core::signin::CompleteError;
 use tauri::{AppHandle, Manager};
 
 use crate::dto::NoticeLevel;
 use crate::shell::Shell;
 
-/// Handles one link that reached the app (forwarded by single-instance or at cold start).
+/// Handles one link that reached the app (forwarded by single-instance or at
+/// cold start): completes the matching sign-in on the async runtime.
 pub fn handle_link(app: &AppHandle, url: &str) {
-    let shell = app.state::<Arc<Shell>>();
     tracing::info!(link = %RedactedUrl(url), "deep link received");
     focus_main_window(app);
-    let expected = latchkey_core::provider::DEFAULT_REDIRECT_URI;
-    #[allow(clippy::expect_used)]
-    let expected = url::Url::parse(expected).expect("the default redirect URI is valid");
-    match parse_redirect(url, &expected) {
-        Ok(redirect) => {
-            // No sign-in can be pending yet in this version of the shell.
-            let what = match &redirect {
-                Redirect::Success(_) => "A sign-in link arrived",
-                Redirect::Error(_) => "A sign-in error response arrived",
-            };
-            tracing::warn!(
-                has_state = redirect.state().is_some(),
-                "deep link ignored: no sign-in is pending"
-            );
-            shell.notify(
-                NoticeLevel::Warning,
-                "unexpected_link",
-                format!("{what}, but no sign-in is pending. It was ignored."),
-            );
+    let shell = Arc::clone(&app.state::<Arc<Shell>>());
+    let url = url.to_owned();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        #[allow(clippy::expect_used)]
+        let expected = url::Url::parse(latchkey_core::provider::DEFAULT_REDIRECT_URI)
+            .expect("the default redirect URI is valid");
+        match shell.signin.complete(&url, &expected).await {
+            Ok(signed_in) => {
+                let who = signed_in
+                    .account
+                    .email
+                    .clone()
+                    .or_else(|| signed_in.account.name.clone())
+                    .unwrap_or_else(|| signed_in.account.subject.clone());
+                let provider = shell
+                    .provider(&signed_in.account.provider_id)
+                    .map_or_else(|| signed_in.account.provider_id.clone(), |c| c.name.clone());
+                let verb = if signed_in.replaced {
+                    "Signed in again"
+                } else {
+                    "Signed in"
+                };
+                shell.update(|state| state.last_added = Some(signed_in.account.id.to_string()));
+                shell.notify(
+                    NoticeLevel::Info,
+                    "signed_in",
+                    format!("{verb} as {who} at {provider}."),
+                );
+            }
+            Err(err) => report(&shell, &err),
         }
-        Err(err) => {
-            tracing::warn!(code = err.code(), error = %err, "deep link rejected");
-            shell.notify(
-                NoticeLevel::Warning,
-                err.code(),
-                format!("A link was ignored: {err}."),
-            );
-        }
+        shell.reload_accounts().await;
+        focus_main_window(&app);
+    });
+}
+
+fn report(shell: &Shell, err: &CompleteError) {
+    let code = err.code();
+    let message = latchkey_core::error::report(err);
+    if err.is_ignored_link() {
+        tracing::warn!(code, error = %message, "deep link ignored");
+        shell.notify(NoticeLevel::Warning, code, capitalize(&message));
+    } else if matches!(
+        err,
+        CompleteError::Cancelled { .. } | CompleteError::Expired { .. }
+    ) {
+        tracing::info!(code, error = %message, "sign-in did not complete");
+        shell.notify(NoticeLevel::Warning, code, capitalize(&message));
+    } else {
+        tracing::error!(code, error = %message, "sign-in failed");
+        shell.notify(NoticeLevel::Error, code, capitalize(&message));
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
     }
 }
 

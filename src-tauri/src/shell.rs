@@ -4,14 +4,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use latchkey_core::ErrorCode;
+use latchkey_core::clock::unix_millis;
+use latchkey_core::discovery::ProviderMetadata;
 use latchkey_core::http::HttpClient;
 use latchkey_core::provider::{ProviderConfig, ProviderEntry};
+use latchkey_core::signin::SignIn;
 use latchkey_core::vault::Vault;
 use tauri::ipc::Channel;
 
 use crate::dto::{
-    KeychainDto, KeychainStatus, NoticeDto, NoticeLevel, ProviderDto, ProviderStatus, StateDto,
-    UiEvent,
+    AccountDto, KeychainDto, KeychainStatus, NoticeDto, NoticeLevel, PendingDto, ProviderDto,
+    ProviderStatus, StateDto, UiEvent,
 };
 use crate::error::UiError;
 
@@ -26,6 +30,10 @@ pub struct Shell {
     pub vault: Vault,
     /// Valid provider configurations, by position in `state.providers`.
     pub configs: Vec<Option<ProviderConfig>>,
+    /// The sign-in service.
+    pub signin: Arc<SignIn>,
+    /// Discovery results, by provider id.
+    pub metadata: Mutex<std::collections::HashMap<String, ProviderMetadata>>,
     state: Mutex<StateDto>,
     next_notice: Mutex<u64>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
@@ -45,6 +53,7 @@ impl Shell {
     pub fn new(
         http: Arc<dyn HttpClient>,
         vault: Vault,
+        signin: Arc<SignIn>,
         providers_file: Option<PathBuf>,
         entries: Result<Vec<ProviderEntry>, UiError>,
     ) -> Self {
@@ -82,6 +91,8 @@ impl Shell {
             http,
             vault,
             configs,
+            signin,
+            metadata: Mutex::new(std::collections::HashMap::new()),
             state: Mutex::new(StateDto {
                 providers_file: providers_file.map(|p| p.display().to_string()),
                 providers_file_error: file_error,
@@ -91,6 +102,10 @@ impl Shell {
                     error: None,
                 },
                 notices: Vec::new(),
+                accounts: Vec::new(),
+                registry_error: None,
+                pending: Vec::new(),
+                last_added: None,
             }),
             next_notice: Mutex::new(1),
             subscribers: Mutex::new(Vec::new()),
@@ -141,6 +156,72 @@ impl Shell {
             state.notices.push(notice);
             let excess = state.notices.len().saturating_sub(MAX_NOTICES);
             state.notices.drain(..excess);
+        });
+    }
+
+    /// The valid configuration of a provider.
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.configs.iter().flatten().find(|c| c.id.as_str() == id)
+    }
+
+    /// Re-reads accounts and pending sign-ins into the window state.
+    pub async fn reload_accounts(&self) {
+        let accounts = self.signin.accounts();
+        let pending = self.signin.pending().await;
+        let name_of = |id: &str| {
+            self.provider(id)
+                .map_or_else(|| id.to_owned(), |c| c.name.clone())
+        };
+        self.update(|state| {
+            match accounts {
+                Ok(list) => {
+                    state.registry_error = None;
+                    state.accounts = list
+                        .into_iter()
+                        .map(|a| {
+                            let expiry = self.signin.access_token_expiry(&a.id);
+                            let status = match (a.status, &expiry) {
+                                (latchkey_core::accounts::AccountStatus::NeedsSignIn, _) => {
+                                    "needs_sign_in"
+                                }
+                                (_, Some(_)) => "ready",
+                                (_, None) => "signed_in",
+                            };
+                            AccountDto {
+                                provider_name: name_of(&a.provider_id),
+                                id: a.id.to_string(),
+                                provider_id: a.provider_id,
+                                issuer: a.issuer,
+                                name: a.name,
+                                email: a.email,
+                                status,
+                                access_expires_at_ms: expiry.flatten().map(unix_millis),
+                                created_at_ms: a.created_at * 1000,
+                            }
+                        })
+                        .collect();
+                }
+                Err(err) => {
+                    tracing::error!(code = err.code(), error = %err, "accounts file unusable");
+                    state.registry_error = Some(UiError::from_core(&err));
+                }
+            }
+            match pending {
+                Ok(list) => {
+                    state.pending = list
+                        .into_iter()
+                        .map(|p| PendingDto {
+                            handle: p.handle.as_str().to_owned(),
+                            provider_id: p.provider_id,
+                            provider_name: p.provider_name,
+                            expires_at_ms: unix_millis(p.expires_at),
+                        })
+                        .collect();
+                }
+                Err(err) => {
+                    tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable")
+                }
+            }
         });
     }
 

@@ -26,6 +26,13 @@ pub fn check_providers(shell: &Arc<Shell>) {
                     tracing::warn!(provider = %config.id, code = err.code(), error = %latchkey_core::error::report(err), "provider unreachable")
                 }
             }
+            if let Ok(metadata) = &result {
+                shell
+                    .metadata
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(config.id.to_string(), metadata.clone());
+            }
             shell.update(|state| {
                 if let Some(p) = state.providers.get_mut(index) {
                     match result {

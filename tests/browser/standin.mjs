@@ -14,7 +14,8 @@
 // <state dir>/config.json (optional, read at each launch):
 //   { "login": "alice",           // login name (default: login_hint or "alice")
 //     "action": "consent",        // consent | deny | ignore (record only)
-//     "holdFile": "release" }     // wait for <dir>/<holdFile> before delivering
+//     "holdFile": "release",      // wait for <dir>/<holdFile> before delivering
+//     "setParams": { "iss": "x" } } // tamper with the redirect's query (attack tests)
 // <state dir>/launches.jsonl gets one line per launch; <state dir>/standin.log the details.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -124,6 +125,14 @@ try {
     process.exit(1);
   }
   log(`captured redirect ${redirect.split('?')[0]}`);
+  let delivered = redirect;
+  if (config.setParams) {
+    const [base, query = ''] = redirect.split('?');
+    const params = new URLSearchParams(query);
+    for (const [k, v] of Object.entries(config.setParams)) params.set(k, v);
+    delivered = `${base}?${params}`;
+    log(`tampered with ${Object.keys(config.setParams).join(', ')}`);
+  }
   appendFileSync(join(dir, 'redirects.jsonl'), `${JSON.stringify({ at: Date.now(), url: redirect })}\n`);
   if (config.holdFile) {
     const hold = join(dir, config.holdFile);
@@ -135,7 +144,7 @@ try {
   // them on to the app instance that gio may start.
   const env = { ...process.env };
   for (const name of ['WEBKIT_INSPECTOR_SERVER', 'TAURI_AUTOMATION', 'TAURI_WEBVIEW_AUTOMATION']) delete env[name];
-  const result = spawnSync('gio', ['open', redirect], { env, stdio: 'ignore', timeout: 30_000 });
+  const result = spawnSync('gio', ['open', delivered], { env, stdio: 'ignore', timeout: 30_000 });
   log(`gio open exited ${result.status}`);
   process.exit(result.status ?? 1);
 } catch (err) {

@@ -74,6 +74,105 @@ function renderNotices(state) {
   );
 }
 
+function initials(account) {
+  const source = account.name || account.email || '?';
+  const parts = source.split(/[\s@._-]+/).filter(Boolean);
+  return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? parts[1][0] : '')).toUpperCase();
+}
+
+const ACCOUNT_STATUS = {
+  ready: ['Ready', 'chip-ok'],
+  signed_in: ['Signed in', 'chip-ok'],
+  needs_sign_in: ['Needs sign-in', 'chip-err'],
+};
+
+function renderAccounts(state) {
+  $('accounts').replaceChildren(
+    ...state.accounts.map((a) => {
+      const [label, chip] = ACCOUNT_STATUS[a.status] ?? [a.status, 'chip-muted'];
+      return el(
+        'li',
+        { className: `account${state.lastAdded === a.id ? ' highlight' : ''}`, dataset: { id: a.id, status: a.status, provider: a.providerId } },
+        el('span', { className: 'avatar', 'aria-hidden': 'true' }, initials(a)),
+        el('span', { className: 'who' }, a.name ?? a.email ?? a.id),
+        el('span', { className: 'email' }, a.email ?? ''),
+        el('span', { className: 'badges' },
+          el('span', { className: 'badge provider-badge' }, a.providerName),
+          el('span', { className: `chip status ${chip}`, role: 'status', 'aria-label': `${a.name ?? a.email}: ${label}` }, label)),
+      );
+    }),
+  );
+  $('accounts-empty').hidden = state.accounts.length > 0;
+  const registry = $('registry-banner');
+  registry.hidden = !state.registryError;
+  registry.textContent = state.registryError ? state.registryError.message : '';
+}
+
+function renderPending(state) {
+  $('pending').replaceChildren(
+    ...state.pending.map((p) =>
+      el(
+        'div',
+        { className: 'pending-card', role: 'status', dataset: { handle: p.handle, provider: p.providerId } },
+        el('span', { className: 'spinner', 'aria-hidden': 'true' }),
+        el('div', { className: 'text' }, el('strong', {}, 'Continue in your browser…'), el('div', { className: 'muted small-text' }, `Signing in to ${p.providerName}. Latchkey finishes by itself when you are done.`)),
+        el('div', { className: 'actions' },
+          el('button', { className: 'open-again', type: 'button', onClick: () => backend.openSignInAgain(p.handle).catch(showError) }, 'Open the browser again'),
+          el('button', { className: 'cancel', type: 'button', onClick: () => backend.cancelSignIn(p.handle).then(refresh).catch(showError) }, 'Cancel')),
+      ),
+    ),
+  );
+}
+
+let lastState = null;
+
+function renderAddButton(state) {
+  const button = $('add-account');
+  const keychainOk = state.keychain.status !== 'unavailable';
+  button.disabled = !keychainOk;
+  button.title = keychainOk ? 'Sign in to another account' : 'Signing in needs a working system keychain';
+}
+
+function openPicker() {
+  const state = lastState;
+  if (!state) return;
+  const usable = state.providers.filter((p) => p.status !== 'invalid');
+  $('picker-list').replaceChildren(
+    ...(usable.length
+      ? usable.map((p) => {
+          const [label, chip] = PROVIDER_STATUS[p.status] ?? [p.status, 'chip-muted'];
+          return el('li', {},
+            el('button', { type: 'button', className: 'pick', dataset: { id: p.id }, disabled: p.status === 'unreachable' ? 'disabled' : null, onClick: () => pick(p.id) },
+              el('span', { className: 'name' }, p.name),
+              el('span', { className: 'issuer' }, p.issuer ?? ''),
+              el('span', { className: `chip ${chip}` }, label)));
+        })
+      : [el('li', { className: 'muted' }, 'No providers are configured.')]),
+  );
+  $('provider-picker').showModal();
+  $('picker-list').querySelector('button:not([disabled])')?.focus();
+}
+
+async function pick(providerId) {
+  $('provider-picker').close();
+  try {
+    await backend.startSignIn(providerId);
+  } catch (err) {
+    showError(err);
+  }
+  refresh();
+}
+
+function showError(err) {
+  // Errors from commands are {code, message}; show them like backend notices.
+  const notice = el('div', { className: 'notice', role: 'alert', dataset: { level: 'error', code: err?.code ?? 'error' } },
+    el('div', { className: 'message' }, err?.message ?? String(err), el('details', {}, el('summary', {}, 'Details'), el('code', {}, err?.code ?? 'error'))),
+    el('button', { className: 'icon-button', 'aria-label': 'Dismiss', title: 'Dismiss', onClick: (e) => e.currentTarget.parentElement.remove() }, '×'));
+  $('local-errors').append(notice);
+}
+
+$('add-account').addEventListener('click', openPicker);
+
 let refreshing = null;
 async function refresh() {
   // Coalesce bursts of change events into one fetch at a time.
@@ -84,6 +183,10 @@ async function refresh() {
       renderProviders(state);
       renderKeychain(state);
       renderNotices(state);
+      renderAccounts(state);
+      renderPending(state);
+      renderAddButton(state);
+      lastState = state;
       document.body.dataset.ready = 'true';
     } catch (err) {
       console.error('get_state failed', err?.code ?? err);

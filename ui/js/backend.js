@@ -23,3 +23,12 @@ export function subscribe(onChange) {
   };
   return invoke('subscribe', { onEvent: channel });
 }
+
+/** Starts a sign-in: the backend opens the system browser. Resolves to the pending sign-in. */
+export const startSignIn = (providerId) => invoke('start_sign_in', { providerId });
+
+/** Opens the system browser again for a pending sign-in. */
+export const openSignInAgain = (handle) => invoke('open_sign_in_again', { handle });
+
+/** Cancels a pending sign-in. */
+export const cancelSignIn = (handle) => invoke('cancel_sign_in', { handle });

@@ -329,7 +329,7 @@ struct PendingFile {
 #[derive(Debug)]
 pub enum Taken {
     /// The request, now removed from the store.
-    Found(PendingAuthorization),
+    Found(Box<PendingAuthorization>),
     /// It existed but had expired (now removed).
     Expired { provider_name: String },
     /// Unknown or already used.
@@ -412,7 +412,7 @@ impl PendingStore {
             Some(p) if p.is_expired(now) => Taken::Expired {
                 provider_name: p.provider_name,
             },
-            Some(p) => Taken::Found(p),
+            Some(p) => Taken::Found(Box::new(p)),
             None => Taken::Unknown,
         })
     }

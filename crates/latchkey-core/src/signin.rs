@@ -327,7 +327,7 @@ impl SignIn {
             return Err(CompleteError::UnknownState);
         };
         let pending = match self.pending.take(state, self.clock.now()).await? {
-            Taken::Found(p) => p,
+            Taken::Found(p) => *p,
             Taken::Expired { provider_name } => {
                 return Err(CompleteError::Expired { provider_name });
             }

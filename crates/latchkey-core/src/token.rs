@@ -110,16 +110,21 @@ impl StatusProbe {
     }
 }
 
-fn caller<'a>(
+/// The injected [`HttpClient`] as an `oauth2` async HTTP client.
+struct OAuthHttp<'a> {
     http: &'a dyn HttpClient,
-    probe: &StatusProbe,
-) -> impl Fn(HttpRequest) -> BoxFuture<'a, Result<HttpResponse, TransportError>> + 'a {
-    let probe = probe.clone();
-    move |request| {
-        let probe = probe.clone();
+    probe: StatusProbe,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
+    type Error = TransportError;
+    type Future = BoxFuture<'c, Result<HttpResponse, TransportError>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = http.execute(request).await?;
-            *probe
+            let response = self.http.execute(request).await?;
+            *self
+                .probe
                 .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) =
@@ -171,13 +176,16 @@ pub async fn exchange_code(
     now: SystemTime,
 ) -> Result<TokenSet, TokenError> {
     let client = client(endpoint, Some(redirect_uri))?;
-    let probe = StatusProbe::default();
+    let adapter = OAuthHttp {
+        http,
+        probe: StatusProbe::default(),
+    };
     let result = client
         .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose().to_owned()))
-        .request_async(&caller(http, &probe))
+        .request_async(&adapter)
         .await;
-    finish(result, &probe, now)
+    finish(result, &adapter.probe, now)
 }
 
 /// Redeems a refresh token (RFC 6749 §6).
@@ -188,13 +196,16 @@ pub async fn refresh(
     now: SystemTime,
 ) -> Result<TokenSet, TokenError> {
     let client = client(endpoint, None)?;
-    let probe = StatusProbe::default();
+    let adapter = OAuthHttp {
+        http,
+        probe: StatusProbe::default(),
+    };
     let token = RefreshToken::new(refresh_token.expose().to_owned());
     let result = client
         .exchange_refresh_token(&token)
-        .request_async(&caller(http, &probe))
+        .request_async(&adapter)
         .await;
-    finish(result, &probe, now)
+    finish(result, &adapter.probe, now)
 }
 
 type OAuthResult = Result<

@@ -109,6 +109,29 @@ export class Desktop {
     return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
   }
 
+  /** Redirect URLs the stand-in captured, in order. */
+  browserRedirects() {
+    const file = join(this.standinDir, 'redirects.jsonl');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).url) : [];
+  }
+
+  /** Lets a held stand-in deliver its redirect. */
+  releaseBrowser(holdFile) {
+    writeFileSync(join(this.standinDir, holdFile), '');
+  }
+
+  /** The account registry file, parsed (null when absent). */
+  registry() {
+    const file = join(this.dataHome, APP_ID, 'accounts.json');
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  }
+
+  /** The secret of one of our keychain items (null when absent). */
+  keychainSecret(username, service = APP_ID) {
+    const out = spawnSync('secret-tool', ['lookup', 'service', service, 'username', username], { encoding: 'utf8', env: this.env });
+    return out.status === 0 ? out.stdout : null;
+  }
+
   /** Hands a URL to the OS exactly as a browser would: `gio open`. */
   gioOpen(url) {
     const result = spawnSync('gio', ['open', url], { env: this.env, encoding: 'utf8', timeout: 30_000 });
@@ -135,10 +158,11 @@ export class Desktop {
 
   /** Attributes of our keychain items (`secret-tool search --all service <id>`). */
   keychainItems(service = APP_ID) {
-    const out = spawnSync('secret-tool', ['search', '--all', 'service', service], { encoding: 'utf8', env: this.env });
+    // secret-tool prints the secret on stdout and the rest on stderr: merge them in order.
+    const out = spawnSync('sh', ['-c', 'secret-tool search --all service "$1" 2>&1', 'sh', service], { encoding: 'utf8', env: this.env });
     const items = [];
     let current = null;
-    for (const line of `${out.stdout}\n${out.stderr}`.split('\n')) {
+    for (const line of out.stdout.split('\n')) {
       if (line.startsWith('[/')) {
         current = { path: line.trim() };
         items.push(current);
