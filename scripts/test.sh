@@ -28,11 +28,7 @@ build_app
 export LATCHKEY_RESULTS_DIR="${LATCHKEY_RESULTS_DIR:-$ROOT/tests/results}"
 rm -rf "$LATCHKEY_RESULTS_DIR"
 mkdir -p "$LATCHKEY_RESULTS_DIR"
-log "end-to-end tests (Xvfb + D-Bus session + gnome-keyring)"
-KEYRING_HOME="$(mktemp -d)"
-trap 'rm -rf "$KEYRING_HOME"' EXIT
+log "end-to-end tests (Xvfb; per file: D-Bus session + gnome-keyring)"
 files=("$@")
 ((${#files[@]})) || files=(tests/e2e/*.test.mjs)
-env HOME="$KEYRING_HOME" XDG_DATA_HOME="$KEYRING_HOME/.local/share" XDG_CONFIG_HOME="$KEYRING_HOME/.config" \
-  xvfb-run -a -s "-screen 0 1280x800x24" \
-  dbus-run-session -- "$ROOT/tests/e2e/session.sh" "${files[@]}"
+xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/run-all.sh" "${files[@]}"

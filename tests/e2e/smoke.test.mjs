@@ -59,16 +59,16 @@ test('the keychain check passes and leaves no probe item behind', async () => {
   assert.equal(status, 'ok');
   assert.equal(await wd.execute('return getComputedStyle(document.getElementById("keychain-banner")).display'), 'none');
   assert.match(desktop.appLogText(), /keychain usable/);
-  assert.deepEqual(desktop.keychainItems(), []);
+  assert.deepEqual(desktop.keychainItems(), [], 'the probe item is deleted again');
 });
 
 test('a forged callback link reaches the running app through gio and single-instance', async () => {
   const pidsBefore = desktop.appPids();
   assert.equal(pidsBefore.length, 1, 'exactly one app process before the link');
   desktop.gioOpen('dev.latchkey:/oauth/callback?code=x&state=unknown');
-  await wd.waitFor(async () => (await noticeCodes()).includes('unexpected_link'), { what: 'the unexpected-link notice' });
-  const message = await wd.text('#notices .notice[data-code="unexpected_link"] .message');
-  assert.match(message, /no sign-in is pending/);
+  await wd.waitFor(async () => (await noticeCodes()).includes('unknown_state'), { what: 'the unknown-state notice' });
+  const message = await wd.text('#notices .notice[data-code="unknown_state"] .message');
+  assert.match(message, /matches no sign-in in progress/);
   // The second process handed the link over and exited: still one process, one window.
   await sleep(1000);
   assert.deepEqual(desktop.appPids(), pidsBefore);
@@ -80,7 +80,7 @@ test('a forged callback link reaches the running app through gio and single-inst
 });
 
 test('the browser stand-in signs in at the real IdP and delivers the redirect through the desktop', async () => {
-  const before = (await noticeCodes()).filter((c) => c === 'unexpected_link').length;
+  const before = (await noticeCodes()).filter((c) => c === 'unknown_state').length;
   desktop.configureBrowser({ login: 'smoke-user', action: 'consent' });
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(`${idp.issuer}/auth`);
@@ -97,11 +97,11 @@ test('the browser stand-in signs in at the real IdP and delivers the redirect th
   // Exactly what the app does later: hand the URL to the OS's default browser.
   desktop.gioOpen(url.toString());
   await wd.waitFor(
-    async () => (await noticeCodes()).filter((c) => c === 'unexpected_link').length > before,
+    async () => (await noticeCodes()).filter((c) => c === 'unknown_state').length > before,
     { what: 'the redirect to arrive in the app', timeoutMs: 45_000 },
   );
   const launches = desktop.browserLaunches();
   assert.equal(launches.length, 1);
   assert.ok(launches[0].url.startsWith(`${idp.issuer}/auth?`));
-  assert.deepEqual(idp.grants(), [], 'nothing was exchanged: no sign-in was pending');
+  assert.deepEqual(idp.grants(), [], 'nothing was exchanged: no sign-in was in progress');
 });

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs each E2E test file in its own D-Bus session with its own throwaway,
+# unlocked gnome-keyring (so keychain contents and single-instance never leak
+# between files), under the caller's X display. Prints one total at the end.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+passed=0
+failed=0
+status=0
+for file in "$@"; do
+  keyring_home="$(mktemp -d)"
+  log="$(mktemp)"
+  echo "── $file"
+  env HOME="$keyring_home" XDG_DATA_HOME="$keyring_home/.local/share" XDG_CONFIG_HOME="$keyring_home/.config" \
+    dbus-run-session -- tests/e2e/session.sh "$file" 2>&1 | grep -v 'Failed to set fd limit' | tee "$log"
+  rc=${PIPESTATUS[0]}
+  p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [[ $rc -ne 0 ]]; then
+    status=1
+    [[ -z "$f" || "$f" == 0 ]] && failed=$((failed + 1))
+  fi
+  rm -rf "$keyring_home" "$log"
+done
+echo
+echo "e2e: $passed passed, $failed failed"
+exit $status
