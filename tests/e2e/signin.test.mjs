@@ -158,12 +158,17 @@ test('a response whose iss is not the provider is rejected (mix-up defense)', as
   assert.equal(idp.grants().filter((g) => g === 'authorization_code').length, 3, 'the code was never exchanged');
 });
 
-test('Cancel forgets the pending sign-in; its late redirect is ignored', async () => {
+test('"Open the browser again" relaunches the browser; Cancel forgets the sign-in and its late redirect is ignored', async () => {
   const before = await countNotices('unknown_state');
   desktop.configureBrowser({ login: 'erin', action: 'consent', holdFile: 'release-erin' });
   await startSignIn();
   await wd.waitFor(() => wd.execute('return document.querySelectorAll("#pending .pending-card").length === 1'), { what: 'the pending card' });
   await wd.waitFor(() => desktop.browserRedirects().length === 6, { what: 'erin\'s redirect to be captured' });
+  const launches = desktop.browserLaunches();
+  desktop.configureBrowser({ action: 'ignore' });
+  await wd.click('#pending .open-again');
+  await wd.waitFor(() => desktop.browserLaunches().length === launches.length + 1, { what: 'a second browser launch' });
+  assert.equal(desktop.browserLaunches().at(-1).url, launches.at(-1).url, 'the same authorization request is opened again');
   await wd.click('#pending .cancel');
   await wd.waitFor(() => wd.execute('return document.querySelectorAll("#pending .pending-card").length === 0'), { what: 'the card to go' });
   desktop.releaseBrowser('release-erin');

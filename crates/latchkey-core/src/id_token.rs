@@ -215,6 +215,20 @@ pub fn verify_with_keys(
             .map_err(map_claims_error)?
             .clone(),
     };
+    // OIDC Core §3.1.3.7 steps 4-5 (openidconnect leaves azp to the client).
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != expect.client_id => {
+            return Err(IdTokenError::Audience {
+                reason: format!("azp is {:?}, not this client", azp.as_str()),
+            });
+        }
+        None if claims.audiences().len() > 1 => {
+            return Err(IdTokenError::Audience {
+                reason: "several audiences but no azp".into(),
+            });
+        }
+        _ => {}
+    }
     let subject = claims.subject().as_str().to_owned();
     if let Some(expected) = expect.subject
         && expected != subject
@@ -239,6 +253,9 @@ pub fn verify_with_keys(
 fn map_claims_error(err: ClaimsVerificationError) -> IdTokenError {
     use ClaimsVerificationError as C;
     match err {
+        C::Expired(reason) if reason.contains("issued in the future") => {
+            IdTokenError::IssuedInFuture
+        }
         C::Expired(_) => IdTokenError::Expired,
         C::InvalidAudience(reason) => IdTokenError::Audience { reason },
         C::InvalidIssuer(reason) => IdTokenError::Issuer { reason },
@@ -259,7 +276,6 @@ fn map_claims_error(err: ClaimsVerificationError) -> IdTokenError {
                 other => other.to_string(),
             },
         },
-        C::Other(reason) if reason.contains("issued in the future") => IdTokenError::IssuedInFuture,
         C::Unsupported(reason) if reason.contains("alg") || reason.contains("none") => {
             IdTokenError::Signature { reason }
         }
@@ -321,4 +337,236 @@ pub async fn complete_from_userinfo(
     identity.email = identity.email.take().or(info.email);
     identity.picture = identity.picture.take().or(info.picture);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, jwks, unsigned_token};
+
+    const NONCE: &str = "n-0S6_WzA2Mj";
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn check(claims: &Claims) -> Result<Identity, IdTokenError> {
+        check_token(&claims.sign(), Some(NONCE), None)
+    }
+
+    fn check_token(
+        token: &CoreIdToken,
+        nonce: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Identity, IdTokenError> {
+        let nonce = nonce.map(SecretString::new);
+        verify_with_keys(
+            token,
+            jwks(&[1]),
+            &Expectations {
+                issuer: ISSUER,
+                client_id: CLIENT_ID,
+                nonce: nonce.as_ref(),
+                subject,
+                now: now(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_valid_token_yields_the_identity() {
+        let identity = check(&Claims::valid(now(), NONCE)).expect("valid");
+        assert_eq!(identity.subject, "alice");
+        assert_eq!(identity.issuer, ISSUER);
+        assert_eq!(identity.name.as_deref(), Some("Alice"));
+        assert_eq!(identity.email.as_deref(), Some("alice@example.test"));
+    }
+
+    #[test]
+    fn signature_by_another_key_is_refused() {
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.key = 2; // kid "k2" is not in the JWKS
+        assert_eq!(
+            check(&claims).expect_err("unknown key").code(),
+            "id_token_signature"
+        );
+    }
+
+    #[test]
+    fn tampered_payload_is_refused() {
+        let token = Claims::valid(now(), NONCE).sign().to_string();
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE.decode(parts[1]).expect("b64")).expect("json");
+        payload["sub"] = "mallory".into();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE.encode(payload.to_string()),
+            parts[2]
+        );
+        let token: CoreIdToken = forged.parse().expect("jwt");
+        assert_eq!(
+            check_token(&token, Some(NONCE), None)
+                .expect_err("forged")
+                .code(),
+            "id_token_signature"
+        );
+    }
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as URL_SAFE;
+
+    #[test]
+    fn alg_none_is_refused() {
+        let token = unsigned_token(&serde_json::json!({
+            "iss": ISSUER, "aud": CLIENT_ID, "sub": "alice", "nonce": NONCE,
+            "exp": 1_800_003_600, "iat": 1_800_000_000,
+        }));
+        let err = check_token(&token, Some(NONCE), None).expect_err("alg none");
+        assert_eq!(err.code(), "id_token_signature", "{err}");
+    }
+
+    #[test]
+    fn wrong_issuer_audience_and_azp() {
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.iss = "https://evil.example".into();
+        assert_eq!(check(&claims).expect_err("iss").code(), "id_token_issuer");
+
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.aud = vec!["someone-else".into()];
+        assert_eq!(check(&claims).expect_err("aud").code(), "id_token_audience");
+
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.aud = vec![CLIENT_ID.into(), "another-client".into()];
+        let err = check(&claims).expect_err("several audiences without azp");
+        assert_eq!(err.code(), "id_token_audience", "{err}");
+
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.azp = Some("another-client".into());
+        let err = check(&claims).expect_err("wrong azp");
+        assert_eq!(err.code(), "id_token_audience", "{err}");
+
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.azp = Some(CLIENT_ID.into());
+        assert!(check(&claims).is_ok(), "azp = our client id is fine");
+    }
+
+    #[test]
+    fn expiry_and_issue_time() {
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.exp = now() - Duration::from_secs(1);
+        assert_eq!(
+            check(&claims).expect_err("expired").code(),
+            "id_token_expired"
+        );
+
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.iat = now() + Duration::from_secs(3600);
+        claims.exp = now() + Duration::from_secs(7200);
+        assert_eq!(
+            check(&claims).expect_err("future iat").code(),
+            "id_token_iat"
+        );
+
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.iat = now() + Duration::from_secs(60);
+        assert!(
+            check(&claims).is_ok(),
+            "a minute of clock skew is tolerated"
+        );
+    }
+
+    #[test]
+    fn nonce_missing_or_wrong() {
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.nonce = None;
+        let err = check(&claims).expect_err("missing");
+        assert_eq!(err.code(), "id_token_nonce");
+        assert!(err.to_string().contains("missing"));
+
+        let claims = Claims::valid(now(), "another-nonce");
+        let err = check(&claims).expect_err("wrong");
+        assert_eq!(err.code(), "id_token_nonce");
+        assert!(
+            !err.to_string().contains("another-nonce"),
+            "the nonce value is not echoed"
+        );
+    }
+
+    #[test]
+    fn after_a_refresh_no_nonce_is_needed_but_sub_must_match() {
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.nonce = None;
+        assert!(check_token(&claims.sign(), None, Some("alice")).is_ok());
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.sub = "bob".into();
+        assert_eq!(
+            check_token(&claims.sign(), None, Some("alice"))
+                .expect_err("sub changed")
+                .code(),
+            "id_token_subject_changed"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refetches_the_jwks_once() {
+        let jwks_uri = Url::parse("https://id.example/jwks").expect("url");
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.key = 2;
+        let token = claims.sign();
+        let nonce = SecretString::new(NONCE);
+        let expect = Expectations {
+            issuer: ISSUER,
+            client_id: CLIENT_ID,
+            nonce: Some(&nonce),
+            subject: None,
+            now: now(),
+        };
+        // Rotation: the first JWKS has only k1, the second has k2 as well.
+        let server = FakeServer::new();
+        server.on(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("json")),
+        );
+        server.on(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1, 2])).expect("json")),
+        );
+        assert!(verify(&server, &jwks_uri, &token, &expect).await.is_ok());
+        assert_eq!(server.count("/jwks"), 2);
+
+        // Still unknown after the re-fetch: refused, and no third fetch.
+        let server = FakeServer::new();
+        server.on(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("json")),
+        );
+        let err = verify(&server, &jwks_uri, &token, &expect)
+            .await
+            .expect_err("unknown kid");
+        assert_eq!(err.code(), "id_token_signature");
+        assert_eq!(server.count("/jwks"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_jwks_url_returning_html_is_reported() {
+        let server = FakeServer::new();
+        server.on(
+            "/jwks",
+            Canned {
+                status: 200,
+                content_type: "text/html",
+                body: "<html>login</html>".into(),
+            },
+        );
+        let err = fetch_jwks(
+            &server,
+            &Url::parse("https://id.example/jwks").expect("url"),
+        )
+        .await
+        .expect_err("html");
+        assert_eq!(err.code(), "jwks_unavailable");
+        assert!(err.to_string().contains("HTML"));
+    }
 }

@@ -46,4 +46,7 @@ pub mod signin;
 pub mod token;
 pub mod vault;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use error::ErrorCode;

@@ -427,3 +427,434 @@ impl SignIn {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, jwks};
+    use crate::vault::{KeyringStore, SecretStore};
+    use std::time::Duration;
+
+    fn provider() -> ProviderConfig {
+        crate::provider::parse_providers(&format!(
+            "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
+        ))
+        .expect("parses")
+        .remove(0)
+        .config
+        .expect("valid")
+    }
+
+    fn metadata(iss_required: bool) -> ProviderMetadata {
+        let url = |p: &str| Url::parse(&format!("{ISSUER}{p}")).expect("url");
+        ProviderMetadata {
+            issuer: ISSUER.into(),
+            authorization_endpoint: url("/auth"),
+            token_endpoint: url("/token"),
+            jwks_uri: url("/jwks"),
+            userinfo_endpoint: Some(url("/me")),
+            revocation_endpoint: None,
+            authorization_response_iss_parameter_supported: iss_required,
+            scopes_supported: vec![],
+            prompt_values_supported: None,
+        }
+    }
+
+    /// A store that can be told to fail writes of account items.
+    #[derive(Debug)]
+    struct FlakyStore {
+        inner: KeyringStore,
+        fail_accounts: std::sync::atomic::AtomicBool,
+    }
+
+    impl SecretStore for FlakyStore {
+        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+            if key.starts_with("acct-")
+                && self.fail_accounts.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(VaultError::Locked {
+                    reason: "collection is locked".into(),
+                });
+            }
+            self.inner.set(key, secret)
+        }
+        fn delete(&self, key: &str) -> Result<(), VaultError> {
+            self.inner.delete(key)
+        }
+    }
+
+    struct Fixture {
+        server: Arc<FakeServer>,
+        store: Arc<FlakyStore>,
+        clock: Arc<ManualClock>,
+        signin: SignIn,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        let server = Arc::new(FakeServer::new());
+        let store = Arc::new(FlakyStore {
+            inner: KeyringStore::in_memory(format!("signin-{name}")),
+            fail_accounts: false.into(),
+        });
+        let clock = Arc::new(ManualClock::new(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        ));
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-signin-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let signin = SignIn::new(
+            server.clone(),
+            Vault::new(store.clone()),
+            clock.clone(),
+            Registry::in_dir(&dir),
+        );
+        Fixture {
+            server,
+            store,
+            clock,
+            signin,
+            dir,
+        }
+    }
+
+    fn callback() -> Url {
+        Url::parse("dev.latchkey:/oauth/callback").expect("url")
+    }
+
+    fn query(url: &Url, name: &str) -> String {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .expect("param")
+    }
+
+    impl Fixture {
+        /// Begins a sign-in and sets the fake server up to answer it like a real IdP.
+        async fn begin(&self, iss_required: bool, refresh_token: bool) -> (String, String) {
+            let pending = self
+                .signin
+                .begin(
+                    &provider(),
+                    &metadata(iss_required),
+                    &SignInOptions::default(),
+                )
+                .await
+                .expect("begin");
+            let state = query(&pending.authorization_url, "state");
+            let nonce = query(&pending.authorization_url, "nonce");
+            let id_token = Claims::valid(self.clock.now(), &nonce).sign();
+            let mut body = serde_json::json!({
+                "access_token": "AT-1", "token_type": "Bearer", "expires_in": 3600,
+                "id_token": id_token.to_string(), "scope": "openid email offline_access",
+            });
+            if refresh_token {
+                body["refresh_token"] = "RT-1".into();
+            }
+            self.server.set("/token", Canned::json(200, body));
+            self.server.set(
+                "/jwks",
+                Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+            );
+            (state, nonce)
+        }
+
+        fn nothing_stored(&self) {
+            assert!(self.signin.accounts().expect("registry").is_empty());
+            let id = AccountId::derive(ISSUER, "alice");
+            assert_eq!(self.store.get(id.as_str()).expect("get"), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_completes_and_stores_token_and_metadata() {
+        let f = fixture("happy");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C1&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let done = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect("signed in");
+        assert_eq!(done.account.subject, "alice");
+        assert_eq!(done.account.email.as_deref(), Some("alice@example.test"));
+        assert!(!done.replaced);
+        assert_eq!(
+            f.store
+                .get(done.account.id.as_str())
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-1"
+        );
+        assert_eq!(f.signin.accounts().expect("accounts").len(), 1);
+        assert!(f.signin.access_token(&done.account.id).is_some());
+        let token_request = f
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(p, _)| p == "/token")
+            .cloned()
+            .expect("token request");
+        assert!(token_request.1.contains("code=C1"));
+        assert!(token_request.1.contains("code_verifier="));
+        // The pending request is gone: a replay is ignored.
+        let replay = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("replay");
+        assert_eq!(replay.code(), "unknown_state");
+        assert_eq!(f.server.count("/token"), 1);
+    }
+
+    fn urlencode(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    #[tokio::test]
+    async fn unknown_state_changes_nothing() {
+        let f = fixture("unknown");
+        let (state, _) = f.begin(true, true).await;
+        let err = f
+            .signin
+            .complete(
+                "dev.latchkey:/oauth/callback?code=C&state=forged",
+                &callback(),
+            )
+            .await
+            .expect_err("unknown");
+        assert!(err.is_ignored_link());
+        assert_eq!(
+            f.signin.pending().await.expect("pending").len(),
+            1,
+            "the real one is still pending"
+        );
+        f.nothing_stored();
+        // The real one still completes.
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        assert!(f.signin.complete(&url, &callback()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn iss_mismatch_and_missing_are_rejected_before_any_exchange() {
+        let f = fixture("iss");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode("https://evil.example")
+        );
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("mismatch")
+                .code(),
+            "issuer_mismatch"
+        );
+        let (state, _) = f.begin(true, true).await;
+        let url = format!("dev.latchkey:/oauth/callback?code=C&state={state}");
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("missing")
+                .code(),
+            "issuer_missing"
+        );
+        assert_eq!(f.server.count("/token"), 0);
+        f.nothing_stored();
+        // A provider that does not promise iss may omit it.
+        let (state, _) = f.begin(false, true).await;
+        let url = format!("dev.latchkey:/oauth/callback?code=C&state={state}");
+        assert!(f.signin.complete(&url, &callback()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn error_responses_are_typed() {
+        let f = fixture("errors");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?error=access_denied&error_description=End-User+aborted+interaction&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let err = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("denied");
+        assert_eq!(err.code(), "sign_in_cancelled");
+        assert!(err.to_string().contains("End-User aborted interaction"));
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?error=server_error&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("error")
+                .code(),
+            "authorization_error"
+        );
+        f.nothing_stored();
+        assert!(f.signin.pending().await.expect("pending").is_empty());
+    }
+
+    #[tokio::test]
+    async fn expired_pending_sign_in() {
+        let f = fixture("expired");
+        let (state, _) = f.begin(true, true).await;
+        f.clock.advance(Duration::from_secs(11 * 60));
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("expired")
+                .code(),
+            "sign_in_expired"
+        );
+        f.nothing_stored();
+    }
+
+    #[tokio::test]
+    async fn duplicate_parameters_do_not_consume_the_pending_request() {
+        let f = fixture("dup");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=A&code=B&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("dup")
+                .code(),
+            "link_duplicate_parameter"
+        );
+        assert_eq!(f.signin.pending().await.expect("pending").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_keychain_write_stores_nothing() {
+        let f = fixture("vault");
+        f.store
+            .fail_accounts
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let err = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("keychain");
+        assert_eq!(err.code(), "keychain_locked");
+        assert!(err.to_string().contains("nothing was stored"));
+        f.nothing_stored();
+    }
+
+    #[tokio::test]
+    async fn a_failing_registry_write_removes_the_keychain_item() {
+        let f = fixture("registry");
+        // The registry's folder is a file: every write fails.
+        std::fs::create_dir_all(f.dir.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&f.dir, b"not a folder").expect("write");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let err = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("registry");
+        assert_eq!(err.code(), "registry_io");
+        let id = AccountId::derive(ISSUER, "alice");
+        assert_eq!(
+            f.store.get(id.as_str()).expect("get"),
+            None,
+            "no orphan keychain item"
+        );
+        let _ = std::fs::remove_file(&f.dir);
+    }
+
+    #[tokio::test]
+    async fn no_refresh_token_is_a_clear_error() {
+        let f = fixture("nort");
+        let (state, _) = f.begin(true, false).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("no rt")
+                .code(),
+            "no_refresh_token"
+        );
+        f.nothing_stored();
+    }
+
+    #[tokio::test]
+    async fn a_wrong_nonce_in_the_id_token_stores_nothing() {
+        let f = fixture("nonce");
+        let pending = f
+            .signin
+            .begin(&provider(), &metadata(true), &SignInOptions::default())
+            .await
+            .expect("begin");
+        let state = query(&pending.authorization_url, "state");
+        let id_token = Claims::valid(f.clock.now(), "replayed-nonce").sign();
+        f.server.on(
+            "/token",
+            Canned::json(200, serde_json::json!({"access_token": "AT", "token_type": "Bearer", "refresh_token": "RT", "id_token": id_token.to_string()})),
+        );
+        f.server.on(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+        );
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        assert_eq!(
+            f.signin
+                .complete(&url, &callback())
+                .await
+                .expect_err("nonce")
+                .code(),
+            "id_token_nonce"
+        );
+        f.nothing_stored();
+    }
+}

@@ -1,0 +1,209 @@
+//! Test fixtures shared by the unit tests: signing keys, ID token builders and
+//! an in-process fake authorization server behind the [`HttpClient`] seam.
+//! (The end-to-end tests use the real `oidc-provider`; this is for branches.)
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreRsaPrivateSigningKey,
+};
+use openidconnect::{
+    Audience, ClientId, EmptyAdditionalClaims, EndUserEmail, EndUserName, IssuerUrl, JsonWebKeyId,
+    LocalizedClaim, Nonce, PrivateSigningKey, StandardClaims, SubjectIdentifier,
+};
+
+use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
+
+pub const ISSUER: &str = "https://id.example";
+pub const CLIENT_ID: &str = "latchkey-desktop";
+
+pub fn key(n: u8) -> CoreRsaPrivateSigningKey {
+    let pem = match n {
+        1 => include_str!("testdata/rsa-test-key-1.pem"),
+        _ => include_str!("testdata/rsa-test-key-2.pem"),
+    };
+    #[allow(clippy::expect_used)]
+    CoreRsaPrivateSigningKey::from_pem(pem, Some(JsonWebKeyId::new(format!("k{n}"))))
+        .expect("test key")
+}
+
+pub fn jwks(keys: &[u8]) -> CoreJsonWebKeySet {
+    CoreJsonWebKeySet::new(keys.iter().map(|n| key(*n).as_verification_key()).collect())
+}
+
+/// What goes into a test ID token.
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: Vec<String>,
+    pub azp: Option<String>,
+    pub sub: String,
+    pub nonce: Option<String>,
+    pub exp: SystemTime,
+    pub iat: SystemTime,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub key: u8,
+}
+
+impl Claims {
+    pub fn valid(now: SystemTime, nonce: &str) -> Self {
+        Self {
+            iss: ISSUER.into(),
+            aud: vec![CLIENT_ID.into()],
+            azp: None,
+            sub: "alice".into(),
+            nonce: Some(nonce.into()),
+            exp: now + Duration::from_secs(3600),
+            iat: now,
+            name: Some("Alice".into()),
+            email: Some("alice@example.test".into()),
+            key: 1,
+        }
+    }
+
+    #[allow(clippy::expect_used)]
+    pub fn sign(&self) -> CoreIdToken {
+        let mut standard = StandardClaims::new(SubjectIdentifier::new(self.sub.clone()));
+        if let Some(name) = &self.name {
+            let mut localized = LocalizedClaim::new();
+            localized.insert(None, EndUserName::new(name.clone()));
+            standard = standard.set_name(Some(localized));
+        }
+        if let Some(email) = &self.email {
+            standard = standard.set_email(Some(EndUserEmail::new(email.clone())));
+        }
+        let claims = CoreIdTokenClaims::new(
+            IssuerUrl::new(self.iss.clone()).expect("issuer"),
+            self.aud.iter().cloned().map(Audience::new).collect(),
+            DateTime::<Utc>::from(self.exp),
+            DateTime::<Utc>::from(self.iat),
+            standard,
+            EmptyAdditionalClaims {},
+        )
+        .set_nonce(self.nonce.clone().map(Nonce::new))
+        .set_authorized_party(self.azp.clone().map(ClientId::new));
+        CoreIdToken::new(
+            claims,
+            &key(self.key),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            None,
+            None,
+        )
+        .expect("signed")
+    }
+}
+
+/// An unsigned token (`alg: none`) with the given payload.
+#[allow(clippy::expect_used)]
+pub fn unsigned_token(payload: &serde_json::Value) -> CoreIdToken {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+    let body = URL_SAFE_NO_PAD.encode(payload.to_string());
+    format!("{header}.{body}.")
+        .parse()
+        .expect("parses as a JWT")
+}
+
+/// One canned answer of the fake server.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Canned {
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+        }
+    }
+}
+
+/// A fake authorization server: answers by path (`/token`, `/jwks`, `/me`)
+/// from queues of canned responses (the last one repeats) and records requests.
+#[derive(Debug, Default)]
+pub struct FakeServer {
+    routes: Mutex<HashMap<String, Vec<Canned>>>,
+    pub requests: Mutex<Vec<(String, String)>>,
+}
+
+impl FakeServer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn on(&self, path: &str, canned: Canned) -> &Self {
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(path.to_owned())
+            .or_default()
+            .push(canned);
+        self
+    }
+
+    /// Replaces every queued answer of `path` with `canned`.
+    pub fn set(&self, path: &str, canned: Canned) -> &Self {
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_owned(), vec![canned]);
+        self
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(p, _)| p == path)
+            .count()
+    }
+}
+
+impl HttpClient for FakeServer {
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+        let path = request.uri().path().to_owned();
+        self.requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((
+                path.clone(),
+                String::from_utf8_lossy(request.body()).into_owned(),
+            ));
+        let canned = {
+            let mut routes = self
+                .routes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match routes.get_mut(&path) {
+                Some(queue) if queue.len() > 1 => Some(queue.remove(0)),
+                Some(queue) => queue.first().cloned(),
+                None => None,
+            }
+        };
+        Box::pin(async move {
+            let Some(canned) = canned else {
+                return Err(TransportError::Connect {
+                    host: "id.example".into(),
+                    reason: format!("no route for {path}"),
+                });
+            };
+            #[allow(clippy::expect_used)]
+            Ok(http::Response::builder()
+                .status(canned.status)
+                .header("content-type", canned.content_type)
+                .body(canned.body.into_bytes())
+                .expect("response"))
+        })
+    }
+}
