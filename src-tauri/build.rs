@@ -7,6 +7,10 @@ fn main() {
             "start_sign_in",
             "open_sign_in_again",
             "cancel_sign_in",
+            "rename_account",
+            "make_default_account",
+            "reauthenticate_account",
+            "sign_out_account",
         ]),
     ))
     .expect("failed to run tauri-build");

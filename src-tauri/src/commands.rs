@@ -1,17 +1,23 @@
-//! Commands the accounts window may call. Each one delegates; none returns a secret.
+//! Commands the accounts window may call. Each one delegates to the core; none
+//! returns a secret.
 
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::authorize::{PendingHandle, SignInOptions};
-use latchkey_core::discovery::discover;
+use latchkey_core::accounts::AccountId;
+use latchkey_core::authorize::{PendingHandle, PendingSummary, SignInOptions};
+use latchkey_core::manage::Revocation;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tauri_plugin_opener::OpenerExt;
 
-use crate::dto::{PendingDto, StateDto, UiEvent};
+use crate::dto::{NoticeLevel, PendingDto, StateDto, UiEvent};
 use crate::error::UiError;
 use crate::shell::Shell;
+
+fn ui<E: ErrorCode + std::error::Error + 'static>(err: E) -> UiError {
+    UiError::from_core(&err)
+}
 
 /// The current window state.
 #[tauri::command]
@@ -41,34 +47,24 @@ pub async fn start_sign_in(
     shell: State<'_, Arc<Shell>>,
     provider_id: String,
 ) -> Result<PendingDto, UiError> {
-    let config = shell.provider(&provider_id).cloned().ok_or_else(|| {
-        UiError::new(
-            "unknown_provider",
-            format!("no usable provider {provider_id:?} is configured"),
-        )
-    })?;
-    let cached = shell
-        .metadata
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&provider_id)
-        .cloned();
-    let metadata = match cached {
-        Some(metadata) => metadata,
-        None => discover(shell.http.as_ref(), &config)
-            .await
-            .map_err(|err| UiError::from_core(&err))?,
-    };
     let pending = shell
-        .signin
-        .begin(&config, &metadata, &SignInOptions::default())
+        .core
+        .begin(&provider_id, &SignInOptions::default())
         .await
         .map_err(|err| {
             tracing::error!(code = err.code(), error = %err, "sign-in could not start");
-            UiError::from_core(&err)
+            ui(err)
         })?;
+    started(&app, &shell, pending).await
+}
+
+async fn started(
+    app: &AppHandle,
+    shell: &Shell,
+    pending: PendingSummary,
+) -> Result<PendingDto, UiError> {
     shell.reload_accounts().await;
-    open_in_browser(&app, pending.authorization_url.as_str())?;
+    open_in_browser(app, pending.authorization_url.as_str())?;
     Ok(PendingDto {
         handle: pending.handle.as_str().to_owned(),
         provider_id: pending.provider_id,
@@ -84,11 +80,7 @@ pub async fn open_sign_in_again(
     shell: State<'_, Arc<Shell>>,
     handle: String,
 ) -> Result<(), UiError> {
-    let pending = shell
-        .signin
-        .pending()
-        .await
-        .map_err(|err| UiError::from_core(&err))?;
+    let pending = shell.core.pending().await.map_err(ui)?;
     let found = pending
         .into_iter()
         .find(|p| p.handle.as_str() == handle)
@@ -105,10 +97,10 @@ pub async fn open_sign_in_again(
 #[tauri::command]
 pub async fn cancel_sign_in(shell: State<'_, Arc<Shell>>, handle: String) -> Result<bool, UiError> {
     let removed = shell
-        .signin
+        .core
         .cancel(&PendingHandle::new(handle))
         .await
-        .map_err(|err| UiError::from_core(&err))?;
+        .map_err(ui)?;
     shell.reload_accounts().await;
     Ok(removed)
 }
@@ -121,4 +113,66 @@ fn open_in_browser(app: &AppHandle, url: &str) -> Result<(), UiError> {
             format!("the system browser could not be opened: {err}"),
         )
     })
+}
+
+/// Sets or clears an account's label.
+#[tauri::command]
+pub async fn rename_account(
+    shell: State<'_, Arc<Shell>>,
+    id: String,
+    label: Option<String>,
+) -> Result<(), UiError> {
+    shell
+        .core
+        .rename(&AccountId::new(id), label.as_deref())
+        .map_err(ui)?;
+    shell.reload_accounts().await;
+    Ok(())
+}
+
+/// Makes an account the default one.
+#[tauri::command]
+pub async fn make_default_account(shell: State<'_, Arc<Shell>>, id: String) -> Result<(), UiError> {
+    shell.core.make_default(&AccountId::new(id)).map_err(ui)?;
+    shell.reload_accounts().await;
+    Ok(())
+}
+
+/// Signs in again to an account (login_hint, prompt=login) in the system browser.
+#[tauri::command]
+pub async fn reauthenticate_account(
+    app: AppHandle,
+    shell: State<'_, Arc<Shell>>,
+    id: String,
+) -> Result<PendingDto, UiError> {
+    let pending = shell
+        .core
+        .reauthenticate(&AccountId::new(id))
+        .await
+        .map_err(ui)?;
+    started(&app, &shell, pending).await
+}
+
+/// Signs an account out: revoke at the provider, delete keychain item and metadata.
+#[tauri::command]
+pub async fn sign_out_account(shell: State<'_, Arc<Shell>>, id: String) -> Result<(), UiError> {
+    let report = shell.core.sign_out(&AccountId::new(id)).await.map_err(ui)?;
+    match report.revocation {
+        Revocation::Revoked | Revocation::NothingToRevoke => shell.notify(
+            NoticeLevel::Info,
+            "signed_out",
+            format!("Signed out {}.", report.who),
+        ),
+        Revocation::Failed { reason } => shell.notify(
+            NoticeLevel::Warning,
+            "signed_out_locally",
+            format!(
+                "Signed out {} on this computer, but the provider could not be told ({reason}). \
+                 The sign-in may stay valid there until it expires.",
+                report.who
+            ),
+        ),
+    }
+    shell.reload_accounts().await;
+    Ok(())
 }

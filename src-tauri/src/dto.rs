@@ -25,6 +25,8 @@ pub struct StateDto {
     pub registry_error: Option<UiError>,
     /// Sign-ins waiting for the browser.
     pub pending: Vec<PendingDto>,
+    /// A damaged accounts file that was moved aside at startup (persistent banner).
+    pub registry_quarantined: Option<UiError>,
     /// The account added last (to highlight it).
     pub last_added: Option<String>,
 }
@@ -45,6 +47,10 @@ pub struct AccountDto {
     pub name: Option<String>,
     /// Email.
     pub email: Option<String>,
+    /// The person's label.
+    pub label: Option<String>,
+    /// The default account.
+    pub is_default: bool,
     /// `ready`, `signed_in` (no access token in memory) or `needs_sign_in`.
     pub status: &'static str,
     /// When the in-memory access token expires (ms since epoch).

@@ -14,7 +14,7 @@ use latchkey_core::accounts::{Registry, default_data_dir};
 use latchkey_core::clock::SystemClock;
 use latchkey_core::http::{HttpClient, ReqwestHttpClient};
 use latchkey_core::provider::{default_providers_path, load_providers};
-use latchkey_core::signin::SignIn;
+use latchkey_core::signin::Latchkey;
 use latchkey_core::vault::Vault;
 use tauri::Manager;
 use tauri_plugin_deep_link::DeepLinkExt;
@@ -63,13 +63,22 @@ fn build_shell() -> Shell {
         default_data_dir().unwrap_or_else(|| std::env::temp_dir().join("dev.latchkey.app"));
     let registry = Registry::in_dir(&data_dir);
     tracing::info!(path = %registry.path().display(), "accounts file");
-    let signin = Arc::new(SignIn::new(
+    let configs = entries
+        .as_ref()
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e.config.as_ref().ok().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let core = Arc::new(Latchkey::new(
         Arc::clone(&http),
         vault.clone(),
         Arc::new(SystemClock),
         registry,
+        configs,
     ));
-    Shell::new(http, vault, signin, path, entries)
+    Shell::new(vault, core, path, entries)
 }
 
 /// Runs the app.
@@ -102,8 +111,7 @@ pub fn run() {
             }
             startup::check_keychain(&shell);
             startup::check_providers(&shell);
-            let for_accounts = Arc::clone(&shell);
-            tauri::async_runtime::spawn(async move { for_accounts.reload_accounts().await });
+            startup::reconcile_accounts(&shell);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -113,6 +121,10 @@ pub fn run() {
             commands::start_sign_in,
             commands::open_sign_in_again,
             commands::cancel_sign_in,
+            commands::rename_account,
+            commands::make_default_account,
+            commands::reauthenticate_account,
+            commands::sign_out_account,
         ])
         .run(tauri::generate_context!());
     if let Err(err) = result {

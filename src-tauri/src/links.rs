@@ -22,7 +22,7 @@ pub fn handle_link(app: &AppHandle, url: &str) {
         #[allow(clippy::expect_used)]
         let expected = url::Url::parse(latchkey_core::provider::DEFAULT_REDIRECT_URI)
             .expect("the default redirect URI is valid");
-        match shell.signin.complete(&url, &expected).await {
+        match shell.core.complete(&url, &expected).await {
             Ok(signed_in) => {
                 let who = signed_in
                     .account
@@ -44,6 +44,24 @@ pub fn handle_link(app: &AppHandle, url: &str) {
                     "signed_in",
                     format!("{verb} as {who} at {provider}."),
                 );
+                if signed_in.old_token_revoked == Some(false) {
+                    shell.notify(
+                        NoticeLevel::Warning,
+                        "old_token_not_revoked",
+                        "The previous refresh token of this account could not be revoked at the \
+                         provider; it was replaced here.",
+                    );
+                }
+                if let Some(other) = &signed_in.reauth_of {
+                    shell.notify(
+                        NoticeLevel::Warning,
+                        "reauth_other_account",
+                        format!(
+                            "You signed in as {who}, a different account, which was added. \
+                             The account you meant to sign in again ({other}) still needs sign-in."
+                        ),
+                    );
+                }
             }
             Err(err) => report(&shell, &err),
         }

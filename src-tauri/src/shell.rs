@@ -6,10 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use latchkey_core::ErrorCode;
 use latchkey_core::clock::unix_millis;
-use latchkey_core::discovery::ProviderMetadata;
-use latchkey_core::http::HttpClient;
 use latchkey_core::provider::{ProviderConfig, ProviderEntry};
-use latchkey_core::signin::SignIn;
+use latchkey_core::signin::Latchkey;
 use latchkey_core::vault::Vault;
 use tauri::ipc::Channel;
 
@@ -24,16 +22,12 @@ const MAX_NOTICES: usize = 20;
 
 /// Everything the shell holds; shared by commands, deep-link handlers and tasks.
 pub struct Shell {
-    /// HTTP for the core.
-    pub http: Arc<dyn HttpClient>,
     /// The OS keychain.
     pub vault: Vault,
     /// Valid provider configurations, by position in `state.providers`.
     pub configs: Vec<Option<ProviderConfig>>,
-    /// The sign-in service.
-    pub signin: Arc<SignIn>,
-    /// Discovery results, by provider id.
-    pub metadata: Mutex<std::collections::HashMap<String, ProviderMetadata>>,
+    /// The core.
+    pub core: Arc<Latchkey>,
     state: Mutex<StateDto>,
     next_notice: Mutex<u64>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
@@ -51,9 +45,8 @@ impl std::fmt::Debug for Shell {
 impl Shell {
     /// Builds the shell from the loaded providers file.
     pub fn new(
-        http: Arc<dyn HttpClient>,
         vault: Vault,
-        signin: Arc<SignIn>,
+        core: Arc<Latchkey>,
         providers_file: Option<PathBuf>,
         entries: Result<Vec<ProviderEntry>, UiError>,
     ) -> Self {
@@ -88,11 +81,9 @@ impl Shell {
             }
         }
         Self {
-            http,
             vault,
             configs,
-            signin,
-            metadata: Mutex::new(std::collections::HashMap::new()),
+            core,
             state: Mutex::new(StateDto {
                 providers_file: providers_file.map(|p| p.display().to_string()),
                 providers_file_error: file_error,
@@ -105,6 +96,7 @@ impl Shell {
                 accounts: Vec::new(),
                 registry_error: None,
                 pending: Vec::new(),
+                registry_quarantined: None,
                 last_added: None,
             }),
             next_notice: Mutex::new(1),
@@ -166,20 +158,23 @@ impl Shell {
 
     /// Re-reads accounts and pending sign-ins into the window state.
     pub async fn reload_accounts(&self) {
-        let accounts = self.signin.accounts();
-        let pending = self.signin.pending().await;
+        let accounts = self.core.accounts();
+        let pending = self.core.pending().await;
         let name_of = |id: &str| {
             self.provider(id)
                 .map_or_else(|| id.to_owned(), |c| c.name.clone())
         };
         self.update(|state| {
             match accounts {
-                Ok(list) => {
+                Ok(book) => {
                     state.registry_error = None;
-                    state.accounts = list
+                    let default = book.default.clone();
+                    state.accounts = book
+                        .accounts
                         .into_iter()
                         .map(|a| {
-                            let expiry = self.signin.access_token_expiry(&a.id);
+                            let expiry = self.core.access_token_expiry(&a.id);
+                            let is_default = default.as_ref() == Some(&a.id);
                             let status = match (a.status, &expiry) {
                                 (latchkey_core::accounts::AccountStatus::NeedsSignIn, _) => {
                                     "needs_sign_in"
@@ -194,6 +189,8 @@ impl Shell {
                                 issuer: a.issuer,
                                 name: a.name,
                                 email: a.email,
+                                label: a.label,
+                                is_default,
                                 status,
                                 access_expires_at_ms: expiry.flatten().map(unix_millis),
                                 created_at_ms: a.created_at * 1000,

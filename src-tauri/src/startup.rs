@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::discovery::discover;
 
 use crate::dto::{KeychainStatus, ProviderStatus};
 use crate::error::UiError;
@@ -18,20 +17,13 @@ pub fn check_providers(shell: &Arc<Shell>) {
         let shell = Arc::clone(shell);
         tauri::async_runtime::spawn(async move {
             let started = std::time::Instant::now();
-            let result = discover(shell.http.as_ref(), &config).await;
+            let result = shell.core.discover(config.id.as_str()).await;
             let elapsed_ms = started.elapsed().as_millis();
             match &result {
                 Ok(_) => tracing::info!(provider = %config.id, elapsed_ms, "provider reachable"),
                 Err(err) => {
                     tracing::warn!(provider = %config.id, code = err.code(), error = %latchkey_core::error::report(err), "provider unreachable")
                 }
-            }
-            if let Ok(metadata) = &result {
-                shell
-                    .metadata
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(config.id.to_string(), metadata.clone());
             }
             shell.update(|state| {
                 if let Some(p) = state.providers.get_mut(index) {
@@ -74,5 +66,37 @@ pub fn check_keychain(shell: &Arc<Shell>) {
                 state.keychain.error = Some(UiError::from_core(&err));
             }
         });
+    });
+}
+
+/// Reconciles the registry with the keychain, then shows the accounts.
+pub fn reconcile_accounts(shell: &Arc<Shell>) {
+    let shell = Arc::clone(shell);
+    tauri::async_runtime::spawn(async move {
+        match shell.core.reconcile().await {
+            Ok(report) => {
+                if let Some((moved, reason)) = &report.quarantined {
+                    shell.update(|state| {
+                        state.registry_quarantined = Some(UiError::new(
+                            "registry_quarantined",
+                            format!(
+                                "The accounts file was damaged ({reason}). It was kept as {} and Latchkey started with an empty list; your keychain items were left untouched.",
+                                moved.display()
+                            ),
+                        ));
+                    });
+                }
+                if !report.orphans_deleted.is_empty() {
+                    tracing::info!(
+                        count = report.orphans_deleted.len(),
+                        "orphan keychain items deleted"
+                    );
+                }
+            }
+            Err(err) => {
+                tracing::error!(code = err.code(), error = %err, "startup reconciliation failed");
+            }
+        }
+        shell.reload_accounts().await;
     });
 }

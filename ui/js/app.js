@@ -86,27 +86,87 @@ const ACCOUNT_STATUS = {
   needs_sign_in: ['Needs sign-in', 'chip-err'],
 };
 
+function accountTitle(a) {
+  return a.name ?? a.email ?? a.id;
+}
+
 function renderAccounts(state) {
   $('accounts').replaceChildren(
     ...state.accounts.map((a) => {
       const [label, chip] = ACCOUNT_STATUS[a.status] ?? [a.status, 'chip-muted'];
+      const who = accountTitle(a);
+      const action = (cls, text, onClick, extra = {}) =>
+        el('button', { type: 'button', className: cls, onClick, 'aria-label': `${text}: ${a.email ?? who}`, ...extra }, text);
       return el(
         'li',
-        { className: `account${state.lastAdded === a.id ? ' highlight' : ''}`, dataset: { id: a.id, status: a.status, provider: a.providerId } },
+        {
+          className: `account${state.lastAdded === a.id ? ' highlight' : ''}`,
+          dataset: { id: a.id, status: a.status, provider: a.providerId, default: String(a.isDefault) },
+          'aria-label': `${who}${a.isDefault ? ', default account' : ''}`,
+        },
         el('span', { className: 'avatar', 'aria-hidden': 'true' }, initials(a)),
-        el('span', { className: 'who' }, a.name ?? a.email ?? a.id),
+        el('span', { className: 'who' }, who),
         el('span', { className: 'email' }, a.email ?? ''),
         el('span', { className: 'badges' },
+          a.label ? el('span', { className: 'badge label' }, a.label) : null,
+          a.isDefault ? el('span', { className: 'badge default', title: 'Default account' }, 'Default') : null,
           el('span', { className: 'badge provider-badge' }, a.providerName),
-          el('span', { className: `chip status ${chip}`, role: 'status', 'aria-label': `${a.name ?? a.email}: ${label}` }, label)),
+          el('span', { className: `chip status ${chip}`, role: 'status', 'aria-label': `${who}: ${label}` }, label)),
+        el('div', { className: 'actions' },
+          a.status === 'needs_sign_in' ? action('reauth primary', 'Sign in again', () => reauth(a)) : null,
+          a.isDefault ? null : action('make-default', 'Make default', () => run(backend.makeDefaultAccount(a.id))),
+          action('rename', 'Rename', () => openRename(a)),
+          a.status === 'needs_sign_in' ? null : action('reauth', 'Sign in again', () => reauth(a)),
+          action('sign-out', 'Sign out', () => confirmSignOut(a))),
       );
     }),
   );
   $('accounts-empty').hidden = state.accounts.length > 0;
   const registry = $('registry-banner');
-  registry.hidden = !state.registryError;
-  registry.textContent = state.registryError ? state.registryError.message : '';
+  const problem = state.registryQuarantined ?? state.registryError;
+  registry.hidden = !problem;
+  registry.dataset.code = problem?.code ?? '';
+  registry.textContent = problem ? problem.message : '';
 }
+
+function run(promise) {
+  return promise.then(refresh).catch(showError);
+}
+
+function reauth(account) {
+  return run(backend.reauthenticateAccount(account.id));
+}
+
+let renaming = null;
+function openRename(account) {
+  renaming = account;
+  $('rename-who').textContent = `${accountTitle(account)} · ${account.providerName}`;
+  $('rename-input').value = account.label ?? '';
+  $('rename-dialog').showModal();
+  $('rename-input').focus();
+}
+
+$('rename-dialog').addEventListener('close', () => {
+  if ($('rename-dialog').returnValue === 'save' && renaming) {
+    const value = $('rename-input').value.trim();
+    run(backend.renameAccount(renaming.id, value || null));
+  }
+  renaming = null;
+});
+
+let signingOut = null;
+function confirmSignOut(account) {
+  signingOut = account;
+  $('confirm-text').textContent = `Sign out ${account.email ?? accountTitle(account)} (${account.providerName})? Latchkey asks the provider to revoke its sign-in and deletes it from your keychain.`;
+  $('confirm-dialog').returnValue = '';
+  $('confirm-dialog').showModal();
+  $('confirm-cancel').focus();
+}
+
+$('confirm-dialog').addEventListener('close', () => {
+  if ($('confirm-dialog').returnValue === 'confirm' && signingOut) run(backend.signOutAccount(signingOut.id));
+  signingOut = null;
+});
 
 function renderPending(state) {
   $('pending').replaceChildren(

@@ -32,3 +32,15 @@ export const openSignInAgain = (handle) => invoke('open_sign_in_again', { handle
 
 /** Cancels a pending sign-in. */
 export const cancelSignIn = (handle) => invoke('cancel_sign_in', { handle });
+
+/** Sets (or clears with null) an account's label. */
+export const renameAccount = (id, label) => invoke('rename_account', { id, label });
+
+/** Makes an account the default one. */
+export const makeDefaultAccount = (id) => invoke('make_default_account', { id });
+
+/** Signs in again to an account in the system browser. */
+export const reauthenticateAccount = (id) => invoke('reauthenticate_account', { id });
+
+/** Signs an account out (revoke at the provider, delete keychain item and metadata). */
+export const signOutAccount = (id) => invoke('sign_out_account', { id });

@@ -50,6 +50,21 @@ impl std::fmt::Display for AccountId {
     }
 }
 
+/// What the keychain item of an account holds (JSON, only ever in the keychain).
+#[derive(Serialize, Deserialize)]
+pub struct AccountSecret {
+    /// Format version.
+    pub v: u32,
+    /// The refresh token.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for AccountSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountSecret([redacted])")
+    }
+}
+
 /// What state an account is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +93,9 @@ pub struct Account {
     /// Picture URL.
     #[serde(default)]
     pub picture: Option<String>,
+    /// The person's own label ("Work", "Personal").
+    #[serde(default)]
+    pub label: Option<String>,
     /// Granted scopes.
     pub scopes: Vec<String>,
     /// Unix seconds.
@@ -98,7 +116,78 @@ impl Account {
 #[derive(Debug, Serialize, Deserialize)]
 struct RegistryFile {
     version: u32,
+    #[serde(default)]
+    default_account: Option<AccountId>,
     accounts: Vec<Account>,
+}
+
+/// Every account, in a stable order (the order they were added), and the
+/// default one. Invariant (kept by [`AccountBook::normalize`]): exactly one
+/// default when there is any account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountBook {
+    /// Accounts, oldest first.
+    pub accounts: Vec<Account>,
+    /// The default account.
+    pub default: Option<AccountId>,
+}
+
+impl AccountBook {
+    /// Restores the invariants: a default that exists, unique ids.
+    pub fn normalize(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.accounts.retain(|a| seen.insert(a.id.clone()));
+        let default_exists = self
+            .default
+            .as_ref()
+            .is_some_and(|d| self.accounts.iter().any(|a| &a.id == d));
+        if !default_exists {
+            self.default = self.accounts.first().map(|a| a.id.clone());
+        }
+    }
+
+    /// The account with this id.
+    pub fn get(&self, id: &AccountId) -> Option<&Account> {
+        self.accounts.iter().find(|a| &a.id == id)
+    }
+
+    /// Mutable access to the account with this id.
+    pub fn get_mut(&mut self, id: &AccountId) -> Option<&mut Account> {
+        self.accounts.iter_mut().find(|a| &a.id == id)
+    }
+
+    /// Inserts a new account at the end, or updates the existing one in place
+    /// (keeping its creation time and label); returns whether it existed.
+    pub fn upsert(&mut self, account: Account) -> bool {
+        let existed = if let Some(slot) = self.get_mut(&account.id) {
+            let created_at = slot.created_at;
+            let label = slot.label.take();
+            *slot = Account {
+                created_at,
+                label: account.label.clone().or(label),
+                ..account
+            };
+            true
+        } else {
+            self.accounts.push(account);
+            false
+        };
+        self.normalize();
+        existed
+    }
+
+    /// Removes an account; returns it.
+    pub fn remove(&mut self, id: &AccountId) -> Option<Account> {
+        let index = self.accounts.iter().position(|a| &a.id == id)?;
+        let removed = self.accounts.remove(index);
+        self.normalize();
+        Some(removed)
+    }
+
+    /// Whether this account is the default.
+    pub fn is_default(&self, id: &AccountId) -> bool {
+        self.default.as_ref() == Some(id)
+    }
 }
 
 /// Why the registry could not be read or written.
@@ -151,11 +240,13 @@ impl Registry {
         &self.path
     }
 
-    /// Reads all accounts; a missing file is an empty registry.
-    pub fn load(&self) -> Result<Vec<Account>, RegistryError> {
+    /// Reads the book; a missing file is an empty book.
+    pub fn load(&self) -> Result<AccountBook, RegistryError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(AccountBook::default());
+            }
             Err(source) => {
                 return Err(RegistryError::Io {
                     action: "read",
@@ -164,30 +255,44 @@ impl Registry {
                 });
             }
         };
-        let file: RegistryFile =
-            serde_json::from_slice(&bytes).map_err(|err| RegistryError::Corrupt {
-                path: self.path.clone(),
-                reason: format!(
-                    "line {} column {}: {}",
-                    err.line(),
-                    err.column(),
-                    classify(&err)
-                ),
-            })?;
-        if file.version != SCHEMA_VERSION {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let version: Version = serde_json::from_slice(&bytes).map_err(|err| self.corrupt(&err))?;
+        if version.version != SCHEMA_VERSION {
             return Err(RegistryError::Corrupt {
                 path: self.path.clone(),
                 reason: format!(
                     "schema version {} is not supported (expected {SCHEMA_VERSION})",
-                    file.version
+                    version.version
                 ),
             });
         }
-        Ok(file.accounts)
+        let file: RegistryFile =
+            serde_json::from_slice(&bytes).map_err(|err| self.corrupt(&err))?;
+        let mut book = AccountBook {
+            accounts: file.accounts,
+            default: file.default_account,
+        };
+        book.normalize();
+        Ok(book)
     }
 
-    /// Replaces the file atomically with `accounts`.
-    pub fn save(&self, accounts: &[Account]) -> Result<(), RegistryError> {
+    fn corrupt(&self, err: &serde_json::Error) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.path.clone(),
+            reason: format!(
+                "line {} column {}: {}",
+                err.line(),
+                err.column(),
+                classify(err)
+            ),
+        }
+    }
+
+    /// Replaces the file atomically with `book`.
+    pub fn save(&self, book: &AccountBook) -> Result<(), RegistryError> {
         let io = |action: &'static str, source: std::io::Error| RegistryError::Io {
             action,
             path: self.path.clone(),
@@ -197,11 +302,16 @@ impl Registry {
         std::fs::create_dir_all(dir).map_err(|e| io("create the folder of", e))?;
         let file = RegistryFile {
             version: SCHEMA_VERSION,
-            accounts: accounts.to_vec(),
+            default_account: book.default.clone(),
+            accounts: book.accounts.clone(),
         };
         let json =
             serde_json::to_vec_pretty(&file).map_err(|e| io("encode", std::io::Error::other(e)))?;
-        let tmp = dir.join(format!(".accounts.json.{}.tmp", std::process::id()));
+        let tmp = dir.join(format!(
+            ".accounts.json.{}.{}.tmp",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let result = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&json)?;
@@ -220,36 +330,54 @@ impl Registry {
         result.map_err(|e| io("write", e))
     }
 
-    /// Inserts or replaces the account with the same id; returns whether it existed.
-    pub fn upsert(&self, account: Account) -> Result<bool, RegistryError> {
-        let mut accounts = self.load()?;
-        let existed = if let Some(slot) = accounts.iter_mut().find(|a| a.id == account.id) {
-            let created_at = slot.created_at;
-            *slot = Account {
-                created_at,
-                ..account
-            };
-            true
-        } else {
-            accounts.push(account);
-            false
+    /// Read-modify-write under an advisory lock (`accounts.lock`), so two
+    /// processes (the app and the CLI) never lose each other's changes.
+    pub fn update<T>(&self, f: impl FnOnce(&mut AccountBook) -> T) -> Result<T, RegistryError> {
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let io = |action: &'static str, source: std::io::Error| RegistryError::Io {
+            action,
+            path: self.path.clone(),
+            source,
         };
-        self.save(&accounts)?;
-        Ok(existed)
+        std::fs::create_dir_all(dir).map_err(|e| io("create the folder of", e))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("accounts.lock"))
+            .map_err(|e| io("lock", e))?;
+        lock.lock().map_err(|e| io("lock", e))?;
+        let mut book = self.load()?;
+        let out = f(&mut book);
+        book.normalize();
+        self.save(&book)?;
+        drop(lock);
+        Ok(out)
     }
 
-    /// Removes an account; returns whether it existed.
-    pub fn remove(&self, id: &AccountId) -> Result<bool, RegistryError> {
-        let mut accounts = self.load()?;
-        let before = accounts.len();
-        accounts.retain(|a| &a.id != id);
-        if accounts.len() == before {
-            return Ok(false);
+    /// Moves a damaged file aside as `accounts.json.corrupt-<unix seconds>`
+    /// (never deleted, never overwritten) and returns where it went.
+    pub fn quarantine(&self, now: SystemTime) -> Result<PathBuf, RegistryError> {
+        let mut target = self
+            .path
+            .with_file_name(format!("accounts.json.corrupt-{}", unix_seconds(now)));
+        let mut n = 1;
+        while target.exists() {
+            target = self
+                .path
+                .with_file_name(format!("accounts.json.corrupt-{}-{n}", unix_seconds(now)));
+            n += 1;
         }
-        self.save(&accounts)?;
-        Ok(true)
+        std::fs::rename(&self.path, &target).map_err(|source| RegistryError::Io {
+            action: "move aside",
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(target)
     }
 }
+
+static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn classify(err: &serde_json::Error) -> &'static str {
     match err.classify() {
@@ -275,6 +403,7 @@ pub fn new_account(
         name: identity.name.clone(),
         email: identity.email.clone(),
         picture: identity.picture.clone(),
+        label: None,
         scopes,
         created_at: unix_seconds(now),
         last_refreshed_at: Some(unix_seconds(now)),
@@ -319,35 +448,89 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_upsert_and_remove() {
+    fn round_trip_upsert_default_and_remove() {
         let dir = temp_dir("roundtrip");
         let registry = Registry::in_dir(&dir);
-        assert!(registry.load().expect("empty").is_empty());
+        assert_eq!(registry.load().expect("empty"), AccountBook::default());
         let now = SystemTime::now();
         let alice = new_account("p", &identity("alice"), vec!["openid".into()], now);
-        assert!(!registry.upsert(alice.clone()).expect("insert"));
-        let mut renamed = alice.clone();
-        renamed.name = Some("Alice B.".into());
-        renamed.created_at = 1;
-        assert!(registry.upsert(renamed).expect("update"));
-        let loaded = registry.load().expect("load");
-        assert_eq!(loaded.len(), 1);
-        assert_eq!(loaded[0].name.as_deref(), Some("Alice B."));
-        assert_eq!(
-            loaded[0].created_at, alice.created_at,
-            "creation time is kept"
+        let bob = new_account("p", &identity("bob"), vec!["openid".into()], now);
+        assert!(
+            !registry
+                .update(|b| b.upsert(alice.clone()))
+                .expect("insert")
         );
-        assert!(registry.remove(&alice.id).expect("remove"));
-        assert!(!registry.remove(&alice.id).expect("remove again"));
+        registry.update(|b| b.upsert(bob.clone())).expect("insert");
+        let book = registry.load().expect("load");
+        assert_eq!(
+            book.default.as_ref(),
+            Some(&alice.id),
+            "the first account is the default"
+        );
+        // Labels survive a sign-in again; creation time is kept; order is stable.
+        registry
+            .update(|b| b.get_mut(&alice.id).expect("alice").label = Some("Work".into()))
+            .expect("label");
+        let mut again = alice.clone();
+        again.name = Some("Alice B.".into());
+        again.created_at = 1;
+        assert!(registry.update(|b| b.upsert(again)).expect("update"));
+        let book = registry.load().expect("load");
+        assert_eq!(
+            book.accounts
+                .iter()
+                .map(|a| a.subject.as_str())
+                .collect::<Vec<_>>(),
+            ["alice", "bob"]
+        );
+        assert_eq!(book.accounts[0].name.as_deref(), Some("Alice B."));
+        assert_eq!(book.accounts[0].label.as_deref(), Some("Work"));
+        assert_eq!(book.accounts[0].created_at, alice.created_at);
+        // Removing the default makes the next one default.
+        registry.update(|b| b.remove(&alice.id)).expect("remove");
+        let book = registry.load().expect("load");
+        assert_eq!(book.default.as_ref(), Some(&bob.id));
+        registry.update(|b| b.remove(&bob.id)).expect("remove");
+        assert_eq!(registry.load().expect("load").default, None);
         let text = std::fs::read_to_string(registry.path()).expect("read");
         assert!(text.contains("\"version\": 1"));
-        // No temp files left behind.
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
             .expect("dir")
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_not_overwritten() {
+        let dir = temp_dir("quarantine");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let registry = Registry::in_dir(&dir);
+        std::fs::write(registry.path(), b"{ garbage").expect("write");
+        assert_eq!(
+            registry.load().expect_err("corrupt").code(),
+            "registry_corrupt"
+        );
+        assert!(
+            registry.update(|_| ()).is_err(),
+            "an update never overwrites a damaged file"
+        );
+        assert_eq!(
+            std::fs::read(registry.path()).expect("still there"),
+            b"{ garbage"
+        );
+        let aside = registry.quarantine(SystemTime::now()).expect("moved");
+        assert_eq!(std::fs::read(&aside).expect("kept"), b"{ garbage");
+        assert!(
+            aside
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .starts_with("accounts.json.corrupt-")
+        );
+        assert_eq!(registry.load().expect("fresh"), AccountBook::default());
         std::fs::remove_dir_all(&dir).ok();
     }
 

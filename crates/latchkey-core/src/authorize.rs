@@ -42,6 +42,8 @@ pub struct SignInOptions {
     /// OIDC `prompt` (space-separated). Default: `consent` when `offline_access`
     /// is requested (OIDC Core §11), else none.
     pub prompt: Option<String>,
+    /// The account being re-authenticated (its id), if any.
+    pub reauth_of: Option<String>,
 }
 
 /// The endpoints and rules a request was made against.
@@ -121,6 +123,8 @@ pub struct PendingAuthorization {
     pub authorization_url: Url,
     /// `login_hint` sent, if any.
     pub login_hint: Option<String>,
+    /// The account this sign-in re-authenticates, if any.
+    pub reauth_of: Option<String>,
     /// Creation time.
     pub created_at: SystemTime,
     /// Expiry time.
@@ -188,6 +192,12 @@ pub enum AuthorizeError {
     /// The pending request could not be kept in the keychain.
     #[error("cannot remember the sign-in request: {0}")]
     Vault(#[from] VaultError),
+    /// No usable provider has this id.
+    #[error("no usable provider {id:?} is configured")]
+    UnknownProvider { id: String },
+    /// The provider's metadata could not be fetched.
+    #[error("{0}")]
+    Discovery(#[from] crate::discovery::DiscoveryError),
 }
 
 impl ErrorCode for AuthorizeError {
@@ -195,6 +205,8 @@ impl ErrorCode for AuthorizeError {
         match self {
             Self::Configuration { .. } => "sign_in_configuration",
             Self::Vault(err) => err.code(),
+            Self::UnknownProvider { .. } => "unknown_provider",
+            Self::Discovery(err) => err.code(),
         }
     }
 }
@@ -254,6 +266,7 @@ pub fn new_authorization(
         endpoints: Endpoints::from_metadata(metadata),
         authorization_url,
         login_hint: options.login_hint.clone(),
+        reauth_of: options.reauth_of.clone(),
         created_at: now,
         expires_at: now + PENDING_TTL,
     })
@@ -274,6 +287,8 @@ struct PendingRecord {
     endpoints: Endpoints,
     authorization_url: Url,
     login_hint: Option<String>,
+    #[serde(default)]
+    reauth_of: Option<String>,
     created_at: u64,
     expires_at: u64,
 }
@@ -292,6 +307,7 @@ impl From<&PendingAuthorization> for PendingRecord {
             endpoints: p.endpoints.clone(),
             authorization_url: p.authorization_url.clone(),
             login_hint: p.login_hint.clone(),
+            reauth_of: p.reauth_of.clone(),
             created_at: unix_seconds(p.created_at),
             expires_at: unix_seconds(p.expires_at),
         }
@@ -313,6 +329,7 @@ impl From<PendingRecord> for PendingAuthorization {
             endpoints: r.endpoints,
             authorization_url: r.authorization_url,
             login_hint: r.login_hint,
+            reauth_of: r.reauth_of,
             created_at: from_unix_seconds(r.created_at),
             expires_at: from_unix_seconds(r.expires_at),
         }
@@ -541,6 +558,7 @@ mod tests {
         let options = SignInOptions {
             login_hint: Some("alice@example.test".into()),
             prompt: Some("login".into()),
+            reauth_of: None,
         };
         let p = new_authorization(&provider(), &metadata(), &options, SystemTime::now())
             .expect("built");

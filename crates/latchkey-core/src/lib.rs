@@ -39,6 +39,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod id_token;
+pub mod manage;
 pub mod provider;
 pub mod redirect;
 pub mod secret;

@@ -15,7 +15,9 @@ use std::time::{Instant, SystemTime};
 
 use url::Url;
 
-use crate::accounts::{Account, AccountId, Registry, RegistryError, new_account};
+use crate::accounts::{
+    Account, AccountBook, AccountId, AccountSecret, Registry, RegistryError, new_account,
+};
 use crate::authorize::{
     AuthorizeError, PendingAuthorization, PendingHandle, PendingStore, PendingSummary,
     SignInOptions, Taken, new_authorization,
@@ -28,7 +30,7 @@ use crate::id_token::{Expectations, IdTokenError, Identity, complete_from_userin
 use crate::provider::ProviderConfig;
 use crate::redirect::{Redirect, RedirectError, check_issuer, parse_redirect};
 use crate::secret::SecretString;
-use crate::token::{TokenEndpoint, TokenError, exchange_code};
+use crate::token::{TokenEndpoint, TokenError, exchange_code, revoke};
 use crate::vault::{Vault, VaultError};
 
 /// Why a redirect did not complete a sign-in.
@@ -135,6 +137,11 @@ pub struct SignedIn {
     pub account: Account,
     /// Whether the account existed already (signed in again).
     pub replaced: bool,
+    /// For a sign-in again: whether the replaced refresh token was revoked.
+    pub old_token_revoked: Option<bool>,
+    /// A re-authentication that signed in as a *different* account: the
+    /// account it was meant for (left as it was).
+    pub reauth_of: Option<AccountId>,
     /// Step timings.
     pub timings: Timings,
 }
@@ -233,32 +240,42 @@ impl PendingAuthorization {
     }
 }
 
-/// The sign-in service.
-pub struct SignIn {
-    http: Arc<dyn HttpClient>,
-    vault: Vault,
-    clock: Arc<dyn Clock>,
-    pending: PendingStore,
-    registry: Registry,
-    store_lock: tokio::sync::Mutex<()>,
-    access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
+/// The Latchkey core: providers, sign-in, accounts. One per process; the app
+/// and the CLI each build one over the same keychain and data folder.
+pub struct Latchkey {
+    pub(crate) http: Arc<dyn HttpClient>,
+    pub(crate) vault: Vault,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) pending: PendingStore,
+    pub(crate) registry: Registry,
+    pub(crate) providers: Vec<ProviderConfig>,
+    pub(crate) metadata: Mutex<HashMap<String, ProviderMetadata>>,
+    pub(crate) store_lock: tokio::sync::Mutex<()>,
+    pub(crate) access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
 }
 
-impl std::fmt::Debug for SignIn {
+impl std::fmt::Debug for Latchkey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignIn")
+        f.debug_struct("Latchkey")
             .field("registry", &self.registry.path())
+            .field("providers", &self.providers.len())
             .finish_non_exhaustive()
     }
 }
 
-impl SignIn {
-    /// A service over the injected HTTP client, keychain, clock and registry.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Latchkey {
+    /// A core over the injected HTTP client, keychain, clock and registry, for
+    /// the valid providers of the providers file.
     pub fn new(
         http: Arc<dyn HttpClient>,
         vault: Vault,
         clock: Arc<dyn Clock>,
         registry: Registry,
+        providers: Vec<ProviderConfig>,
     ) -> Self {
         Self {
             pending: PendingStore::new(vault.clone()),
@@ -266,8 +283,46 @@ impl SignIn {
             vault,
             clock,
             registry,
+            providers,
+            metadata: Mutex::new(HashMap::new()),
             store_lock: tokio::sync::Mutex::new(()),
             access_tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The configured providers.
+    pub fn providers(&self) -> &[ProviderConfig] {
+        &self.providers
+    }
+
+    /// A configured provider.
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id.as_str() == id)
+    }
+
+    /// The registry file.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Fetches (and caches) a provider's metadata.
+    pub async fn discover(&self, provider_id: &str) -> Result<ProviderMetadata, AuthorizeError> {
+        let config = self
+            .provider(provider_id)
+            .ok_or_else(|| AuthorizeError::UnknownProvider {
+                id: provider_id.to_owned(),
+            })?;
+        let metadata = crate::discovery::discover(self.http.as_ref(), config).await?;
+        lock(&self.metadata).insert(provider_id.to_owned(), metadata.clone());
+        Ok(metadata)
+    }
+
+    /// A provider's metadata: cached, else discovered now.
+    pub async fn metadata(&self, provider_id: &str) -> Result<ProviderMetadata, AuthorizeError> {
+        let cached = lock(&self.metadata).get(provider_id).cloned();
+        match cached {
+            Some(metadata) => Ok(metadata),
+            None => self.discover(provider_id).await,
         }
     }
 
@@ -275,14 +330,19 @@ impl SignIn {
     /// The caller opens [`PendingSummary::authorization_url`] in the system browser.
     pub async fn begin(
         &self,
-        provider: &ProviderConfig,
-        metadata: &ProviderMetadata,
+        provider_id: &str,
         options: &SignInOptions,
     ) -> Result<PendingSummary, AuthorizeError> {
+        let metadata = self.metadata(provider_id).await?;
+        let provider =
+            self.provider(provider_id)
+                .ok_or_else(|| AuthorizeError::UnknownProvider {
+                    id: provider_id.to_owned(),
+                })?;
         let now = self.clock.now();
-        let pending = new_authorization(provider, metadata, options, now)?;
+        let pending = new_authorization(provider, &metadata, options, now)?;
         self.pending.insert(&pending, now).await?;
-        tracing::info!(provider = %provider.id, handle = pending.handle.as_str(), "sign-in started");
+        tracing::info!(provider = %provider.id, handle = pending.handle.as_str(), reauth = options.reauth_of.is_some(), "sign-in started");
         Ok(pending.summary())
     }
 
@@ -296,27 +356,47 @@ impl SignIn {
         self.pending.cancel(handle).await
     }
 
-    /// The registered accounts.
-    pub fn accounts(&self) -> Result<Vec<Account>, RegistryError> {
+    /// The registered accounts and the default one.
+    pub fn accounts(&self) -> Result<AccountBook, RegistryError> {
         self.registry.load()
     }
 
     /// The in-memory access token's expiry for an account.
     pub fn access_token_expiry(&self, id: &AccountId) -> Option<Option<SystemTime>> {
-        self.access_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(id)
-            .map(|t| t.expires_at)
+        lock(&self.access_tokens).get(id).map(|t| t.expires_at)
     }
 
     /// The in-memory access token of an account, if any.
     pub fn access_token(&self, id: &AccountId) -> Option<AccessToken> {
-        self.access_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(id)
-            .cloned()
+        lock(&self.access_tokens).get(id).cloned()
+    }
+
+    /// Reads an account's refresh token from the keychain.
+    pub async fn refresh_token(&self, id: &AccountId) -> Result<Option<SecretString>, VaultError> {
+        let Some(raw) = self.vault.get(id.as_str()).await? else {
+            return Ok(None);
+        };
+        let secret: AccountSecret =
+            serde_json::from_str(raw.expose()).map_err(|_| VaultError::Corrupt {
+                reason: format!("the keychain item of {id} is not in Latchkey's format"),
+            })?;
+        Ok(Some(SecretString::new(secret.refresh_token)))
+    }
+
+    /// Writes an account's refresh token to the keychain.
+    pub async fn store_refresh_token(
+        &self,
+        id: &AccountId,
+        token: &SecretString,
+    ) -> Result<(), VaultError> {
+        let secret = AccountSecret {
+            v: 1,
+            refresh_token: token.expose().to_owned(),
+        };
+        let json = serde_json::to_string(&secret).map_err(|err| VaultError::Platform {
+            reason: format!("cannot encode the account secret: {err}"),
+        })?;
+        self.vault.set(id.as_str(), SecretString::new(json)).await
     }
 
     /// Completes a sign-in from a redirect URL received on `redirect_uri`.
@@ -348,6 +428,9 @@ impl SignIn {
         .map_err(CompleteError::Issuer)?;
         let provider_name = pending.provider_name.clone();
         let provider_id = pending.provider_id.clone();
+        let reauth_of = pending.reauth_of.clone().map(AccountId::new);
+        let revocation_endpoint = pending.endpoints.revocation_endpoint.clone();
+        let client_id = pending.client_id.clone();
         let code = match redirect {
             Redirect::Success(response) => response.code,
             Redirect::Error(e) if e.error == "access_denied" => {
@@ -381,29 +464,50 @@ impl SignIn {
         );
 
         let _guard = self.store_lock.lock().await;
-        let existing = self
-            .registry
-            .load()?
-            .into_iter()
-            .find(|a| a.id == account.id);
+        let existed = self.registry.load()?.get(&account.id).is_some();
+        // The old token of an account signed in again: revoked once the new one is stored.
+        let old_token = if existed {
+            self.refresh_token(&account.id).await.ok().flatten()
+        } else {
+            None
+        };
         let started = Instant::now();
-        self.vault.set(account.id.as_str(), refresh_token).await?;
+        self.store_refresh_token(&account.id, &refresh_token)
+            .await?;
         let keychain_ms = ms(started);
-        let replaced = match self.registry.upsert(account.clone()) {
+        let replaced = match self.registry.update(|book| book.upsert(account.clone())) {
             Ok(replaced) => replaced,
             Err(err) => {
-                if existing.is_none() {
+                if !existed {
                     // Do not leave a keychain item without its account.
                     let _ = self.vault.delete(account.id.as_str()).await;
                 }
                 return Err(err.into());
             }
         };
-        debug_assert_eq!(replaced, existing.is_some());
-        self.access_tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(account.id.clone(), exchanged.access);
+        lock(&self.access_tokens).insert(account.id.clone(), exchanged.access);
+        drop(_guard);
+        let mut old_token_revoked = None;
+        if let Some(old) = old_token.filter(|old| old != &refresh_token) {
+            old_token_revoked = Some(match &revocation_endpoint {
+                Some(endpoint) => match revoke(
+                    self.http.as_ref(),
+                    endpoint,
+                    &client_id,
+                    &old,
+                    "refresh_token",
+                )
+                .await
+                {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!(account = %account.id, code = err.code(), error = %err, "the replaced refresh token could not be revoked");
+                        false
+                    }
+                },
+                None => false,
+            });
+        }
         let timings = Timings {
             exchange_ms: exchanged.exchange_ms,
             id_token_ms: exchanged.id_token_ms,
@@ -421,8 +525,10 @@ impl SignIn {
             "sign-in completed"
         );
         Ok(SignedIn {
+            reauth_of: reauth_of.filter(|id| id != &account.id),
             account,
             replaced,
+            old_token_revoked,
             timings,
         })
     }
@@ -485,13 +591,16 @@ mod tests {
         fn delete(&self, key: &str) -> Result<(), VaultError> {
             self.inner.delete(key)
         }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            self.inner.list_keys()
+        }
     }
 
     struct Fixture {
         server: Arc<FakeServer>,
         store: Arc<FlakyStore>,
         clock: Arc<ManualClock>,
-        signin: SignIn,
+        signin: Latchkey,
         dir: std::path::PathBuf,
     }
 
@@ -513,11 +622,12 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("latchkey-signin-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let signin = SignIn::new(
+        let signin = Latchkey::new(
             server.clone(),
             Vault::new(store.clone()),
             clock.clone(),
             Registry::in_dir(&dir),
+            vec![provider()],
         );
         Fixture {
             server,
@@ -542,13 +652,13 @@ mod tests {
     impl Fixture {
         /// Begins a sign-in and sets the fake server up to answer it like a real IdP.
         async fn begin(&self, iss_required: bool, refresh_token: bool) -> (String, String) {
+            let known = lock(&self.signin.metadata).get("p").cloned();
+            let mut md = metadata(iss_required);
+            md.revocation_endpoint = known.and_then(|k| k.revocation_endpoint);
+            lock(&self.signin.metadata).insert("p".into(), md);
             let pending = self
                 .signin
-                .begin(
-                    &provider(),
-                    &metadata(iss_required),
-                    &SignInOptions::default(),
-                )
+                .begin("p", &SignInOptions::default())
                 .await
                 .expect("begin");
             let state = query(&pending.authorization_url, "state");
@@ -570,7 +680,13 @@ mod tests {
         }
 
         fn nothing_stored(&self) {
-            assert!(self.signin.accounts().expect("registry").is_empty());
+            assert!(
+                self.signin
+                    .accounts()
+                    .expect("registry")
+                    .accounts
+                    .is_empty()
+            );
             let id = AccountId::derive(ISSUER, "alice");
             assert_eq!(self.store.get(id.as_str()).expect("get"), None);
         }
@@ -593,14 +709,15 @@ mod tests {
         assert_eq!(done.account.email.as_deref(), Some("alice@example.test"));
         assert!(!done.replaced);
         assert_eq!(
-            f.store
-                .get(done.account.id.as_str())
+            f.signin
+                .refresh_token(&done.account.id)
+                .await
                 .expect("get")
                 .expect("rt")
                 .expose(),
             "RT-1"
         );
-        assert_eq!(f.signin.accounts().expect("accounts").len(), 1);
+        assert_eq!(f.signin.accounts().expect("accounts").accounts.len(), 1);
         assert!(f.signin.access_token(&done.account.id).is_some());
         let token_request = f
             .server
@@ -828,9 +945,10 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_nonce_in_the_id_token_stores_nothing() {
         let f = fixture("nonce");
+        lock(&f.signin.metadata).insert("p".into(), metadata(true));
         let pending = f
             .signin
-            .begin(&provider(), &metadata(true), &SignInOptions::default())
+            .begin("p", &SignInOptions::default())
             .await
             .expect("begin");
         let state = query(&pending.authorization_url, "state");
@@ -856,5 +974,200 @@ mod tests {
             "id_token_nonce"
         );
         f.nothing_stored();
+    }
+
+    async fn signed_in(f: &Fixture) -> AccountId {
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        f.signin
+            .complete(&url, &callback())
+            .await
+            .expect("signed in")
+            .account
+            .id
+    }
+
+    fn with_revocation(f: &Fixture, status: u16) {
+        let mut md = metadata(true);
+        md.revocation_endpoint =
+            Some(Url::parse(&format!("{ISSUER}/token/revocation")).expect("url"));
+        lock(&f.signin.metadata).insert("p".into(), md);
+        f.server.set(
+            "/token/revocation",
+            Canned::json(status, serde_json::json!({})),
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_out_revokes_then_deletes_everything() {
+        let f = fixture("signout");
+        let id = signed_in(&f).await;
+        with_revocation(&f, 200);
+        let report = f.signin.sign_out(&id).await.expect("signed out");
+        assert!(matches!(
+            report.revocation,
+            crate::manage::Revocation::Revoked
+        ));
+        let body = f
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(p, _)| p == "/token/revocation")
+            .cloned()
+            .expect("revoked")
+            .1;
+        assert!(body.contains("token=RT-1"));
+        assert!(body.contains("token_type_hint=refresh_token"));
+        assert!(body.contains("client_id=latchkey-desktop"));
+        f.nothing_stored();
+        assert!(f.signin.access_token(&id).is_none());
+    }
+
+    #[tokio::test]
+    async fn sign_out_when_the_provider_fails_is_local_and_says_so() {
+        let f = fixture("signout-offline");
+        let id = signed_in(&f).await;
+        with_revocation(&f, 503);
+        let report = f.signin.sign_out(&id).await.expect("signed out locally");
+        assert!(matches!(
+            report.revocation,
+            crate::manage::Revocation::Failed { .. }
+        ));
+        f.nothing_stored();
+    }
+
+    #[tokio::test]
+    async fn signing_in_again_revokes_the_replaced_token() {
+        let f = fixture("again");
+        let id = signed_in(&f).await;
+        with_revocation(&f, 200);
+        let (state, nonce) = f.begin(true, true).await;
+        let body = serde_json::json!({
+            "access_token": "AT-2", "token_type": "Bearer", "refresh_token": "RT-2",
+            "id_token": Claims::valid(f.clock.now(), &nonce).sign().to_string(),
+        });
+        f.server.set("/token", Canned::json(200, body));
+        let url = format!(
+            "dev.latchkey:/oauth/callback?code=C2&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let done = f.signin.complete(&url, &callback()).await.expect("again");
+        assert!(done.replaced);
+        assert_eq!(done.old_token_revoked, Some(true));
+        assert_eq!(done.account.id, id);
+        assert_eq!(
+            f.signin
+                .refresh_token(&id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-2"
+        );
+        let revoked = f
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(p, _)| p == "/token/revocation")
+            .cloned()
+            .expect("revoked")
+            .1;
+        assert!(revoked.contains("token=RT-1"));
+        assert_eq!(f.signin.accounts().expect("book").accounts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn reconcile_marks_missing_secrets_and_deletes_orphans() {
+        let f = fixture("reconcile");
+        let id = signed_in(&f).await;
+        f.store.delete(id.as_str()).expect("delete by hand");
+        f.store
+            .set("acct-orphan", &SecretString::new("x"))
+            .expect("plant");
+        f.store
+            .set("pending-authorizations-unrelated", &SecretString::new("x"))
+            .expect("plant");
+        let report = f.signin.reconcile().await.expect("reconciled");
+        assert_eq!(report.needs_sign_in, std::slice::from_ref(&id));
+        assert_eq!(report.orphans_deleted, ["acct-orphan"]);
+        assert_eq!(f.store.get("acct-orphan").expect("get"), None);
+        assert!(
+            f.store
+                .get("pending-authorizations-unrelated")
+                .expect("get")
+                .is_some(),
+            "only account items are touched"
+        );
+        let book = f.signin.accounts().expect("book");
+        assert_eq!(
+            book.get(&id).expect("kept").status,
+            crate::accounts::AccountStatus::NeedsSignIn
+        );
+    }
+
+    #[tokio::test]
+    async fn reconcile_with_a_damaged_registry_keeps_every_secret() {
+        let f = fixture("reconcile-corrupt");
+        let id = signed_in(&f).await;
+        std::fs::write(f.signin.registry().path(), b"{ damaged").expect("damage");
+        let report = f.signin.reconcile().await.expect("reconciled");
+        let (moved, _) = report.quarantined.expect("moved aside");
+        assert_eq!(std::fs::read(moved).expect("kept"), b"{ damaged");
+        assert!(report.orphans_deleted.is_empty());
+        assert!(
+            f.signin.refresh_token(&id).await.expect("get").is_some(),
+            "the secret survives"
+        );
+    }
+
+    #[tokio::test]
+    async fn labels_default_and_reauthentication_request() {
+        let f = fixture("manage");
+        let id = signed_in(&f).await;
+        f.signin.rename(&id, Some("  Work\u{7}  ")).expect("rename");
+        assert_eq!(
+            f.signin
+                .accounts()
+                .expect("book")
+                .get(&id)
+                .expect("a")
+                .label
+                .as_deref(),
+            Some("Work")
+        );
+        f.signin.rename(&id, Some("   ")).expect("clear");
+        assert_eq!(
+            f.signin
+                .accounts()
+                .expect("book")
+                .get(&id)
+                .expect("a")
+                .label,
+            None
+        );
+        f.signin.make_default(&id).expect("default");
+        assert!(f.signin.accounts().expect("book").is_default(&id));
+        assert_eq!(
+            f.signin
+                .make_default(&AccountId::new("acct-nope"))
+                .expect_err("unknown")
+                .code(),
+            "unknown_account"
+        );
+        let pending = f.signin.reauthenticate(&id).await.expect("reauth");
+        let q: HashMap<String, String> = pending
+            .authorization_url
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert_eq!(q["login_hint"], "alice@example.test");
+        assert_eq!(q["prompt"], "login consent");
     }
 }

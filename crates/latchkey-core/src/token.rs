@@ -208,6 +208,57 @@ pub async fn refresh(
     finish(result, &adapter.probe, now)
 }
 
+/// Revokes a token at an RFC 7009 endpoint, with a direct POST (the `oauth2`
+/// crate refuses non-https revocation URLs, which loopback development
+/// issuers use). Success is HTTP 200, also for a token the server no longer
+/// knows (RFC 7009 §2.2).
+pub async fn revoke(
+    http: &dyn HttpClient,
+    revocation_endpoint: &Url,
+    client_id: &str,
+    token: &SecretString,
+    hint: &str,
+) -> Result<(), TokenError> {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token.expose())
+        .append_pair("token_type_hint", hint)
+        .append_pair("client_id", client_id)
+        .finish();
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(revocation_endpoint.as_str())
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(http::header::ACCEPT, "application/json")
+        .body(body.into_bytes())
+        .map_err(|_| TokenError::InvalidResponse {
+            status: None,
+            reason: "invalid revocation URL".into(),
+        })?;
+    let response = http.execute(request).await?;
+    let status = response.status().as_u16();
+    if status == 200 {
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: String,
+        error_description: Option<String>,
+    }
+    match serde_json::from_slice::<ErrorBody>(response.body()) {
+        Ok(e) => Err(TokenError::OAuth {
+            error: e.error.chars().take(100).collect(),
+            description: e.error_description.map(|d| d.chars().take(300).collect()),
+        }),
+        Err(_) => Err(TokenError::InvalidResponse {
+            status: Some(status),
+            reason: "the revocation endpoint refused the request".into(),
+        }),
+    }
+}
+
 type OAuthResult = Result<
     CoreTokenResponse,
     oauth2::RequestTokenError<TransportError, oauth2::StandardErrorResponse<CoreErrorResponseType>>,

@@ -87,6 +87,8 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
     fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError>;
     /// Deletes a secret; deleting a missing one is not an error.
     fn delete(&self, key: &str) -> Result<(), VaultError>;
+    /// The keys of every item of this store's service.
+    fn list_keys(&self) -> Result<Vec<String>, VaultError>;
 }
 
 /// A [`SecretStore`] over any keyring-core credential store; items are
@@ -168,6 +170,31 @@ impl SecretStore for KeyringStore {
             Err(err) => Err(err.into()),
         }
     }
+
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        let spec = std::collections::HashMap::from([("service", self.service.as_str())]);
+        let mut keys = Vec::new();
+        for entry in Entry::search_in_store(&self.store, &spec)? {
+            if let Some((service, user)) = entry.get_specifiers() {
+                // Stores that keep deleted entries around (the mock) report them here.
+                if service == self.service && entry.get_secret().is_ok() {
+                    keys.push(user);
+                }
+                continue;
+            }
+            let attributes = entry.get_attributes()?;
+            if attributes
+                .get("service")
+                .is_some_and(|s| *s == self.service)
+                && let Some(user) = attributes.get("username")
+            {
+                keys.push(user.clone());
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
 }
 
 /// A store that always fails with the reason the platform store could not be opened.
@@ -184,6 +211,9 @@ impl SecretStore for UnavailableStore {
     fn delete(&self, _: &str) -> Result<(), VaultError> {
         Err(self.0.clone())
     }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        Err(self.0.clone())
+    }
 }
 
 /// Key of the item written and removed by [`Vault::check`].
@@ -194,6 +224,95 @@ pub const PROBE_KEY: &str = "latchkey-keychain-probe";
 pub struct Vault {
     store: Arc<dyn SecretStore>,
     timeout: Duration,
+    chunk_chars: usize,
+}
+
+/// Largest item written to the platform store, in characters. Windows'
+/// Credential Manager caps a secret at 2560 bytes of UTF-16 (1280 characters);
+/// larger secrets are split into numbered parts, the same on every platform.
+pub const CHUNK_CHARS: usize = 1200;
+const CHUNK_MAGIC: &str = "lk1";
+
+/// Writes `value` under `key`, split into parts of at most `limit` characters:
+/// `key` holds `lk1:<parts>:<first part>`, `key.part<i>` the rest. Parts are
+/// written before the head, so the head never points at missing parts.
+fn write_chunked(
+    store: &dyn SecretStore,
+    key: &str,
+    value: &str,
+    limit: usize,
+) -> Result<(), VaultError> {
+    let chars: Vec<char> = value.chars().collect();
+    // The head also carries the header; keep it within the limit.
+    let head_room = limit.saturating_sub(16).max(1);
+    let first: String = chars.iter().take(head_room).collect();
+    let rest: Vec<String> = chars[first.chars().count()..]
+        .chunks(limit.max(1))
+        .map(|c| c.iter().collect())
+        .collect();
+    let old_parts = read_header(store, key).ok().flatten().map_or(1, |(n, _)| n);
+    for (i, part) in rest.iter().enumerate() {
+        store.set(&part_key(key, i + 1), &SecretString::new(part.clone()))?;
+    }
+    let parts = rest.len() + 1;
+    store.set(
+        key,
+        &SecretString::new(format!("{CHUNK_MAGIC}:{parts}:{first}")),
+    )?;
+    for i in parts..old_parts {
+        store.delete(&part_key(key, i))?;
+    }
+    Ok(())
+}
+
+fn part_key(key: &str, index: usize) -> String {
+    format!("{key}.part{index}")
+}
+
+fn read_header(store: &dyn SecretStore, key: &str) -> Result<Option<(usize, String)>, VaultError> {
+    let Some(head) = store.get(key)? else {
+        return Ok(None);
+    };
+    let corrupt = || VaultError::Corrupt {
+        reason: format!("item {key} has no valid header"),
+    };
+    let mut fields = head.expose().splitn(3, ':');
+    if fields.next() != Some(CHUNK_MAGIC) {
+        return Err(corrupt());
+    }
+    let parts: usize = fields
+        .next()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(corrupt)?;
+    let first = fields.next().ok_or_else(corrupt)?.to_owned();
+    Ok(Some((parts, first)))
+}
+
+fn read_chunked(store: &dyn SecretStore, key: &str) -> Result<Option<SecretString>, VaultError> {
+    let Some((parts, mut value)) = read_header(store, key)? else {
+        return Ok(None);
+    };
+    for i in 1..parts {
+        let part = store
+            .get(&part_key(key, i))?
+            .ok_or_else(|| VaultError::Corrupt {
+                reason: format!("part {i} of {parts} of item {key} is missing"),
+            })?;
+        value.push_str(part.expose());
+    }
+    Ok(Some(SecretString::new(value)))
+}
+
+fn delete_chunked(store: &dyn SecretStore, key: &str) -> Result<(), VaultError> {
+    let parts = match read_header(store, key) {
+        Ok(Some((n, _))) => n,
+        _ => 1,
+    };
+    for i in 1..parts {
+        store.delete(&part_key(key, i))?;
+    }
+    store.delete(key)
 }
 
 impl Vault {
@@ -205,7 +324,15 @@ impl Vault {
         Self {
             store,
             timeout: Self::DEFAULT_TIMEOUT,
+            chunk_chars: CHUNK_CHARS,
         }
+    }
+
+    /// Sets the largest item size (tests).
+    #[must_use]
+    pub fn with_chunk_chars(mut self, chars: usize) -> Self {
+        self.chunk_chars = chars.max(17);
+        self
     }
 
     /// The platform keychain, or a vault whose every call reports why it is unavailable.
@@ -247,19 +374,27 @@ impl Vault {
     /// Reads a secret.
     pub async fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
         let key = key.to_owned();
-        self.run(move |s| s.get(&key)).await
+        self.run(move |s| read_chunked(s, &key)).await
     }
 
-    /// Creates or replaces a secret.
+    /// Creates or replaces a secret (split into parts when large).
     pub async fn set(&self, key: &str, secret: SecretString) -> Result<(), VaultError> {
         let key = key.to_owned();
-        self.run(move |s| s.set(&key, &secret)).await
+        let limit = self.chunk_chars;
+        self.run(move |s| write_chunked(s, &key, secret.expose(), limit))
+            .await
     }
 
-    /// Deletes a secret (idempotent).
+    /// Deletes a secret and its parts (idempotent).
     pub async fn delete(&self, key: &str) -> Result<(), VaultError> {
         let key = key.to_owned();
-        self.run(move |s| s.delete(&key)).await
+        self.run(move |s| delete_chunked(s, &key)).await
+    }
+
+    /// The keys of our items (parts excluded).
+    pub async fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        let keys = self.run(|s| s.list_keys()).await?;
+        Ok(keys.into_iter().filter(|k| !k.contains(".part")).collect())
     }
 
     /// Proves the keychain works: writes, reads back and deletes a probe item.
@@ -338,6 +473,105 @@ mod tests {
         fn delete(&self, _: &str) -> Result<(), VaultError> {
             Ok(())
         }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn large_secrets_are_split_and_reassembled() {
+        let store = Arc::new(KeyringStore::in_memory("chunk-test"));
+        let vault = Vault::new(store.clone()).with_chunk_chars(100);
+        let big: String = (0..1000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        vault
+            .set("acct-1", SecretString::new(big.clone()))
+            .await
+            .expect("set");
+        assert_eq!(
+            vault
+                .get("acct-1")
+                .await
+                .expect("get")
+                .expect("some")
+                .expose(),
+            big
+        );
+        // Every raw item respects the limit.
+        let keys = store.list_keys().expect("keys");
+        assert_eq!(keys.len(), 11, "{keys:?}");
+        for key in &keys {
+            assert!(
+                store
+                    .get(key)
+                    .expect("raw")
+                    .expect("some")
+                    .expose()
+                    .chars()
+                    .count()
+                    <= 100,
+                "{key}"
+            );
+        }
+        assert_eq!(vault.list_keys().await.expect("list"), ["acct-1"]);
+        // Shrinking removes the parts no longer needed.
+        vault
+            .set("acct-1", SecretString::new("short"))
+            .await
+            .expect("set");
+        assert_eq!(store.list_keys().expect("keys"), ["acct-1"]);
+        assert_eq!(
+            vault
+                .get("acct-1")
+                .await
+                .expect("get")
+                .expect("some")
+                .expose(),
+            "short"
+        );
+        // Delete removes the parts too.
+        vault
+            .set("acct-1", SecretString::new(big))
+            .await
+            .expect("set");
+        vault.delete("acct-1").await.expect("delete");
+        assert!(store.list_keys().expect("keys").is_empty());
+    }
+
+    #[tokio::test]
+    async fn default_limit_fits_windows_credential_manager() {
+        let store = Arc::new(KeyringStore::in_memory("chunk-default"));
+        let vault = Vault::new(store.clone());
+        let secret: String = "é".repeat(5000);
+        vault
+            .set("k", SecretString::new(secret.clone()))
+            .await
+            .expect("set");
+        for key in store.list_keys().expect("keys") {
+            let raw = store.get(&key).expect("raw").expect("some");
+            let utf16_bytes = raw.expose().encode_utf16().count() * 2;
+            assert!(utf16_bytes <= 2560, "{key}: {utf16_bytes} bytes");
+        }
+        assert_eq!(
+            vault.get("k").await.expect("get").expect("some").expose(),
+            secret
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_part_is_reported_as_damage() {
+        let store = Arc::new(KeyringStore::in_memory("chunk-missing"));
+        let vault = Vault::new(store.clone()).with_chunk_chars(50);
+        vault
+            .set("k", SecretString::new("x".repeat(200)))
+            .await
+            .expect("set");
+        store.delete("k.part2").expect("delete a part");
+        assert_eq!(
+            vault.get("k").await.expect_err("damaged").code(),
+            "keychain_corrupt"
+        );
     }
 
     #[tokio::test]

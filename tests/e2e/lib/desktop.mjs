@@ -132,6 +132,25 @@ export class Desktop {
     return out.status === 0 ? out.stdout : null;
   }
 
+  /** Deletes one of our keychain items by hand. */
+  deleteKeychainItem(username, service = APP_ID) {
+    spawnSync('secret-tool', ['clear', 'service', service, 'username', username], { env: this.env });
+  }
+
+  /** Creates a keychain item by hand. */
+  storeKeychainItem(username, secret, service = APP_ID) {
+    const r = spawnSync('secret-tool', ['store', '--label=planted by a test', 'service', service, 'username', username], {
+      env: this.env,
+      input: secret,
+    });
+    if (r.status !== 0) throw new Error(`secret-tool store failed: ${r.stderr}`);
+  }
+
+  /** Path of the registry file. */
+  registryPath() {
+    return join(this.dataHome, APP_ID, 'accounts.json');
+  }
+
   /** Hands a URL to the OS exactly as a browser would: `gio open`. */
   gioOpen(url) {
     const result = spawnSync('gio', ['open', url], { env: this.env, encoding: 'utf8', timeout: 30_000 });

@@ -1,0 +1,281 @@
+//! Managing accounts: labels, the default account, re-authentication, sign
+//! out (RFC 7009 revocation + keychain delete) and the startup reconciliation
+//! between the registry and the keychain.
+
+use std::path::PathBuf;
+
+use crate::accounts::{AccountId, AccountStatus, RegistryError};
+use crate::authorize::{AuthorizeError, PendingSummary, SignInOptions};
+use crate::error::ErrorCode;
+use crate::signin::{Latchkey, lock};
+use crate::token::revoke;
+use crate::vault::VaultError;
+
+/// Longest label, in characters.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManageError {
+    /// No account has this id.
+    #[error("there is no account {id}")]
+    UnknownAccount { id: String },
+    /// The registry failed.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    /// The keychain failed; nothing was changed.
+    #[error("{0}; nothing was changed")]
+    Vault(#[from] VaultError),
+    /// Re-authentication could not start.
+    #[error("{0}")]
+    Begin(#[from] AuthorizeError),
+}
+
+impl ErrorCode for ManageError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownAccount { .. } => "unknown_account",
+            Self::Registry(err) => err.code(),
+            Self::Vault(err) => err.code(),
+            Self::Begin(err) => err.code(),
+        }
+    }
+}
+
+/// What happened at the provider when signing out.
+#[derive(Debug)]
+pub enum Revocation {
+    /// The refresh token was revoked (RFC 7009).
+    Revoked,
+    /// There was no token to revoke (the account already needed sign-in).
+    NothingToRevoke,
+    /// The provider could not be told; the account was removed locally anyway.
+    Failed { reason: String },
+}
+
+/// The outcome of a sign-out.
+#[derive(Debug)]
+pub struct SignOutReport {
+    /// The removed account's display name (email or name).
+    pub who: String,
+    /// Revocation outcome.
+    pub revocation: Revocation,
+}
+
+/// What the startup reconciliation found and did.
+#[derive(Debug, Default)]
+pub struct ReconcileReport {
+    /// A damaged registry moved aside (where it went, and why).
+    pub quarantined: Option<(PathBuf, String)>,
+    /// Accounts without a keychain item, now marked "needs sign-in".
+    pub needs_sign_in: Vec<AccountId>,
+    /// Keychain items of ours without an account, deleted.
+    pub orphans_deleted: Vec<String>,
+}
+
+impl Latchkey {
+    fn check_exists(&self, id: &AccountId) -> Result<crate::accounts::Account, ManageError> {
+        self.registry
+            .load()?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ManageError::UnknownAccount { id: id.to_string() })
+    }
+
+    /// Sets (or clears, with `None` or blank) an account's label.
+    pub fn rename(&self, id: &AccountId, label: Option<&str>) -> Result<(), ManageError> {
+        self.check_exists(id)?;
+        let label = label
+            .map(|l| {
+                l.trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_LABEL_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|l| !l.is_empty());
+        self.registry.update(|book| {
+            if let Some(account) = book.get_mut(id) {
+                account.label = label;
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Makes an account the default one.
+    pub fn make_default(&self, id: &AccountId) -> Result<(), ManageError> {
+        self.check_exists(id)?;
+        self.registry
+            .update(|book| book.default = Some(id.clone()))?;
+        tracing::info!(account = %id, "default account changed");
+        Ok(())
+    }
+
+    /// Marks an account as needing sign-in (its refresh token is gone or refused).
+    pub fn mark_needs_sign_in(&self, id: &AccountId) -> Result<(), ManageError> {
+        self.registry.update(|book| {
+            if let Some(account) = book.get_mut(id) {
+                account.status = AccountStatus::NeedsSignIn;
+            }
+        })?;
+        lock(&self.access_tokens).remove(id);
+        Ok(())
+    }
+
+    /// Starts signing in again to an account: `login_hint` with its email
+    /// (or `sub`) and `prompt=login` (plus `consent` for offline access).
+    /// Signing in as someone else adds that account and leaves this one as it is.
+    pub async fn reauthenticate(&self, id: &AccountId) -> Result<PendingSummary, ManageError> {
+        let account = self.check_exists(id)?;
+        let metadata = self.metadata(&account.provider_id).await?;
+        let provider =
+            self.provider(&account.provider_id)
+                .ok_or_else(|| AuthorizeError::UnknownProvider {
+                    id: account.provider_id.clone(),
+                })?;
+        let supports_login = metadata
+            .prompt_values_supported
+            .as_ref()
+            .is_none_or(|values| values.iter().any(|v| v == "login"));
+        let mut prompt: Vec<&str> = Vec::new();
+        if supports_login {
+            prompt.push("login");
+        }
+        if provider.scopes.iter().any(|s| s == "offline_access") {
+            prompt.push("consent");
+        }
+        let options = SignInOptions {
+            login_hint: Some(
+                account
+                    .email
+                    .clone()
+                    .unwrap_or_else(|| account.subject.clone()),
+            ),
+            prompt: (!prompt.is_empty()).then(|| prompt.join(" ")),
+            reauth_of: Some(id.to_string()),
+        };
+        Ok(self.begin(&account.provider_id, &options).await?)
+    }
+
+    /// Signs an account out: revokes its refresh token at the provider
+    /// (RFC 7009), then deletes the keychain item and the metadata. When the
+    /// provider cannot be told (offline), the account is still removed locally
+    /// and the report says so. If the keychain fails, nothing is removed.
+    pub async fn sign_out(&self, id: &AccountId) -> Result<SignOutReport, ManageError> {
+        let account = self.check_exists(id)?;
+        let _guard = self.store_lock.lock().await;
+        let token = match self.refresh_token(id).await {
+            Ok(token) => token,
+            Err(VaultError::Corrupt { .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
+        let revocation = match token {
+            None => Revocation::NothingToRevoke,
+            Some(token) => self.revoke_at_provider(&account.provider_id, &token).await,
+        };
+        self.vault.delete(id.as_str()).await?;
+        self.registry.update(|book| book.remove(id))?;
+        lock(&self.access_tokens).remove(id);
+        match &revocation {
+            Revocation::Failed { reason } => {
+                tracing::warn!(account = %id, reason = %reason, "signed out locally; the provider could not be told");
+            }
+            _ => tracing::info!(account = %id, "signed out"),
+        }
+        Ok(SignOutReport {
+            who: account.email.or(account.name).unwrap_or(account.subject),
+            revocation,
+        })
+    }
+
+    async fn revoke_at_provider(
+        &self,
+        provider_id: &str,
+        token: &crate::secret::SecretString,
+    ) -> Revocation {
+        let Some(provider) = self.provider(provider_id) else {
+            return Revocation::Failed {
+                reason: format!("the provider {provider_id:?} is no longer configured"),
+            };
+        };
+        let metadata = match self.metadata(provider_id).await {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                return Revocation::Failed {
+                    reason: err.to_string(),
+                };
+            }
+        };
+        let Some(endpoint) = metadata.revocation_endpoint else {
+            return Revocation::Failed {
+                reason: "the provider offers no revocation endpoint".into(),
+            };
+        };
+        match revoke(
+            self.http.as_ref(),
+            &endpoint,
+            &provider.client_id,
+            token,
+            "refresh_token",
+        )
+        .await
+        {
+            Ok(()) => Revocation::Revoked,
+            Err(err) => Revocation::Failed {
+                reason: err.to_string(),
+            },
+        }
+    }
+
+    /// Startup reconciliation. A damaged registry is moved aside (never
+    /// overwritten) and reported; accounts without a keychain item become
+    /// "needs sign-in"; keychain items of ours without an account are deleted
+    /// and logged — except after a damaged registry, whose accounts they may be.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, ManageError> {
+        let mut report = ReconcileReport::default();
+        let book = match self.registry.load() {
+            Ok(book) => book,
+            Err(err @ RegistryError::Corrupt { .. }) => {
+                let reason = err.to_string();
+                let moved = self.registry.quarantine(self.clock.now())?;
+                tracing::error!(moved_to = %moved.display(), reason = %reason, "the accounts file was damaged and has been moved aside");
+                report.quarantined = Some((moved, reason));
+                Default::default()
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let keys = self.vault.list_keys().await?;
+        let missing: Vec<AccountId> = book
+            .accounts
+            .iter()
+            .filter(|a| {
+                a.status != AccountStatus::NeedsSignIn && !keys.iter().any(|k| k == a.id.as_str())
+            })
+            .map(|a| a.id.clone())
+            .collect();
+        if !missing.is_empty() {
+            self.registry.update(|book| {
+                for id in &missing {
+                    if let Some(account) = book.get_mut(id) {
+                        account.status = AccountStatus::NeedsSignIn;
+                    }
+                }
+            })?;
+            for id in &missing {
+                tracing::warn!(account = %id, "no keychain item: the account needs sign-in");
+            }
+            report.needs_sign_in = missing;
+        }
+        if report.quarantined.is_none() {
+            for key in keys.iter().filter(|k| k.starts_with("acct-")) {
+                if book.get(&AccountId::new(key.clone())).is_none() {
+                    self.vault.delete(key).await?;
+                    tracing::warn!(item = %key, "deleted a keychain item that belongs to no account");
+                    report.orphans_deleted.push(key.clone());
+                }
+            }
+        }
+        Ok(report)
+    }
+}
