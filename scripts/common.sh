@@ -54,5 +54,5 @@ need_tauri_driver() {
 
 build_app() {
   log "cargo build -p latchkey-app"
-  (cd "$ROOT" && cargo build --locked -p latchkey-app)
+  (cd "$ROOT" && cargo build --locked -p latchkey-app && cargo build --locked -p latchkey-core --example refresh_hammer)
 }

@@ -11,6 +11,8 @@ fn main() {
             "make_default_account",
             "reauthenticate_account",
             "sign_out_account",
+            "retry_account",
+            "refresh_account",
         ]),
     ))
     .expect("failed to run tauri-build");

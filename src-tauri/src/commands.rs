@@ -176,3 +176,31 @@ pub async fn sign_out_account(shell: State<'_, Arc<Shell>>, id: String) -> Resul
     shell.reload_accounts().await;
     Ok(())
 }
+
+/// "Retry now": wakes an account's refresh lifecycle (or starts it).
+#[tauri::command]
+pub async fn retry_account(shell: State<'_, Arc<Shell>>, id: String) -> Result<(), UiError> {
+    let id = AccountId::new(id);
+    let book = shell.core.accounts().map_err(ui)?;
+    if book.get(&id).is_none() {
+        return Err(UiError::new("unknown_account", "there is no such account"));
+    }
+    crate::startup::start_lifecycle(&shell, id);
+    Ok(())
+}
+
+/// Refreshes an account's access token now; returns when it expires (ms
+/// since epoch), never the token.
+#[tauri::command]
+pub async fn refresh_account(
+    shell: State<'_, Arc<Shell>>,
+    id: String,
+) -> Result<Option<u64>, UiError> {
+    let token = shell
+        .core
+        .refresh_account(&AccountId::new(id))
+        .await
+        .map_err(ui)?;
+    shell.reload_accounts().await;
+    Ok(token.expires_at.map(latchkey_core::clock::unix_millis))
+}

@@ -51,10 +51,15 @@ pub struct AccountDto {
     pub label: Option<String>,
     /// The default account.
     pub is_default: bool,
-    /// `ready`, `signed_in` (no access token in memory) or `needs_sign_in`.
+    /// `refreshing`, `ready`, `offline`, `needs_sign_in`, or `signed_in`
+    /// (stored, no access token in memory yet).
     pub status: &'static str,
     /// When the in-memory access token expires (ms since epoch).
     pub access_expires_at_ms: Option<u64>,
+    /// When offline: the next attempt (ms since epoch).
+    pub retry_at_ms: Option<u64>,
+    /// Why it is offline or needs sign-in (plain language, no secret).
+    pub problem: Option<String>,
     /// When the account was added (ms since epoch).
     pub created_at_ms: u64,
 }

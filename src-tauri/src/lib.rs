@@ -111,6 +111,7 @@ pub fn run() {
             }
             startup::check_keychain(&shell);
             startup::check_providers(&shell);
+            startup::forward_changes(&shell);
             startup::reconcile_accounts(&shell);
             Ok(())
         })
@@ -125,6 +126,8 @@ pub fn run() {
             commands::make_default_account,
             commands::reauthenticate_account,
             commands::sign_out_account,
+            commands::retry_account,
+            commands::refresh_account,
         ])
         .run(tauri::generate_context!());
     if let Err(err) = result {

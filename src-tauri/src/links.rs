@@ -39,6 +39,7 @@ pub fn handle_link(app: &AppHandle, url: &str) {
                     "Signed in"
                 };
                 shell.update(|state| state.last_added = Some(signed_in.account.id.to_string()));
+                crate::startup::start_lifecycle(&shell, signed_in.account.id.clone());
                 shell.notify(
                     NoticeLevel::Info,
                     "signed_in",

@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use latchkey_core::ErrorCode;
+use latchkey_core::accounts::AccountStatus;
 use latchkey_core::clock::unix_millis;
 use latchkey_core::provider::{ProviderConfig, ProviderEntry};
+use latchkey_core::refresh::LiveStatus;
 use latchkey_core::signin::Latchkey;
 use latchkey_core::vault::Vault;
 use tauri::ipc::Channel;
@@ -175,12 +177,29 @@ impl Shell {
                         .map(|a| {
                             let expiry = self.core.access_token_expiry(&a.id);
                             let is_default = default.as_ref() == Some(&a.id);
-                            let status = match (a.status, &expiry) {
-                                (latchkey_core::accounts::AccountStatus::NeedsSignIn, _) => {
+                            let live = self.core.live_status(&a.id);
+                            let mut retry_at_ms = None;
+                            let mut problem = None;
+                            let status = match (a.status, &live, &expiry) {
+                                (AccountStatus::NeedsSignIn, _, _) => "needs_sign_in",
+                                (_, Some(LiveStatus::NeedsSignIn { reason }), _) => {
+                                    problem = Some(reason.clone());
                                     "needs_sign_in"
                                 }
-                                (_, Some(_)) => "ready",
-                                (_, None) => "signed_in",
+                                (_, Some(LiveStatus::Refreshing), _) => "refreshing",
+                                (
+                                    _,
+                                    Some(LiveStatus::Offline {
+                                        reason, retry_at, ..
+                                    }),
+                                    _,
+                                ) => {
+                                    retry_at_ms = Some(unix_millis(*retry_at));
+                                    problem = Some(reason.clone());
+                                    "offline"
+                                }
+                                (_, _, Some(_)) => "ready",
+                                (_, _, None) => "signed_in",
                             };
                             AccountDto {
                                 provider_name: name_of(&a.provider_id),
@@ -193,6 +212,8 @@ impl Shell {
                                 is_default,
                                 status,
                                 access_expires_at_ms: expiry.flatten().map(unix_millis),
+                                retry_at_ms,
+                                problem,
                                 created_at_ms: a.created_at * 1000,
                             }
                         })

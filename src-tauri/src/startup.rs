@@ -98,5 +98,45 @@ pub fn reconcile_accounts(shell: &Arc<Shell>) {
             }
         }
         shell.reload_accounts().await;
+        start_lifecycles(&shell);
+    });
+}
+
+/// Starts the refresh lifecycle of every active account (silent refresh at
+/// launch, then before expiry), and mirrors the core's state changes to the UI.
+pub fn start_lifecycles(shell: &Arc<Shell>) {
+    let Ok(book) = shell.core.accounts() else {
+        return;
+    };
+    for account in book.accounts {
+        if account.status == latchkey_core::accounts::AccountStatus::Active {
+            start_lifecycle(shell, account.id);
+        }
+    }
+}
+
+/// Starts (or wakes) one account's lifecycle.
+pub fn start_lifecycle(shell: &Arc<Shell>, id: latchkey_core::accounts::AccountId) {
+    if shell.core.is_running(&id) {
+        shell.core.retry_now(&id);
+        return;
+    }
+    let core = Arc::clone(&shell.core);
+    tauri::async_runtime::spawn(async move {
+        core.run_account(id, latchkey_core::refresh::Backoff::default())
+            .await;
+    });
+}
+
+/// Forwards the core's "account changed" notifications to the window.
+pub fn forward_changes(shell: &Arc<Shell>) {
+    let mut changes = shell.core.subscribe();
+    let shell = Arc::clone(shell);
+    tauri::async_runtime::spawn(async move {
+        while let Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) =
+            changes.recv().await
+        {
+            shell.reload_accounts().await;
+        }
     });
 }

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Desktop, sleep } from './lib/desktop.mjs';
 import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { refreshTokenOf } from './lib/ui.mjs';
 
 let idp;
 let desktop;
@@ -94,7 +95,7 @@ test('warm sign-in: the account appears and its refresh token is in the keychain
   const registry = desktop.registry();
   assert.equal(registry.version, 1);
   assert.equal(registry.accounts[0].subject, 'alice');
-  const rt = desktop.keychainSecret(alice.id);
+  const rt = refreshTokenOf(desktop, alice.id);
   assert.ok(rt && rt.length > 20);
   assert.ok(!JSON.stringify(registry).includes(rt), 'the registry never holds the refresh token');
   assert.ok(!desktop.appLogText().includes(rt), 'the log never holds the refresh token');
@@ -203,7 +204,7 @@ test('cold start: the app is closed while the browser is open and starts from th
 
 test('the stored refresh token works at the IdP token endpoint', async () => {
   const alice = desktop.registry().accounts.find((a) => a.subject === 'alice');
-  const rt = desktop.keychainSecret(alice.id);
+  const rt = refreshTokenOf(desktop, alice.id);
   const res = await fetch(`${idp.issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

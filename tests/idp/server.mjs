@@ -6,8 +6,11 @@
 // development login/consent pages (any login name signs in; `sub`, `name` and
 // `email` are derived from it).
 //
-// Usage: node server.mjs [--port 0] [--access-ttl 3600] [--name Demo]
+// Usage: node server.mjs [--port 0] [--access-ttl 3600] [--id-token-claims full|minimal]
 // Prints one JSON line on stdout once listening: {"issuer": "...", "port": N}.
+// Logs each grant on stderr ("grant <type>", "grant-error <error>").
+// SIGUSR1 takes it "down" (every connection is reset, as when a server is
+// unreachable) and SIGUSR2 brings it back, keeping all grants in memory.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -93,7 +96,17 @@ function configuration() {
   };
 }
 
-const server = createServer();
+let down = false;
+process.on('SIGUSR1', () => {
+  down = true;
+  console.error('state down');
+});
+process.on('SIGUSR2', () => {
+  down = false;
+  console.error('state up');
+});
+
+const server = createServer({ keepAlive: false });
 server.listen(Number(args.port), args.host, () => {
   const { port } = server.address();
   const issuer = `http://${args.host}:${port}`;
@@ -103,7 +116,15 @@ server.listen(Number(args.port), args.host, () => {
     const grant = ctx.oidc.params?.grant_type ?? 'unknown';
     console.error(`grant ${grant}`);
   });
-  server.on('request', provider.callback());
+  provider.on('grant.error', (_ctx, err) => console.error(`grant-error ${err.error ?? err.message}`));
+  const handler = provider.callback();
+  server.on('request', (req, res) => {
+    if (down) {
+      req.socket.destroy();
+      return;
+    }
+    handler(req, res);
+  });
   console.log(JSON.stringify({ issuer, port }));
 });
 

@@ -83,8 +83,34 @@ function initials(account) {
 const ACCOUNT_STATUS = {
   ready: ['Ready', 'chip-ok'],
   signed_in: ['Signed in', 'chip-ok'],
+  refreshing: ['Refreshing…', 'chip-muted'],
+  offline: ['Offline', 'chip-warn'],
   needs_sign_in: ['Needs sign-in', 'chip-err'],
 };
+
+function inWords(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}
+
+/** The live part of a status: "expires in 12 min", "retrying in 8 s". */
+function statusDetail(a) {
+  const now = Date.now();
+  if (a.status === 'ready' && a.accessExpiresAtMs) return `expires in ${inWords(a.accessExpiresAtMs - now)}`;
+  if (a.status === 'offline' && a.retryAtMs) return `retrying in ${inWords(a.retryAtMs - now)}`;
+  return '';
+}
+
+setInterval(() => {
+  for (const node of document.querySelectorAll('[data-live-detail]')) {
+    const account = lastState?.accounts.find((a) => a.id === node.dataset.liveDetail);
+    if (account) node.textContent = statusDetail(account);
+  }
+}, 1000);
 
 function accountTitle(a) {
   return a.name ?? a.email ?? a.id;
@@ -111,9 +137,12 @@ function renderAccounts(state) {
           a.label ? el('span', { className: 'badge label' }, a.label) : null,
           a.isDefault ? el('span', { className: 'badge default', title: 'Default account' }, 'Default') : null,
           el('span', { className: 'badge provider-badge' }, a.providerName),
-          el('span', { className: `chip status ${chip}`, role: 'status', 'aria-label': `${who}: ${label}` }, label)),
+          el('span', { className: `chip status ${chip}`, role: 'status', 'aria-label': `${who}: ${label}` },
+            a.status === 'refreshing' ? el('span', { className: 'spinner small', 'aria-hidden': 'true' }) : null, label)),
+        el('span', { className: 'detail muted', dataset: { liveDetail: a.id }, title: a.problem ?? '' }, statusDetail(a)),
         el('div', { className: 'actions' },
           a.status === 'needs_sign_in' ? action('reauth primary', 'Sign in again', () => reauth(a)) : null,
+          a.status === 'offline' ? action('retry primary', 'Retry now', () => run(backend.retryAccount(a.id))) : null,
           a.isDefault ? null : action('make-default', 'Make default', () => run(backend.makeDefaultAccount(a.id))),
           action('rename', 'Rename', () => openRename(a)),
           a.status === 'needs_sign_in' ? null : action('reauth', 'Sign in again', () => reauth(a)),

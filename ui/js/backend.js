@@ -44,3 +44,6 @@ export const reauthenticateAccount = (id) => invoke('reauthenticate_account', { 
 
 /** Signs an account out (revoke at the provider, delete keychain item and metadata). */
 export const signOutAccount = (id) => invoke('sign_out_account', { id });
+
+/** "Retry now" for an offline account. */
+export const retryAccount = (id) => invoke('retry_account', { id });

@@ -42,6 +42,7 @@ pub mod id_token;
 pub mod manage;
 pub mod provider;
 pub mod redirect;
+pub mod refresh;
 pub mod secret;
 pub mod signin;
 pub mod token;

@@ -252,6 +252,8 @@ pub struct Latchkey {
     pub(crate) metadata: Mutex<HashMap<String, ProviderMetadata>>,
     pub(crate) store_lock: tokio::sync::Mutex<()>,
     pub(crate) access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
+    pub(crate) coordination: crate::refresh::Coordination,
+    pub(crate) changes: tokio::sync::broadcast::Sender<AccountId>,
 }
 
 impl std::fmt::Debug for Latchkey {
@@ -287,6 +289,8 @@ impl Latchkey {
             metadata: Mutex::new(HashMap::new()),
             store_lock: tokio::sync::Mutex::new(()),
             access_tokens: Mutex::new(HashMap::new()),
+            coordination: crate::refresh::Coordination::default(),
+            changes: tokio::sync::broadcast::channel(256).0,
         }
     }
 

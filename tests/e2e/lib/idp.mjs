@@ -25,6 +25,20 @@ export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0 } 
         port: actual,
         /** Grant types served so far (authorization_code, refresh_token). */
         grants: () => stderr.filter((l) => l.startsWith('grant ')).map((l) => l.slice(6)),
+        /** Errors of refused grants so far (invalid_grant, ...). */
+        grantErrors: () => stderr.filter((l) => l.startsWith('grant-error ')).map((l) => l.slice(12)),
+        /** Every connection is reset until up(). */
+        down: () => child.kill('SIGUSR1'),
+        up: () => child.kill('SIGUSR2'),
+        /** Revokes a token at the RFC 7009 endpoint. */
+        revoke: async (token) => {
+          const res = await fetch(`${issuer}/token/revocation`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ token, client_id: CLIENT_ID, token_type_hint: 'refresh_token' }),
+          });
+          if (res.status !== 200) throw new Error(`revocation answered ${res.status}`);
+        },
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null) return done();

@@ -1,0 +1,1099 @@
+//! Silent refresh and the token lifecycle.
+//!
+//! [`Latchkey::refresh_account`] redeems an account's refresh token without a
+//! browser, safely under concurrency:
+//! - **single-flight in the process**: callers that arrive while a refresh is
+//!   running wait for it and share its result;
+//! - **across processes** (the app and the `latchkey` CLI): an advisory lock
+//!   file per account (`<data dir>/locks/<account>.lock`) around
+//!   read-refresh-write, and the refresh token is re-read from the keychain
+//!   once the lock is held, so a token rotated by the other process is never
+//!   presented again;
+//! - **rotation**: a new refresh token is written to the keychain before the
+//!   new access token is used or announced; no new one keeps the old;
+//! - **failure classes**: `invalid_grant` and other OAuth errors are terminal
+//!   (the dead token is deleted, the account "needs sign-in", metadata kept);
+//!   network errors, timeouts, 5xx and 429 are transient (nothing changes).
+//!
+//! [`Latchkey::run_account`] is the per-account loop the app runs: refresh at
+//! launch, then before expiry ([`next_refresh_at`]), with capped exponential
+//! backoff and jitter ([`Backoff`]) while offline, woken early by "Retry now".
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::accounts::{AccountId, AccountStatus, RegistryError};
+use crate::clock::unix_seconds;
+use crate::error::ErrorCode;
+use crate::id_token::{Expectations, IdTokenError, verify};
+use crate::secret::SecretString;
+use crate::signin::{AccessToken, Latchkey, lock};
+use crate::token::{TokenEndpoint, TokenError, refresh};
+use crate::vault::VaultError;
+
+/// How many refreshes run at once against one issuer.
+pub const PER_ISSUER_CONCURRENCY: usize = 8;
+/// How long to wait for another process's refresh of the same account.
+pub const CROSS_PROCESS_LOCK_TIMEOUT: Duration = Duration::from_secs(45);
+/// Assumed access token lifetime when the server does not say.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// No such account.
+    #[error("there is no account {id}")]
+    UnknownAccount { id: String },
+    /// The grant is gone: the person must sign in again.
+    #[error("the account needs to sign in again: {reason}")]
+    NeedsSignIn { reason: String, code: &'static str },
+    /// Network trouble, a timeout, 5xx or 429: try again later.
+    #[error("the provider could not be reached: {reason}")]
+    Transient { reason: String, code: &'static str },
+    /// The keychain failed.
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    /// The registry failed.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+}
+
+impl RefreshError {
+    /// True when a later retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transient { .. } => true,
+            Self::Vault(err) => matches!(
+                err,
+                VaultError::Timeout { .. }
+                    | VaultError::Locked { .. }
+                    | VaultError::Unavailable { .. }
+                    | VaultError::Platform { .. }
+            ),
+            Self::Registry(_) => true,
+            Self::UnknownAccount { .. } | Self::NeedsSignIn { .. } => false,
+        }
+    }
+}
+
+impl ErrorCode for RefreshError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownAccount { .. } => "unknown_account",
+            Self::NeedsSignIn { code, .. } | Self::Transient { code, .. } => code,
+            Self::Vault(err) => err.code(),
+            Self::Registry(err) => err.code(),
+        }
+    }
+}
+
+/// The live state of an account, for the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveStatus {
+    /// A refresh is running.
+    Refreshing,
+    /// A fresh access token is in memory.
+    Ready {
+        /// When it expires.
+        expires_at: Option<SystemTime>,
+        /// When the next refresh is planned.
+        next_refresh_at: SystemTime,
+    },
+    /// The provider could not be reached; tokens kept.
+    Offline {
+        /// Why.
+        reason: String,
+        /// Next attempt.
+        retry_at: SystemTime,
+        /// Attempts so far.
+        attempt: u32,
+    },
+    /// The refresh token is gone or refused.
+    NeedsSignIn {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// When to refresh an access token proactively: at 80 % of its lifetime or
+/// 60 s before it expires, whichever is earlier (never before `issued_at`).
+pub fn next_refresh_at(issued_at: SystemTime, expires_at: Option<SystemTime>) -> SystemTime {
+    let expires_at = expires_at.unwrap_or(issued_at + DEFAULT_LIFETIME);
+    let lifetime = expires_at.duration_since(issued_at).unwrap_or_default();
+    let at_80 = issued_at + lifetime.mul_f64(0.8);
+    let before_60 = expires_at
+        .checked_sub(Duration::from_secs(60))
+        .unwrap_or(issued_at);
+    at_80.min(before_60).max(issued_at)
+}
+
+/// Capped exponential backoff with jitter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// First delay.
+    pub base: Duration,
+    /// Largest delay.
+    pub cap: Duration,
+    /// Fraction of the delay that is randomized (0.0–1.0).
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(300),
+            jitter: 0.3,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before attempt `attempt` (1-based), with `random` in [0, 1)
+    /// picking the jitter: `min(cap, base·2^(attempt-1))`, minus up to `jitter` of it.
+    pub fn delay(&self, attempt: u32, random: f64) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let capped = exp.min(self.cap);
+        let jitter = capped.mul_f64(self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0));
+        capped.saturating_sub(jitter)
+    }
+}
+
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Per-account and per-issuer coordination inside one process.
+#[derive(Debug, Default)]
+pub(crate) struct Coordination {
+    flights: std::sync::Mutex<HashMap<AccountId, Arc<Flight>>>,
+    issuers: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    pub(crate) live: std::sync::Mutex<HashMap<AccountId, LiveStatus>>,
+    wakers: std::sync::Mutex<HashMap<AccountId, Arc<tokio::sync::Notify>>>,
+    running: std::sync::Mutex<std::collections::HashSet<AccountId>>,
+}
+
+#[derive(Debug, Default)]
+struct Flight {
+    lock: tokio::sync::Mutex<()>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// A guard that removes an account from the running set when its loop ends.
+struct Running<'a>(&'a Latchkey, AccountId);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.coordination.running).remove(&self.1);
+    }
+}
+
+impl Latchkey {
+    fn flight(&self, id: &AccountId) -> Arc<Flight> {
+        Arc::clone(
+            lock(&self.coordination.flights)
+                .entry(id.clone())
+                .or_default(),
+        )
+    }
+
+    fn issuer_slots(&self, issuer: &str) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(
+            lock(&self.coordination.issuers)
+                .entry(issuer.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_ISSUER_CONCURRENCY))),
+        )
+    }
+
+    fn lock_path(&self, id: &AccountId) -> PathBuf {
+        let dir = self
+            .registry
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        dir.join("locks").join(format!("{}.lock", id.as_str()))
+    }
+
+    /// Takes the cross-process lock of an account (polling `try_lock`, so no
+    /// runtime thread blocks), with a timeout.
+    async fn cross_process_lock(&self, id: &AccountId) -> Result<std::fs::File, RefreshError> {
+        let path = self.lock_path(id);
+        let io = |err: std::io::Error| RefreshError::Transient {
+            reason: format!("cannot use the lock file {}: {err}", path.display()),
+            code: "lock_failed",
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        let deadline = tokio::time::Instant::now() + CROSS_PROCESS_LOCK_TIMEOUT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(RefreshError::Transient {
+                            reason: "another Latchkey process holds this account's refresh lock"
+                                .into(),
+                            code: "lock_timeout",
+                        });
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+            }
+        }
+    }
+
+    fn set_live(&self, id: &AccountId, status: LiveStatus) {
+        lock(&self.coordination.live).insert(id.clone(), status);
+        let _ = self.changes.send(id.clone());
+    }
+
+    /// The live status of every account with a running lifecycle.
+    pub fn live_status(&self, id: &AccountId) -> Option<LiveStatus> {
+        lock(&self.coordination.live).get(id).cloned()
+    }
+
+    /// Subscribes to "this account's state changed" notifications.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AccountId> {
+        self.changes.subscribe()
+    }
+
+    /// An access token valid for at least `min_validity`: the one in memory,
+    /// else a refreshed one.
+    pub async fn fresh_access_token(
+        &self,
+        id: &AccountId,
+        min_validity: Duration,
+    ) -> Result<AccessToken, RefreshError> {
+        if let Some(token) = self.access_token(id)
+            && token
+                .expires_at
+                .is_some_and(|e| e > self.clock.now() + min_validity)
+        {
+            return Ok(token);
+        }
+        self.refresh_account(id).await
+    }
+
+    /// Refreshes an account now (see the module docs for the guarantees).
+    /// Callers that arrive while a refresh of the same account is running
+    /// share its result instead of starting another.
+    pub async fn refresh_account(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+        let flight = self.flight(id);
+        let generation = flight.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let _in_process = flight.lock.lock().await;
+        if flight.generation.load(std::sync::atomic::Ordering::SeqCst) != generation
+            && let Some(token) = self.access_token(id)
+        {
+            // Someone refreshed while we waited: share their result.
+            return Ok(token);
+        }
+        let result = self.refresh_locked(id).await;
+        if result.is_ok() {
+            flight
+                .generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        result
+    }
+
+    async fn refresh_locked(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+        let account = self
+            .registry
+            .load()?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?;
+        let provider = self
+            .provider(&account.provider_id)
+            .cloned()
+            .ok_or_else(|| RefreshError::NeedsSignIn {
+                reason: format!(
+                    "the provider {:?} is no longer configured",
+                    account.provider_id
+                ),
+                code: "unknown_provider",
+            })?;
+        let metadata =
+            self.metadata(&account.provider_id)
+                .await
+                .map_err(|err| RefreshError::Transient {
+                    reason: err.to_string(),
+                    code: err.code(),
+                })?;
+        let slots = self.issuer_slots(&account.issuer);
+        let _slot = slots.acquire().await.map_err(|_| RefreshError::Transient {
+            reason: "shutting down".into(),
+            code: "shutting_down",
+        })?;
+        let _file_lock = self.cross_process_lock(id).await?;
+        // Under the lock: the keychain has the newest token, whoever rotated it.
+        let Some(refresh_token) = self.refresh_token(id).await? else {
+            self.mark_needs_sign_in(id)
+                .map_err(|e| RefreshError::Transient {
+                    reason: e.to_string(),
+                    code: e.code(),
+                })?;
+            return Err(RefreshError::NeedsSignIn {
+                reason: "its refresh token is missing from the keychain".into(),
+                code: "refresh_token_missing",
+            });
+        };
+        let endpoint = TokenEndpoint {
+            url: metadata.token_endpoint.clone(),
+            client_id: provider.client_id.clone(),
+            issuer: account.issuer.clone(),
+        };
+        let now = self.clock.now();
+        let tokens = match refresh(self.http.as_ref(), &endpoint, &refresh_token, now).await {
+            Ok(tokens) => tokens,
+            Err(err) if err.is_transient() => {
+                tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
+                return Err(RefreshError::Transient {
+                    reason: err.to_string(),
+                    code: err.code(),
+                });
+            }
+            Err(err) => {
+                return Err(self
+                    .grant_dead(id, &err.to_string(), terminal_code(&err))
+                    .await);
+            }
+        };
+        // Rotation: persist the new refresh token before anything uses the new access token.
+        if let Some(new_token) = &tokens.refresh_token
+            && new_token != &refresh_token
+        {
+            self.store_rotated(id, new_token).await?;
+        }
+        if let Some(id_token) = &tokens.id_token {
+            let expect = Expectations {
+                issuer: &account.issuer,
+                client_id: &provider.client_id,
+                nonce: None,
+                subject: Some(&account.subject),
+                now,
+            };
+            if let Err(err) =
+                verify(self.http.as_ref(), &metadata.jwks_uri, id_token, &expect).await
+            {
+                if matches!(err, IdTokenError::JwksTransport(_)) {
+                    return Err(RefreshError::Transient {
+                        reason: err.to_string(),
+                        code: err.code(),
+                    });
+                }
+                tracing::error!(account = %id, code = err.code(), error = %err, "the refreshed ID token is not valid");
+                return Err(self.grant_dead(id, &err.to_string(), err.code()).await);
+            }
+        }
+        let access = AccessToken {
+            token: tokens.access_token,
+            expires_at: tokens.expires_at,
+        };
+        lock(&self.access_tokens).insert(id.clone(), access.clone());
+        let refreshed_at = unix_seconds(self.clock.now());
+        self.registry.update(|book| {
+            if let Some(a) = book.get_mut(id) {
+                a.last_refreshed_at = Some(refreshed_at);
+                a.status = AccountStatus::Active;
+            }
+        })?;
+        tracing::info!(account = %id, rotated = tokens.refresh_token.is_some(), "access token refreshed");
+        Ok(access)
+    }
+
+    async fn store_rotated(
+        &self,
+        id: &AccountId,
+        token: &SecretString,
+    ) -> Result<(), RefreshError> {
+        let mut last = None;
+        for attempt in 0..3u32 {
+            match self.store_refresh_token(id, token).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tracing::warn!(account = %id, attempt, code = err.code(), "could not store the rotated refresh token");
+                    last = Some(err);
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+                }
+            }
+        }
+        Err(last.map_or_else(
+            || RefreshError::Transient {
+                reason: "keychain".into(),
+                code: "keychain_error",
+            },
+            RefreshError::Vault,
+        ))
+    }
+
+    /// Terminal failure: delete the dead token, keep the metadata, mark "needs sign-in".
+    async fn grant_dead(&self, id: &AccountId, reason: &str, code: &'static str) -> RefreshError {
+        tracing::warn!(account = %id, code, reason, "the refresh token was refused: the account needs sign-in");
+        if let Err(err) = self.vault.delete(id.as_str()).await {
+            tracing::warn!(account = %id, code = err.code(), "could not delete the dead refresh token");
+        }
+        if let Err(err) = self.mark_needs_sign_in(id) {
+            tracing::warn!(account = %id, code = err.code(), "could not mark the account");
+        }
+        RefreshError::NeedsSignIn {
+            reason: reason.to_owned(),
+            code,
+        }
+    }
+
+    /// Refreshes every active account concurrently (bounded per issuer), as at
+    /// launch; returns each result.
+    pub async fn refresh_all(&self) -> Vec<(AccountId, Result<AccessToken, RefreshError>)> {
+        let ids: Vec<AccountId> = match self.registry.load() {
+            Ok(book) => book
+                .accounts
+                .into_iter()
+                .filter(|a| a.status == AccountStatus::Active)
+                .map(|a| a.id)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let tasks = ids.into_iter().map(|id| async move {
+            let result = self.refresh_account(&id).await;
+            (id, result)
+        });
+        futures_util::future::join_all(tasks).await
+    }
+
+    /// Wakes an account's lifecycle loop now ("Retry now").
+    pub fn retry_now(&self, id: &AccountId) {
+        if let Some(waker) = lock(&self.coordination.wakers).get(id) {
+            waker.notify_one();
+        }
+    }
+
+    /// Whether a lifecycle loop runs for this account.
+    pub fn is_running(&self, id: &AccountId) -> bool {
+        lock(&self.coordination.running).contains(id)
+    }
+
+    /// The lifecycle of one account: refresh now, then before expiry; back off
+    /// while offline; stop when it needs sign-in or is signed out. Returns
+    /// immediately if a loop already runs for this account.
+    pub async fn run_account(&self, id: AccountId, backoff: Backoff) {
+        if !lock(&self.coordination.running).insert(id.clone()) {
+            return;
+        }
+        let _running = Running(self, id.clone());
+        let waker = Arc::clone(
+            lock(&self.coordination.wakers)
+                .entry(id.clone())
+                .or_default(),
+        );
+        let mut attempt = 0u32;
+        let mut first = true;
+        loop {
+            let active = self
+                .registry
+                .load()
+                .ok()
+                .and_then(|book| book.get(&id).map(|a| a.status == AccountStatus::Active));
+            match active {
+                Some(true) => {}
+                Some(false) => {
+                    self.set_live(
+                        &id,
+                        LiveStatus::NeedsSignIn {
+                            reason: "its sign-in has ended".into(),
+                        },
+                    );
+                    return;
+                }
+                None => {
+                    lock(&self.coordination.live).remove(&id);
+                    let _ = self.changes.send(id.clone());
+                    return;
+                }
+            }
+            let now = self.clock.now();
+            let fresh = self
+                .access_token(&id)
+                .and_then(|t| t.expires_at)
+                .filter(|expires| *expires > now + Duration::from_secs(120));
+            let outcome = match fresh {
+                // Just signed in: no need to refresh before this token ages.
+                Some(expires_at) if attempt == 0 && first => Ok(AccessToken {
+                    token: SecretString::new(String::new()),
+                    expires_at: Some(expires_at),
+                }),
+                _ => {
+                    self.set_live(&id, LiveStatus::Refreshing);
+                    self.refresh_account(&id).await
+                }
+            };
+            first = false;
+            let wait = match outcome {
+                Ok(token) => {
+                    attempt = 0;
+                    let now = self.clock.now();
+                    let next = next_refresh_at(now, token.expires_at);
+                    self.set_live(
+                        &id,
+                        LiveStatus::Ready {
+                            expires_at: token.expires_at,
+                            next_refresh_at: next,
+                        },
+                    );
+                    next.duration_since(now).unwrap_or_default()
+                }
+                Err(err) if err.is_transient() => {
+                    attempt += 1;
+                    let delay = backoff.delay(attempt, random_unit());
+                    self.set_live(
+                        &id,
+                        LiveStatus::Offline {
+                            reason: err.to_string(),
+                            retry_at: self.clock.now() + delay,
+                            attempt,
+                        },
+                    );
+                    delay
+                }
+                Err(RefreshError::UnknownAccount { .. }) => {
+                    lock(&self.coordination.live).remove(&id);
+                    let _ = self.changes.send(id.clone());
+                    return;
+                }
+                Err(err) => {
+                    self.set_live(
+                        &id,
+                        LiveStatus::NeedsSignIn {
+                            reason: err.to_string(),
+                        },
+                    );
+                    return;
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = waker.notified() => { attempt = attempt.saturating_sub(1); }
+            }
+        }
+    }
+}
+
+fn terminal_code(err: &TokenError) -> &'static str {
+    match err {
+        TokenError::OAuth { error, .. } if error == "invalid_grant" => "invalid_grant",
+        other => other.code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    #[test]
+    fn proactive_refresh_at_80_percent_or_60_seconds_before_expiry() {
+        // One hour: 80 % = 48 min; 60 s before = 59 min → 48 min.
+        assert_eq!(
+            next_refresh_at(t0(), Some(t0() + Duration::from_secs(3600))),
+            t0() + Duration::from_secs(2880)
+        );
+        // Four minutes: 80 % = 192 s; 60 s before = 180 s → 180 s.
+        assert_eq!(
+            next_refresh_at(t0(), Some(t0() + Duration::from_secs(240))),
+            t0() + Duration::from_secs(180)
+        );
+        // Thirty seconds: 60 s before is in the past → now.
+        assert_eq!(
+            next_refresh_at(t0(), Some(t0() + Duration::from_secs(30))),
+            t0()
+        );
+        // Already expired → now.
+        assert_eq!(
+            next_refresh_at(t0(), Some(t0() - Duration::from_secs(5))),
+            t0()
+        );
+        // Unknown lifetime: assume an hour.
+        assert_eq!(
+            next_refresh_at(t0(), None),
+            t0() + Duration::from_secs(2880)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
+        let b = Backoff {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(60),
+            jitter: 0.5,
+        };
+        let no_jitter: Vec<u64> = (1..=7).map(|n| b.delay(n, 0.0).as_secs()).collect();
+        assert_eq!(no_jitter, [2, 4, 8, 16, 32, 60, 60]);
+        // Jitter only shortens, by at most half.
+        for n in 1..=10 {
+            let full = b.delay(n, 0.0);
+            let min = b.delay(n, 0.999_999);
+            assert!(
+                min <= full && min >= full / 2,
+                "attempt {n}: {min:?} vs {full:?}"
+            );
+        }
+        // Huge attempt counts do not overflow.
+        assert_eq!(b.delay(u32::MAX, 0.0), Duration::from_secs(60));
+        let r = random_unit();
+        assert!((0.0..1.0).contains(&r));
+    }
+
+    use crate::accounts::{Registry, new_account};
+    use crate::clock::ManualClock;
+    use crate::discovery::ProviderMetadata;
+    use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
+    use crate::id_token::Identity;
+    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, jwks};
+    use crate::vault::{KeyringStore, SecretStore, Vault};
+    use url::Url;
+
+    fn provider() -> crate::provider::ProviderConfig {
+        crate::provider::parse_providers(&format!(
+            "[[provider]]\nid = \"p\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\n"
+        ))
+        .expect("parses")
+        .remove(0)
+        .config
+        .expect("valid")
+    }
+
+    fn metadata() -> ProviderMetadata {
+        let url = |p: &str| Url::parse(&format!("{ISSUER}{p}")).expect("url");
+        ProviderMetadata {
+            issuer: ISSUER.into(),
+            authorization_endpoint: url("/auth"),
+            token_endpoint: url("/token"),
+            jwks_uri: url("/jwks"),
+            userinfo_endpoint: None,
+            revocation_endpoint: None,
+            authorization_response_iss_parameter_supported: true,
+            scopes_supported: vec![],
+            prompt_values_supported: None,
+        }
+    }
+
+    struct Setup {
+        core: Latchkey,
+        store: Arc<KeyringStore>,
+        id: AccountId,
+        dir: PathBuf,
+    }
+
+    impl Drop for Setup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-refresh-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn core_over(
+        http: Arc<dyn HttpClient>,
+        store: Arc<KeyringStore>,
+        dir: &std::path::Path,
+    ) -> Latchkey {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let core = Latchkey::new(
+            http,
+            Vault::new(store),
+            clock,
+            Registry::in_dir(dir),
+            vec![provider()],
+        );
+        lock(&core.metadata).insert("p".into(), metadata());
+        core
+    }
+
+    async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
+        let dir = dir(name);
+        let store = Arc::new(KeyringStore::in_memory(format!("refresh-{name}")));
+        let core = core_over(http, store.clone(), &dir);
+        let identity = Identity {
+            issuer: ISSUER.into(),
+            subject: "alice".into(),
+            name: None,
+            email: Some("alice@example.test".into()),
+            picture: None,
+        };
+        let account = new_account("p", &identity, vec!["openid".into()], t0());
+        let id = account.id.clone();
+        core.registry
+            .update(|b| b.upsert(account))
+            .expect("registry");
+        core.store_refresh_token(&id, &SecretString::new("RT-0"))
+            .await
+            .expect("store");
+        Setup {
+            core,
+            store,
+            id,
+            dir,
+        }
+    }
+
+    fn tokens(rt: Option<&str>) -> Canned {
+        let mut body =
+            serde_json::json!({"access_token": "AT", "token_type": "Bearer", "expires_in": 600});
+        if let Some(rt) = rt {
+            body["refresh_token"] = rt.into();
+        }
+        Canned::json(200, body)
+    }
+
+    #[tokio::test]
+    async fn rotation_is_stored_and_no_rotation_keeps_the_old_token() {
+        let server = Arc::new(FakeServer::new());
+        let s = setup("rotate", server.clone()).await;
+        server.set("/token", tokens(Some("RT-1")));
+        let access = s.core.refresh_account(&s.id).await.expect("refreshed");
+        assert_eq!(access.token.expose(), "AT");
+        assert_eq!(
+            s.core
+                .refresh_token(&s.id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-1"
+        );
+        assert!(
+            server.requests.lock().expect("lock")[0]
+                .1
+                .contains("refresh_token=RT-0")
+        );
+        server.set("/token", tokens(None));
+        s.core.refresh_account(&s.id).await.expect("refreshed");
+        assert_eq!(
+            s.core
+                .refresh_token(&s.id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-1"
+        );
+        assert!(
+            s.core
+                .accounts()
+                .expect("book")
+                .get(&s.id)
+                .expect("a")
+                .last_refreshed_at
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_grant_is_terminal_and_removes_only_the_token() {
+        let server = Arc::new(FakeServer::new());
+        let s = setup("dead", server.clone()).await;
+        server.set(
+            "/token",
+            Canned::json(400, serde_json::json!({"error": "invalid_grant"})),
+        );
+        let err = s.core.refresh_account(&s.id).await.expect_err("dead");
+        assert!(!err.is_transient());
+        assert_eq!(err.code(), "invalid_grant");
+        assert_eq!(
+            s.store.get(s.id.as_str()).expect("get"),
+            None,
+            "the dead token is deleted"
+        );
+        let book = s.core.accounts().expect("book");
+        assert_eq!(
+            book.get(&s.id).expect("metadata kept").status,
+            AccountStatus::NeedsSignIn
+        );
+    }
+
+    #[tokio::test]
+    async fn server_errors_and_rate_limits_are_transient_and_keep_everything() {
+        for status in [500, 503, 429] {
+            let server = Arc::new(FakeServer::new());
+            let s = setup(&format!("transient-{status}"), server.clone()).await;
+            server.set(
+                "/token",
+                Canned {
+                    status,
+                    content_type: "text/html",
+                    body: "<html>busy</html>".into(),
+                },
+            );
+            let err = s.core.refresh_account(&s.id).await.expect_err("transient");
+            assert!(err.is_transient(), "{status}: {err}");
+            assert_eq!(
+                s.core
+                    .refresh_token(&s.id)
+                    .await
+                    .expect("get")
+                    .expect("kept")
+                    .expose(),
+                "RT-0"
+            );
+            assert_eq!(
+                s.core
+                    .accounts()
+                    .expect("book")
+                    .get(&s.id)
+                    .expect("a")
+                    .status,
+                AccountStatus::Active
+            );
+        }
+        // No route at all = connection failure.
+        let server = Arc::new(FakeServer::new());
+        let s = setup("transient-network", server.clone()).await;
+        assert!(
+            s.core
+                .refresh_account(&s.id)
+                .await
+                .expect_err("network")
+                .is_transient()
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_refresh() {
+        let server = Arc::new(FakeServer::new());
+        let s = setup("single-flight", server.clone()).await;
+        server.set("/token", tokens(Some("RT-1")));
+        let calls = (0..20).map(|_| s.core.refresh_account(&s.id));
+        let results = futures_util::future::join_all(calls).await;
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(server.count("/token"), 1, "one refresh for twenty callers");
+    }
+
+    #[tokio::test]
+    async fn an_id_token_for_another_subject_after_refresh_is_refused() {
+        let server = Arc::new(FakeServer::new());
+        let s = setup("sub-changed", server.clone()).await;
+        let mut claims = Claims::valid(t0(), "unused");
+        claims.nonce = None;
+        claims.sub = "mallory".into();
+        server.set("/token", Canned::json(200, serde_json::json!({
+            "access_token": "AT", "token_type": "Bearer", "refresh_token": "RT-1", "id_token": claims.sign().to_string(),
+        })));
+        server.set(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+        );
+        let err = s
+            .core
+            .refresh_account(&s.id)
+            .await
+            .expect_err("sub changed");
+        assert_eq!(err.code(), "id_token_subject_changed");
+        assert!(
+            s.core.access_token(&s.id).is_none(),
+            "the access token is not used"
+        );
+        // A same-subject ID token without nonce is fine (OIDC Core 12.2).
+        let s = setup("sub-same", server.clone()).await;
+        let mut claims = Claims::valid(t0(), "unused");
+        claims.nonce = None;
+        server.set("/token", Canned::json(200, serde_json::json!({
+            "access_token": "AT", "token_type": "Bearer", "refresh_token": "RT-1", "id_token": claims.sign().to_string(),
+        })));
+        assert!(s.core.refresh_account(&s.id).await.is_ok());
+    }
+
+    /// An IdP that rotates on every refresh and reports any reuse of a rotated token.
+    #[derive(Debug, Default)]
+    struct RotatingIdp {
+        current: std::sync::Mutex<String>,
+        served: std::sync::atomic::AtomicUsize,
+        reused: std::sync::atomic::AtomicUsize,
+    }
+
+    impl HttpClient for RotatingIdp {
+        fn execute(
+            &self,
+            request: HttpRequest,
+        ) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            let body = String::from_utf8_lossy(request.body()).into_owned();
+            let presented = url::form_urlencoded::parse(body.as_bytes())
+                .find(|(k, _)| k == "refresh_token")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            Box::pin(async move {
+                // Yield so that concurrent requests really interleave.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let reply = {
+                    let mut current = self.current.lock().expect("lock");
+                    if *current == presented {
+                        let n = self
+                            .served
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                            + 1;
+                        *current = format!("RT-{n}");
+                        serde_json::json!({"access_token": format!("AT-{n}"), "token_type": "Bearer", "expires_in": 600, "refresh_token": *current})
+                    } else {
+                        self.reused
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        serde_json::json!({"error": "invalid_grant"})
+                    }
+                };
+                let status = if reply.get("error").is_some() {
+                    400
+                } else {
+                    200
+                };
+                Ok(http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(reply.to_string().into_bytes())
+                    .expect("response"))
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_processes_never_present_a_rotated_token() {
+        let idp = Arc::new(RotatingIdp::default());
+        *idp.current.lock().expect("lock") = "RT-0".into();
+        let s = setup("two-processes", idp.clone()).await;
+        // A second "process": its own core (own in-process locks) over the same keychain and data dir.
+        let other = core_over(idp.clone(), s.store.clone(), &s.dir);
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let core = if i % 2 == 0 { &s.core } else { &other };
+            tasks.push(core.refresh_account(&s.id));
+        }
+        let results = futures_util::future::join_all(tasks).await;
+        assert!(
+            results.iter().all(Result::is_ok),
+            "{:?}",
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            idp.reused.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "no rotated token was presented"
+        );
+        let served = idp.served.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(served >= 2, "both processes refreshed ({served})");
+        let stored = s.core.refresh_token(&s.id).await.expect("get").expect("rt");
+        assert_eq!(
+            stored.expose(),
+            format!("RT-{served}"),
+            "the keychain holds the newest token"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_lifecycle_stops_when_the_account_needs_sign_in() {
+        let server = Arc::new(FakeServer::new());
+        let s = setup("lifecycle", server.clone()).await;
+        server.set(
+            "/token",
+            Canned::json(400, serde_json::json!({"error": "invalid_grant"})),
+        );
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            s.core.run_account(s.id.clone(), Backoff::default()),
+        )
+        .await
+        .expect("the loop ends by itself");
+        assert!(matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::NeedsSignIn { .. })
+        ));
+        assert!(!s.core.is_running(&s.id));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lifecycle_backs_off_while_offline_and_recovers() {
+        let server = Arc::new(FakeServer::new());
+        let s = Arc::new(setup("offline", server.clone()).await);
+        server.set(
+            "/token",
+            Canned {
+                status: 503,
+                content_type: "text/html",
+                body: String::new(),
+            },
+        );
+        let runner = {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                s.core
+                    .run_account(
+                        s.id.clone(),
+                        Backoff {
+                            base: Duration::from_secs(2),
+                            cap: Duration::from_secs(60),
+                            jitter: 0.0,
+                        },
+                    )
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Offline { attempt: 1, .. })
+        ));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Offline { attempt: 2, .. })
+        ));
+        assert_eq!(server.count("/token"), 2);
+        // The provider comes back; "Retry now" does not wait for the 4 s backoff.
+        server.set("/token", tokens(Some("RT-1")));
+        s.core.retry_now(&s.id);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. })),
+            "{:?}",
+            s.core.live_status(&s.id)
+        );
+        assert_eq!(
+            s.core
+                .refresh_token(&s.id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-1"
+        );
+        runner.abort();
+    }
+}
