@@ -164,6 +164,49 @@ pub async fn verify(
     }
 }
 
+/// JWKS documents by URL, shared by the refreshes of one process.
+pub type JwksCache = std::sync::Mutex<std::collections::HashMap<String, CoreJsonWebKeySet>>;
+
+/// Like [`verify`], but keeps the key set between calls: it is fetched when
+/// absent, and fetched again (once) when the token names an unknown key.
+pub async fn verify_cached(
+    http: &dyn HttpClient,
+    cache: &JwksCache,
+    jwks_uri: &Url,
+    id_token: &CoreIdToken,
+    expect: &Expectations<'_>,
+) -> Result<Identity, IdTokenError> {
+    let lock = |c: &JwksCache| {
+        c.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(jwks_uri.as_str())
+            .cloned()
+    };
+    let store = |jwks: &CoreJsonWebKeySet| {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(jwks_uri.to_string(), jwks.clone());
+    };
+    let jwks = match lock(cache) {
+        Some(jwks) => jwks,
+        None => {
+            let jwks = fetch_jwks(http, jwks_uri).await?;
+            store(&jwks);
+            jwks
+        }
+    };
+    match verify_with_keys(id_token, jwks, expect) {
+        Err(IdTokenError::Signature { reason }) if reason == NO_MATCHING_KEY => {
+            tracing::info!("ID token signed with an unknown key; fetching the JWKS again");
+            let jwks = fetch_jwks(http, jwks_uri).await?;
+            store(&jwks);
+            verify_with_keys(id_token, jwks, expect)
+        }
+        other => other,
+    }
+}
+
 const NO_MATCHING_KEY: &str = "no key in the provider's key set matches";
 
 /// Verifies an ID token against a given key set (no I/O).

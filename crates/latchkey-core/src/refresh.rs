@@ -24,10 +24,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::accounts::{AccountId, AccountStatus, RegistryError};
+use crate::accounts::{Account, AccountId, AccountStatus, RegistryError};
 use crate::clock::unix_seconds;
 use crate::error::ErrorCode;
-use crate::id_token::{Expectations, IdTokenError, verify};
+use crate::id_token::{Expectations, IdTokenError, verify_cached};
 use crate::secret::SecretString;
 use crate::signin::{AccessToken, Latchkey, lock};
 use crate::token::{TokenEndpoint, TokenError, refresh};
@@ -180,6 +180,7 @@ pub(crate) struct Coordination {
     pub(crate) live: std::sync::Mutex<HashMap<AccountId, LiveStatus>>,
     wakers: std::sync::Mutex<HashMap<AccountId, Arc<tokio::sync::Notify>>>,
     running: std::sync::Mutex<std::collections::HashSet<AccountId>>,
+    touched: std::sync::Mutex<HashMap<AccountId, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -298,6 +299,16 @@ impl Latchkey {
     /// Callers that arrive while a refresh of the same account is running
     /// share its result instead of starting another.
     pub async fn refresh_account(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+        let result = self.refresh_with(id, None).await;
+        self.flush_refresh_times().await;
+        result
+    }
+
+    async fn refresh_with(
+        &self,
+        id: &AccountId,
+        known: Option<Account>,
+    ) -> Result<AccessToken, RefreshError> {
         let flight = self.flight(id);
         let generation = flight.generation.load(std::sync::atomic::Ordering::SeqCst);
         let _in_process = flight.lock.lock().await;
@@ -307,7 +318,7 @@ impl Latchkey {
             // Someone refreshed while we waited: share their result.
             return Ok(token);
         }
-        let result = self.refresh_locked(id).await;
+        let result = self.refresh_locked(id, known).await;
         if result.is_ok() {
             flight
                 .generation
@@ -316,13 +327,20 @@ impl Latchkey {
         result
     }
 
-    async fn refresh_locked(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
-        let account = self
-            .registry
-            .load()?
-            .get(id)
-            .cloned()
-            .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?;
+    async fn refresh_locked(
+        &self,
+        id: &AccountId,
+        known: Option<Account>,
+    ) -> Result<AccessToken, RefreshError> {
+        let account = match known {
+            Some(account) => account,
+            None => self
+                .registry
+                .load()?
+                .get(id)
+                .cloned()
+                .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?,
+        };
         let provider = self
             .provider(&account.provider_id)
             .cloned()
@@ -340,11 +358,6 @@ impl Latchkey {
                     reason: err.to_string(),
                     code: err.code(),
                 })?;
-        let slots = self.issuer_slots(&account.issuer);
-        let _slot = slots.acquire().await.map_err(|_| RefreshError::Transient {
-            reason: "shutting down".into(),
-            code: "shutting_down",
-        })?;
         let _file_lock = self.cross_process_lock(id).await?;
         // Under the lock: the keychain has the newest token, whoever rotated it.
         let Some(refresh_token) = self.refresh_token(id).await? else {
@@ -364,7 +377,15 @@ impl Latchkey {
             issuer: account.issuer.clone(),
         };
         let now = self.clock.now();
-        let tokens = match refresh(self.http.as_ref(), &endpoint, &refresh_token, now).await {
+        // At most PER_ISSUER_CONCURRENCY token requests in flight per issuer.
+        let slots = self.issuer_slots(&account.issuer);
+        let slot = slots.acquire().await.map_err(|_| RefreshError::Transient {
+            reason: "shutting down".into(),
+            code: "shutting_down",
+        })?;
+        let result = refresh(self.http.as_ref(), &endpoint, &refresh_token, now).await;
+        drop(slot);
+        let tokens = match result {
             Ok(tokens) => tokens,
             Err(err) if err.is_transient() => {
                 tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
@@ -393,8 +414,14 @@ impl Latchkey {
                 subject: Some(&account.subject),
                 now,
             };
-            if let Err(err) =
-                verify(self.http.as_ref(), &metadata.jwks_uri, id_token, &expect).await
+            if let Err(err) = verify_cached(
+                self.http.as_ref(),
+                &self.jwks,
+                &metadata.jwks_uri,
+                id_token,
+                &expect,
+            )
+            .await
             {
                 if matches!(err, IdTokenError::JwksTransport(_)) {
                     return Err(RefreshError::Transient {
@@ -412,14 +439,52 @@ impl Latchkey {
         };
         lock(&self.access_tokens).insert(id.clone(), access.clone());
         let refreshed_at = unix_seconds(self.clock.now());
-        self.registry.update(|book| {
-            if let Some(a) = book.get_mut(id) {
-                a.last_refreshed_at = Some(refreshed_at);
-                a.status = AccountStatus::Active;
-            }
-        })?;
+        if account.status == AccountStatus::Active {
+            // Only a timestamp changes: written in batches, off the refresh path.
+            self.touch_refreshed(id, refreshed_at);
+        } else {
+            self.registry.update(|book| {
+                if let Some(a) = book.get_mut(id) {
+                    a.last_refreshed_at = Some(refreshed_at);
+                    a.status = AccountStatus::Active;
+                }
+            })?;
+        }
         tracing::info!(account = %id, rotated = tokens.refresh_token.is_some(), "access token refreshed");
         Ok(access)
+    }
+
+    /// Records a successful refresh time (written by [`Self::flush_refresh_times`]).
+    fn touch_refreshed(&self, id: &AccountId, at: u64) {
+        lock(&self.coordination.touched).insert(id.clone(), at);
+    }
+
+    /// Writes every pending refresh time to the registry in one atomic update,
+    /// on a blocking thread.
+    pub async fn flush_refresh_times(&self) {
+        let pending: HashMap<AccountId, u64> =
+            std::mem::take(&mut *lock(&self.coordination.touched));
+        if pending.is_empty() {
+            return;
+        }
+        let registry = self.registry.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            registry.update(|book| {
+                for (id, at) in &pending {
+                    if let Some(a) = book.get_mut(id) {
+                        a.last_refreshed_at = Some(*at);
+                    }
+                }
+            })
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(code = err.code(), error = %err, "could not record refresh times")
+            }
+            Err(err) => tracing::warn!(error = %err, "could not record refresh times"),
+        }
     }
 
     async fn store_rotated(
@@ -462,23 +527,42 @@ impl Latchkey {
         }
     }
 
-    /// Refreshes every active account concurrently (bounded per issuer), as at
-    /// launch; returns each result.
-    pub async fn refresh_all(&self) -> Vec<(AccountId, Result<AccessToken, RefreshError>)> {
-        let ids: Vec<AccountId> = match self.registry.load() {
+    /// Refreshes every active account concurrently (one task each, bounded
+    /// per issuer), as at launch; returns each result.
+    pub async fn refresh_all(
+        self: &Arc<Self>,
+    ) -> Vec<(AccountId, Result<AccessToken, RefreshError>)> {
+        let accounts: Vec<Account> = match self.registry.load() {
             Ok(book) => book
                 .accounts
                 .into_iter()
                 .filter(|a| a.status == AccountStatus::Active)
-                .map(|a| a.id)
                 .collect(),
             Err(_) => Vec::new(),
         };
-        let tasks = ids.into_iter().map(|id| async move {
-            let result = self.refresh_account(&id).await;
-            (id, result)
-        });
-        futures_util::future::join_all(tasks).await
+        let tasks: Vec<_> = accounts
+            .into_iter()
+            .map(|account| {
+                let core = Arc::clone(self);
+                let id = account.id.clone();
+                let task = tokio::spawn(async move {
+                    core.refresh_with(&account.id, Some(account.clone())).await
+                });
+                (id, task)
+            })
+            .collect();
+        let mut results = Vec::with_capacity(tasks.len());
+        for (id, task) in tasks {
+            let result = task.await.unwrap_or_else(|err| {
+                Err(RefreshError::Transient {
+                    reason: format!("the refresh task failed: {err}"),
+                    code: "internal_error",
+                })
+            });
+            results.push((id, result));
+        }
+        self.flush_refresh_times().await;
+        results
     }
 
     /// Wakes an account's lifecycle loop now ("Retry now").
@@ -551,6 +635,7 @@ impl Latchkey {
             let wait = match outcome {
                 Ok(token) => {
                     attempt = 0;
+                    self.flush_refresh_times().await;
                     let now = self.clock.now();
                     let next = next_refresh_at(now, token.expires_at);
                     self.set_live(

@@ -253,6 +253,7 @@ pub struct Latchkey {
     pub(crate) store_lock: tokio::sync::Mutex<()>,
     pub(crate) access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
     pub(crate) coordination: crate::refresh::Coordination,
+    pub(crate) jwks: crate::id_token::JwksCache,
     pub(crate) changes: tokio::sync::broadcast::Sender<AccountId>,
 }
 
@@ -290,6 +291,7 @@ impl Latchkey {
             store_lock: tokio::sync::Mutex::new(()),
             access_tokens: Mutex::new(HashMap::new()),
             coordination: crate::refresh::Coordination::default(),
+            jwks: Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(256).0,
         }
     }
