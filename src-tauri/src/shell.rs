@@ -167,6 +167,20 @@ impl Shell {
                 .map_or_else(|| id.to_owned(), |c| c.name.clone())
         };
         self.update(|state| {
+            // A provider that just served a refresh is reachable, whatever discovery said at launch.
+            if let Ok(book) = &accounts {
+                for a in &book.accounts {
+                    if matches!(self.core.live_status(&a.id), Some(LiveStatus::Ready { .. }))
+                        && let Some(p) = state
+                            .providers
+                            .iter_mut()
+                            .find(|p| p.id == a.provider_id && p.status == ProviderStatus::Unreachable)
+                    {
+                        p.status = ProviderStatus::Reachable;
+                        p.error = None;
+                    }
+                }
+            }
             match accounts {
                 Ok(book) => {
                     state.registry_error = None;

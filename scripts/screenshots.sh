@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Refreshes docs/screenshots/ from the end-to-end tests' screenshots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/test.sh e2e
+mkdir -p docs/screenshots
+cp tests/results/accounts/needs-sign-in.png docs/screenshots/accounts.png
+cp tests/results/signin/waiting-for-browser.png docs/screenshots/waiting-for-browser.png
+cp tests/results/signin/picker.png docs/screenshots/provider-picker.png
+cp tests/results/refresh/offline.png docs/screenshots/offline.png
+cp tests/results/config-entries/provider-errors.png docs/screenshots/provider-errors.png
+echo "docs/screenshots refreshed"
