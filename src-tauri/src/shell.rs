@@ -171,10 +171,9 @@ impl Shell {
             if let Ok(book) = &accounts {
                 for a in &book.accounts {
                     if matches!(self.core.live_status(&a.id), Some(LiveStatus::Ready { .. }))
-                        && let Some(p) = state
-                            .providers
-                            .iter_mut()
-                            .find(|p| p.id == a.provider_id && p.status == ProviderStatus::Unreachable)
+                        && let Some(p) = state.providers.iter_mut().find(|p| {
+                            p.id == a.provider_id && p.status == ProviderStatus::Unreachable
+                        })
                     {
                         p.status = ProviderStatus::Reachable;
                         p.error = None;
