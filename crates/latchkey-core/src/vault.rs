@@ -182,7 +182,11 @@ impl SecretStore for KeyringStore {
                 }
                 continue;
             }
-            let attributes = entry.get_attributes()?;
+            // An item deleted between the search and this read (e.g. the startup
+            // probe's) is simply not listed.
+            let Ok(attributes) = entry.get_attributes() else {
+                continue;
+            };
             if attributes
                 .get("service")
                 .is_some_and(|s| *s == self.service)
@@ -394,7 +398,10 @@ impl Vault {
     /// The keys of our items (parts excluded).
     pub async fn list_keys(&self) -> Result<Vec<String>, VaultError> {
         let keys = self.run(|s| s.list_keys()).await?;
-        Ok(keys.into_iter().filter(|k| !k.contains(".part")).collect())
+        Ok(keys
+            .into_iter()
+            .filter(|k| !k.contains(".part") && k != PROBE_KEY)
+            .collect())
     }
 
     /// Proves the keychain works: writes, reads back and deletes a probe item.
