@@ -13,6 +13,8 @@ fn main() {
             "sign_out_account",
             "retry_account",
             "refresh_account",
+            "sign_in_link",
+            "open_folder",
         ]),
     ))
     .expect("failed to run tauri-build");

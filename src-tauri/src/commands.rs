@@ -204,3 +204,51 @@ pub async fn refresh_account(
     shell.reload_accounts().await;
     Ok(token.expires_at.map(latchkey_core::clock::unix_millis))
 }
+
+/// The authorization URL of a pending sign-in ("Copy sign-in link", for people
+/// whose default browser is not the one they want). It is the front-channel
+/// request the browser gets anyway: no token, code or verifier.
+#[tauri::command]
+pub async fn sign_in_link(shell: State<'_, Arc<Shell>>, handle: String) -> Result<String, UiError> {
+    let pending = shell.core.pending().await.map_err(ui)?;
+    pending
+        .into_iter()
+        .find(|p| p.handle.as_str() == handle)
+        .map(|p| p.authorization_url.to_string())
+        .ok_or_else(|| {
+            UiError::new(
+                "sign_in_not_pending",
+                "this sign-in is no longer in progress",
+            )
+        })
+}
+
+/// Opens one of Latchkey's folders in the file manager: `config`, `data` or `logs`.
+#[tauri::command]
+pub async fn open_folder(
+    app: AppHandle,
+    shell: State<'_, Arc<Shell>>,
+    folder: String,
+) -> Result<(), UiError> {
+    let state = shell.snapshot();
+    let file = match folder.as_str() {
+        "config" => state.providers_file,
+        "data" => state.accounts_file,
+        "logs" => state.log_file,
+        _ => None,
+    }
+    .ok_or_else(|| UiError::new("unknown_folder", "there is no such folder"))?;
+    let dir = std::path::Path::new(&file)
+        .parent()
+        .ok_or_else(|| UiError::new("unknown_folder", "there is no such folder"))?
+        .to_path_buf();
+    let _ = std::fs::create_dir_all(&dir);
+    app.opener()
+        .open_path(dir.display().to_string(), None::<&str>)
+        .map_err(|err| {
+            UiError::new(
+                "open_failed",
+                format!("the folder could not be opened: {err}"),
+            )
+        })
+}

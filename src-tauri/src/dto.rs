@@ -9,6 +9,12 @@ use crate::error::UiError;
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StateDto {
+    /// The app's version.
+    pub version: &'static str,
+    /// The accounts file.
+    pub accounts_file: Option<String>,
+    /// The log file.
+    pub log_file: Option<String>,
     /// Where the providers file is (or would be).
     pub providers_file: Option<String>,
     /// A problem with the providers file as a whole.

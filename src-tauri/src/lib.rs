@@ -22,14 +22,42 @@ use tauri_plugin_deep_link::DeepLinkExt;
 use crate::error::UiError;
 use crate::shell::Shell;
 
+/// The log file: `<data dir>/logs/latchkey.log` (never holds a secret).
+pub(crate) fn log_file() -> Option<std::path::PathBuf> {
+    default_data_dir().map(|d| d.join("logs").join("latchkey.log"))
+}
+
 fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .with_target(false);
+    let file = log_file().and_then(|path| {
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        // Keep the log small: start over past 5 MiB.
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 5 * 1024 * 1024) {
+            let _ = std::fs::rename(&path, path.with_extension("log.old"));
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok()
+    });
+    let file_layer = file.map(|f| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::sync::Mutex::new(f))
+            .with_ansi(false)
+            .with_target(false)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file_layer)
         .try_init();
 }
 
@@ -128,6 +156,8 @@ pub fn run() {
             commands::sign_out_account,
             commands::retry_account,
             commands::refresh_account,
+            commands::sign_in_link,
+            commands::open_folder,
         ])
         .run(tauri::generate_context!());
     if let Err(err) = result {

@@ -82,11 +82,15 @@ impl Shell {
                 }
             }
         }
+        let accounts_file = Some(core.registry().path().display().to_string());
         Self {
             vault,
             configs,
             core,
             state: Mutex::new(StateDto {
+                version: env!("CARGO_PKG_VERSION"),
+                accounts_file,
+                log_file: crate::log_file().map(|p| p.display().to_string()),
                 providers_file: providers_file.map(|p| p.display().to_string()),
                 providers_file_error: file_error,
                 providers,

@@ -58,7 +58,8 @@ function renderKeychain(state) {
   chip.className = `chip ${status === 'ok' ? 'chip-ok' : status === 'unavailable' ? 'chip-err' : 'chip-muted'}`;
   $('keychain-banner').hidden = status !== 'unavailable';
   $('keychain-banner').dataset.code = error?.code ?? '';
-  $('keychain-message').textContent = error?.message ?? '';
+  // The banner's title already says it; show the reason only.
+  $('keychain-message').textContent = (error?.message ?? '').replace(/^the system keychain is not available: /, '');
 }
 
 function renderNotices(state) {
@@ -207,6 +208,7 @@ function renderPending(state) {
         el('div', { className: 'text' }, el('strong', {}, 'Continue in your browser…'), el('div', { className: 'muted small-text' }, `Signing in to ${p.providerName}. Latchkey finishes by itself when you are done.`)),
         el('div', { className: 'actions' },
           el('button', { className: 'open-again', type: 'button', onClick: () => backend.openSignInAgain(p.handle).catch(showError) }, 'Open the browser again'),
+          el('button', { className: 'copy-link', type: 'button', onClick: (e) => copyLink(p.handle, e.currentTarget) }, 'Copy sign-in link'),
           el('button', { className: 'cancel', type: 'button', onClick: () => backend.cancelSignIn(p.handle).then(refresh).catch(showError) }, 'Cancel')),
       ),
     ),
@@ -216,10 +218,11 @@ function renderPending(state) {
 let lastState = null;
 
 function renderAddButton(state) {
-  const button = $('add-account');
   const keychainOk = state.keychain.status !== 'unavailable';
-  button.disabled = !keychainOk;
-  button.title = keychainOk ? 'Sign in to another account' : 'Signing in needs a working system keychain';
+  for (const button of [$('add-account'), $('empty-add')]) {
+    button.disabled = !keychainOk;
+    button.title = keychainOk ? 'Sign in to another account' : 'Signing in needs a working system keychain';
+  }
 }
 
 function openPicker() {
@@ -261,6 +264,51 @@ function showError(err) {
 }
 
 $('add-account').addEventListener('click', openPicker);
+$('empty-add').addEventListener('click', openPicker);
+
+async function copyLink(handle, button) {
+  try {
+    const link = await backend.signInLink(handle);
+    try {
+      await navigator.clipboard.writeText(link);
+      button.textContent = 'Link copied';
+    } catch {
+      // No clipboard access: show the link to copy by hand.
+      const card = button.closest('.pending-card');
+      let field = card.querySelector('.link-fallback');
+      if (!field) {
+        field = el('input', { className: 'link-fallback', readonly: 'readonly', 'aria-label': 'Sign-in link' });
+        card.querySelector('.text').append(field);
+      }
+      field.value = link;
+      field.select();
+    }
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function openAbout() {
+  const state = lastState;
+  if (!state) return;
+  $('about-version').textContent = state.version;
+  $('about-providers-file').textContent = state.providersFile ?? '(none)';
+  $('about-accounts-file').textContent = state.accountsFile ?? '(none)';
+  $('about-log-file').textContent = state.logFile ?? '(not written)';
+  $('about-providers').replaceChildren(
+    ...state.providers.map((p) => {
+      const [label, chip] = PROVIDER_STATUS[p.status] ?? [p.status, 'chip-muted'];
+      return el('li', { dataset: { id: p.id } }, el('span', {}, `${p.name} — ${p.issuer ?? p.id}`), el('span', { className: `chip ${chip}` }, label));
+    }),
+  );
+  $('about-dialog').showModal();
+  $('about-close').focus();
+}
+
+$('open-about').addEventListener('click', openAbout);
+for (const button of document.querySelectorAll('.open-folder')) {
+  button.addEventListener('click', () => backend.openFolder(button.dataset.folder).catch(showError));
+}
 
 let refreshing = null;
 async function refresh() {

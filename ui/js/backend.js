@@ -47,3 +47,9 @@ export const signOutAccount = (id) => invoke('sign_out_account', { id });
 
 /** "Retry now" for an offline account. */
 export const retryAccount = (id) => invoke('retry_account', { id });
+
+/** The authorization URL of a pending sign-in, to open in another browser. */
+export const signInLink = (handle) => invoke('sign_in_link', { handle });
+
+/** Opens one of Latchkey's folders (config, data, logs) in the file manager. */
+export const openFolder = (folder) => invoke('open_folder', { folder });

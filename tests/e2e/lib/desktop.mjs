@@ -38,7 +38,11 @@ export function requireSessionServices() {
 }
 
 export class Desktop {
-  constructor(name) {
+  /**
+   * @param {string} name results folder name
+   * @param {{ env?: Record<string,string> }} [options] extra environment for the app
+   */
+  constructor(name, options = {}) {
     requireSessionServices();
     this.name = name;
     this.root = mkdtempSync(join(tmpdir(), `latchkey-e2e-${name}-`));
@@ -69,6 +73,7 @@ export class Desktop {
       LATCHKEY_LOG: process.env.LATCHKEY_LOG ?? 'info',
       NO_AT_BRIDGE: '1',
     });
+    Object.assign(env, options.env ?? {});
     this.env = env;
     this.#registerHandlers();
   }
@@ -157,6 +162,24 @@ export class Desktop {
     if (result.status !== 0) throw new Error(`gio open failed (${result.status}): ${result.stderr}`);
   }
 
+  /**
+   * Switches this desktop to a private session bus that has no Secret Service
+   * (no service files: nothing can be activated). Call before startApp().
+   */
+  async withoutKeychain() {
+    const config = join(this.root, 'bare-bus.conf');
+    writeFileSync(config, `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:tmpdir=${this.runtimeDir}</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>`);
+    this.bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const address = await new Promise((resolve, reject) => {
+      this.bus.stdout.once('data', (d) => resolve(String(d).trim()));
+      this.bus.once('exit', (code) => reject(new Error(`dbus-daemon exited ${code}`)));
+    });
+    this.env.DBUS_SESSION_BUS_ADDRESS = address;
+  }
+
   /** Pids of running app processes started for this desktop. */
   appPids() {
     const out = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout;
@@ -229,6 +252,8 @@ export class Desktop {
         process.kill(pid, 'SIGTERM');
       } catch {}
     }
+    this.bus?.kill();
+    this.bus = null;
   }
 
   async screenshot(label) {

@@ -81,6 +81,21 @@ export class WebDriver {
     throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
   }
 
+  /** Presses keys (W3C key values, e.g. '\uE004' for Tab) on the focused element. */
+  async keys(...keys) {
+    const actions = keys.flatMap((value) => [{ type: 'keyDown', value }, { type: 'keyUp', value }]);
+    await this.#call('POST', '/actions', { actions: [{ type: 'key', id: 'keyboard', actions }] });
+  }
+
+  /** Presses Tab until `selector` has the focus (at most `max` times). */
+  async tabTo(selector, max = 40) {
+    for (let i = 0; i < max; i += 1) {
+      if (await this.execute('return document.activeElement?.matches(arguments[0]) ?? false', selector)) return i;
+      await this.keys('\uE004');
+    }
+    throw new Error(`Tab never reached ${selector}`);
+  }
+
   async screenshot() {
     return Buffer.from(await this.#call('GET', '/screenshot'), 'base64');
   }
