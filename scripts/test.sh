@@ -14,6 +14,10 @@ apt_install "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 npm_ci
 need_tauri_driver
 
+export LATCHKEY_RESULTS_DIR="${LATCHKEY_RESULTS_DIR:-$ROOT/tests/results}"
+rm -rf "$LATCHKEY_RESULTS_DIR"
+mkdir -p "$LATCHKEY_RESULTS_DIR"
+
 if [[ "${1:-}" != "e2e" ]]; then
   log "cargo fmt --check"
   cargo fmt --all --check
@@ -21,13 +25,12 @@ if [[ "${1:-}" != "e2e" ]]; then
   cargo clippy --locked --workspace --all-targets -- -D warnings
   log "unit and integration tests"
   cargo test --locked --workspace
+  log "UI tests (headless Chromium, fake backend)"
+  node --test --test-reporter=spec tests/ui/
 fi
 [[ "${1:-}" == "e2e" ]] && shift
 
 build_app
-export LATCHKEY_RESULTS_DIR="${LATCHKEY_RESULTS_DIR:-$ROOT/tests/results}"
-rm -rf "$LATCHKEY_RESULTS_DIR"
-mkdir -p "$LATCHKEY_RESULTS_DIR"
 log "end-to-end tests (Xvfb; per file: D-Bus session + gnome-keyring)"
 files=("$@")
 ((${#files[@]})) || files=(tests/e2e/*.test.mjs)

@@ -3,8 +3,12 @@
 // returns a token, code or verifier.
 
 const tauri = window.__TAURI__;
+// Outside the app (plain Chromium, UI-only tests and design work), `?fake=<scenario>`
+// swaps in an in-page fake with the same commands. Inside the app it is never loaded.
+const fake = !tauri && new URLSearchParams(location.search).has('fake') ? await import('./fake-backend.js') : null;
 
 function invoke(command, args) {
+  if (fake) return fake.invoke(command, args);
   if (!tauri?.core) return Promise.reject({ code: 'no_backend', message: 'The Latchkey backend is not available.' });
   return tauri.core.invoke(command, args);
 }
@@ -17,6 +21,7 @@ export const dismissNotice = (id) => invoke('dismiss_notice', { id });
 
 /** Calls `onChange()` whenever the backend's state changes. */
 export function subscribe(onChange) {
+  if (fake) return fake.subscribe(onChange);
   const channel = new tauri.core.Channel();
   channel.onmessage = (event) => {
     if (event?.kind === 'state_changed') onChange();

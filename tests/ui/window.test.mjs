@@ -1,0 +1,170 @@
+// UI-only tests: the accounts window in plain headless Chromium with the
+// in-page fake backend (ui/js/fake-backend.js). Fast checks of every state and
+// interaction; the real app is covered by tests/e2e through WebKitWebDriver.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { extname, join, normalize } from 'node:path';
+import { ROOT, RESULTS_DIR } from '../e2e/lib/paths.mjs';
+
+const require = createRequire(join(ROOT, 'tests/idp/package.json'));
+const { chromium } = require('playwright-core');
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+let server;
+let base;
+let browser;
+const shots = join(RESULTS_DIR, 'ui-fake');
+
+before(async () => {
+  server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    try {
+      const body = await readFile(join(ROOT, 'ui', path === '/' ? 'index.html' : path));
+      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  await mkdir(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function open(scenario, { colorScheme = 'light', viewport = { width: 880, height: 640 } } = {}) {
+  const page = await browser.newPage({ colorScheme, viewport });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto(`${base}/index.html?fake=${scenario}`);
+  await page.waitForSelector('body[data-ready=true]');
+  return { page, errors };
+}
+
+const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
+
+test('empty state offers Add account', async () => {
+  const { page, errors } = await open('empty');
+  assert.ok(await page.isVisible('#accounts-empty'));
+  await page.click('#empty-add');
+  assert.ok(await page.isVisible('#provider-picker'));
+  assert.deepEqual(await page.$$eval('.pick .name', (n) => n.map((x) => x.textContent)), ['Example Work', 'Home Mail']);
+  await shot(page, 'picker');
+  await page.click('.pick[data-id="home"]');
+  await page.waitForSelector('#pending .pending-card');
+  assert.match(await page.textContent('#pending .pending-card'), /Continue in your browser…Signing in to Home Mail/);
+  await shot(page, 'waiting');
+  await page.click('#pending .cancel');
+  await page.waitForSelector('#pending .pending-card', { state: 'detached' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('every account status renders with its action', async () => {
+  const { page, errors } = await open('accounts');
+  const cards = await page.$$eval('#accounts .account', (n) =>
+    n.map((a) => ({
+      status: a.dataset.status,
+      chip: a.querySelector('.chip.status').textContent,
+      detail: a.querySelector('.detail').textContent,
+      actions: [...a.querySelectorAll('.actions button')].map((b) => b.textContent),
+      initials: a.querySelector('.avatar').textContent,
+    })),
+  );
+  assert.deepEqual(cards.map((c) => c.chip), ['Ready', 'Refreshing…', 'Offline', 'Needs sign-in']);
+  assert.match(cards[0].detail, /^expires in 4[12] min$/);
+  assert.match(cards[2].detail, /^retrying in 2\d s$/);
+  assert.ok(cards[2].actions.includes('Retry now'));
+  assert.equal(cards[3].actions[0], 'Sign in again');
+  assert.equal(cards[0].initials, 'AM');
+  assert.ok(!cards[0].actions.includes('Make default'), 'the default account has no Make default');
+  await shot(page, 'accounts');
+  // Retry now turns the offline account ready.
+  await page.click('#accounts .account[data-status=offline] .retry');
+  await page.waitForSelector('#accounts .account[data-status=offline]', { state: 'detached' });
+  // Make default moves the marker.
+  await page.click('#accounts .account:nth-child(2) .make-default');
+  await page.waitForFunction(() => document.querySelector('#accounts .account:nth-child(2)').dataset.default === 'true');
+  assert.equal(await page.$$eval('#accounts .badge.default', (n) => n.length), 1);
+  // Rename through the dialog.
+  await page.click('#accounts .account:nth-child(3) .rename');
+  await page.fill('#rename-input', 'CI robot');
+  await page.click('#rename-save');
+  await page.waitForFunction(() => document.querySelector('#accounts .account:nth-child(3) .badge.label')?.textContent === 'CI robot');
+  // Sign out asks first; Cancel keeps the account.
+  await page.click('#accounts .account:nth-child(4) .sign-out');
+  assert.match(await page.textContent('#confirm-text'), /alice@old\.example\.net/);
+  await page.click('#confirm-cancel');
+  assert.equal(await page.$$eval('#accounts .account', (n) => n.length), 4);
+  await page.click('#accounts .account:nth-child(4) .sign-out');
+  await page.click('#confirm-ok');
+  await page.waitForFunction(() => document.querySelectorAll('#accounts .account').length === 3);
+  assert.match(await page.textContent('#notices .notice[data-code=signed_out]'), /Signed out alice@old\.example\.net/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('errors: dismissible notices with details, persistent banners', async () => {
+  const { page } = await open('errors');
+  assert.equal(await page.$$eval('#notices .notice', (n) => n.length), 2);
+  assert.ok(await page.isVisible('#registry-banner'));
+  assert.match(await page.textContent('#registry-banner'), /kept as accounts\.json\.corrupt-/);
+  await page.click('#notices .notice[data-code=issuer_mismatch] summary');
+  assert.equal(await page.textContent('#notices .notice[data-code=issuer_mismatch] details code'), 'issuer_mismatch');
+  await shot(page, 'errors');
+  await page.click('#notices .notice[data-code=issuer_mismatch] .icon-button');
+  await page.waitForFunction(() => !document.querySelector('#notices .notice[data-code=issuer_mismatch]'));
+  assert.ok(await page.isVisible('#registry-banner'), 'the registry banner is not dismissible');
+  assert.equal(await page.getAttribute('.provider[data-id=down]', 'data-status'), 'unreachable');
+  await page.close();
+});
+
+test('keychain unavailable: banner and sign-in disabled', async () => {
+  const { page } = await open('keychain');
+  assert.ok(await page.isVisible('#keychain-banner'));
+  assert.equal(await page.isDisabled('#add-account'), true);
+  assert.equal(await page.isDisabled('#empty-add'), true);
+  assert.match(await page.textContent('#keychain-message'), /^no Secret Service/);
+  await shot(page, 'keychain');
+  await page.close();
+});
+
+test('dark theme and a narrow window', async () => {
+  const { page } = await open('accounts', { colorScheme: 'dark', viewport: { width: 520, height: 600 } });
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(22, 24, 29)');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at the minimum width (${overflow}px)`);
+  await shot(page, 'dark-narrow');
+  await page.close();
+});
+
+test('every control has an accessible name and Tab reaches every action', async () => {
+  const { page } = await open('accounts');
+  const unnamed = await page.$$eval('button, input', (nodes) =>
+    nodes
+      .filter((n) => n.offsetParent !== null)
+      .filter((n) => !(n.getAttribute('aria-label') || n.textContent.trim() || n.labels?.length))
+      .map((n) => n.outerHTML),
+  );
+  assert.deepEqual(unnamed, []);
+  const visibleButtons = await page.$$eval('button', (n) => n.filter((b) => b.offsetParent !== null && !b.disabled).length);
+  const reached = new Set();
+  for (let i = 0; i < visibleButtons + 5; i += 1) {
+    await page.keyboard.press('Tab');
+    reached.add(await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80)));
+  }
+  assert.ok(reached.size >= visibleButtons, `Tab reached ${reached.size} of ${visibleButtons} buttons`);
+  await page.close();
+});
