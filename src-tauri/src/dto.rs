@@ -55,6 +55,8 @@ pub struct AccountDto {
     pub email: Option<String>,
     /// The person's label.
     pub label: Option<String>,
+    /// The profile picture as a `data:` URL, fetched by the backend.
+    pub picture: Option<String>,
     /// The default account.
     pub is_default: bool,
     /// `refreshing`, `ready`, `offline`, `needs_sign_in`, or `signed_in`

@@ -68,6 +68,7 @@ pub fn handle_link(app: &AppHandle, url: &str) {
         }
         shell.reload_accounts().await;
         focus_main_window(&app);
+        shell.load_pictures().await;
     });
 }
 

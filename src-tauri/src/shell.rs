@@ -30,6 +30,8 @@ pub struct Shell {
     pub configs: Vec<Option<ProviderConfig>>,
     /// The core.
     pub core: Arc<Latchkey>,
+    /// Profile pictures by URL (`None` = could not be loaded).
+    pictures: Mutex<std::collections::HashMap<String, Option<String>>>,
     state: Mutex<StateDto>,
     next_notice: Mutex<u64>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
@@ -87,6 +89,7 @@ impl Shell {
             vault,
             configs,
             core,
+            pictures: Mutex::new(std::collections::HashMap::new()),
             state: Mutex::new(StateDto {
                 version: env!("CARGO_PKG_VERSION"),
                 accounts_file,
@@ -226,6 +229,9 @@ impl Shell {
                                 name: a.name,
                                 email: a.email,
                                 label: a.label,
+                                picture: a.picture.as_ref().and_then(|url| {
+                                    Self::lock(&self.pictures).get(url).cloned().flatten()
+                                }),
                                 is_default,
                                 status,
                                 access_expires_at_ms: expiry.flatten().map(unix_millis),
@@ -258,6 +264,32 @@ impl Shell {
                 }
             }
         });
+    }
+
+    /// Loads the profile pictures not tried yet, then shows them.
+    pub async fn load_pictures(&self) {
+        let Ok(book) = self.core.accounts() else {
+            return;
+        };
+        let mut loaded = false;
+        for account in book.accounts {
+            let Some(url) = account.picture else { continue };
+            if Self::lock(&self.pictures).contains_key(&url) {
+                continue;
+            }
+            let dev = self
+                .provider(&account.provider_id)
+                .is_some_and(|p| p.insecure_http_loopback);
+            let data = latchkey_core::accounts::picture_data_url(self.core.http(), &url, dev).await;
+            if data.is_none() {
+                tracing::info!(account = %account.id, "profile picture not loaded; showing initials");
+            }
+            Self::lock(&self.pictures).insert(url, data);
+            loaded = true;
+        }
+        if loaded {
+            self.reload_accounts().await;
+        }
     }
 
     /// Removes a notice.

@@ -99,6 +99,7 @@ pub fn reconcile_accounts(shell: &Arc<Shell>) {
         }
         shell.reload_accounts().await;
         start_lifecycles(&shell);
+        shell.load_pictures().await;
     });
 }
 

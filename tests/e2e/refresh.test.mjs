@@ -96,6 +96,20 @@ test('"Retry now" does not wait for the backoff', async () => {
   assert.ok(Date.now() - t0 < 10_000);
 });
 
+test('while a refresh runs the account shows "Refreshing…"', async () => {
+  const bob = (await ui.accounts(wd)).find((a) => a.email === 'bob@example.test');
+  idp.toggleSlow();
+  try {
+    await wd.execute('return window.__TAURI__.core.invoke("retry_account", { id: arguments[0] })', bob.id);
+    await waitStatuses({ bob: 'refreshing' }, 'bob refreshing', 5_000);
+    assert.ok(await wd.execute('return !!document.querySelector(`.account[data-status=refreshing] .spinner`)'));
+    await desktop.screenshot('refreshing');
+  } finally {
+    idp.toggleSlow();
+  }
+  await waitStatuses({ bob: 'ready' }, 'bob ready again', 15_000);
+});
+
 test('a grant revoked at the IdP: that account needs sign-in, the others are ready', async () => {
   await desktop.stopApp();
   const carol = desktop.registry().accounts.find((a) => a.subject === 'carol');

@@ -81,6 +81,23 @@ test('empty state, About view, keyboard-only sign-in and sign-out', async () => 
   }
 });
 
+test('a profile picture is fetched by the backend and shown as a data URL', async () => {
+  const desktop = new Desktop('ui-picture');
+  desktop.writeProviders(providers());
+  const wd = await desktop.startApp();
+  try {
+    await ui.waitProvidersChecked(wd);
+    await ui.signIn(desktop, wd, 'local', 'pic-lee');
+    const src = await wd.waitFor(() => wd.execute('return document.querySelector("#accounts .account img.avatar")?.getAttribute("src")'), {
+      what: 'the picture',
+    });
+    assert.match(src, /^data:image\/png;base64,iVBORw0KGgo/);
+    await desktop.screenshot('picture');
+  } finally {
+    await desktop.stopApp();
+  }
+});
+
 test('waiting for the browser: Copy sign-in link, then Cancel', async () => {
   const desktop = new Desktop('ui-waiting');
   desktop.writeProviders(providers());

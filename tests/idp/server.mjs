@@ -14,6 +14,7 @@
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const { values: args } = parseArgs({
@@ -43,7 +44,7 @@ function signingKey() {
 
 const accessTtl = Number(args['access-ttl']);
 
-function configuration() {
+function configuration(issuer) {
   return {
     clients: [
       {
@@ -59,7 +60,7 @@ function configuration() {
     scopes: ['openid', 'profile', 'email', 'offline_access'],
     claims: {
       openid: ['sub'],
-      profile: ['name'],
+      profile: ['name', 'picture'],
       email: ['email', 'email_verified'],
     },
     conformIdTokenClaims: args['id-token-claims'] === 'minimal',
@@ -87,6 +88,8 @@ function configuration() {
           return {
             sub: id,
             name: displayName(id),
+            // Logins starting with "pic" get a picture (served by this server).
+            ...(id.startsWith('pic') ? { picture: `${issuer}/avatar.png` } : {}),
             email: `${id}@example.test`,
             email_verified: true,
           };
@@ -97,6 +100,12 @@ function configuration() {
 }
 
 let down = false;
+let slow = false;
+// SIGHUP toggles "slow": token requests wait 3 s (to see the app's refreshing state).
+process.on('SIGHUP', () => {
+  slow = !slow;
+  console.error(`state slow=${slow}`);
+});
 process.on('SIGUSR1', () => {
   down = true;
   console.error('state down');
@@ -110,7 +119,7 @@ const server = createServer({ keepAlive: false });
 server.listen(Number(args.port), args.host, () => {
   const { port } = server.address();
   const issuer = `http://${args.host}:${port}`;
-  const provider = new Provider(issuer, configuration());
+  const provider = new Provider(issuer, configuration(issuer));
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
   provider.on('grant.success', (ctx) => {
     const grant = ctx.oidc.params?.grant_type ?? 'unknown';
@@ -118,9 +127,19 @@ server.listen(Number(args.port), args.host, () => {
   });
   provider.on('grant.error', (_ctx, err) => console.error(`grant-error ${err.error ?? err.message}`));
   const handler = provider.callback();
+  const avatar = readFileSync(new URL('../../icons/128x128.png', import.meta.url));
   server.on('request', (req, res) => {
     if (down) {
       req.socket.destroy();
+      return;
+    }
+    if (req.url === '/avatar.png') {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': avatar.length });
+      res.end(avatar);
+      return;
+    }
+    if (slow && req.url.startsWith('/token')) {
+      setTimeout(() => handler(req, res), 3000);
       return;
     }
     handler(req, res);

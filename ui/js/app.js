@@ -131,7 +131,9 @@ function renderAccounts(state) {
           dataset: { id: a.id, status: a.status, provider: a.providerId, default: String(a.isDefault) },
           'aria-label': `${who}${a.isDefault ? ', default account' : ''}`,
         },
-        el('span', { className: 'avatar', 'aria-hidden': 'true' }, initials(a)),
+        a.picture
+          ? el('img', { className: 'avatar picture', src: a.picture, alt: '', 'aria-hidden': 'true' })
+          : el('span', { className: 'avatar', 'aria-hidden': 'true' }, initials(a)),
         el('span', { className: 'who' }, who),
         el('span', { className: 'email' }, a.email ?? ''),
         el('span', { className: 'badges' },

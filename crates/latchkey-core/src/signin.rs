@@ -306,6 +306,11 @@ impl Latchkey {
         self.providers.iter().find(|p| p.id.as_str() == id)
     }
 
+    /// The injected HTTP client.
+    pub fn http(&self) -> &dyn HttpClient {
+        self.http.as_ref()
+    }
+
     /// The registry file.
     pub fn registry(&self) -> &Registry {
         &self.registry

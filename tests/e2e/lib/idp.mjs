@@ -30,6 +30,8 @@ export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0 } 
         /** Every connection is reset until up(). */
         down: () => child.kill('SIGUSR1'),
         up: () => child.kill('SIGUSR2'),
+        /** Toggles a 3 s delay on token requests. */
+        toggleSlow: () => child.kill('SIGHUP'),
         /** Revokes a token at the RFC 7009 endpoint. */
         revoke: async (token) => {
           const res = await fetch(`${issuer}/token/revocation`, {
