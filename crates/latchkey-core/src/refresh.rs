@@ -975,6 +975,8 @@ mod tests {
         let server = Arc::new(FakeServer::new());
         let s = setup("single-flight", server.clone()).await;
         server.set("/token", tokens(Some("RT-1")));
+        // The refresh must still be running when the others call.
+        *server.delay.lock().expect("lock") = Duration::from_millis(100);
         let calls = (0..20).map(|_| s.core.refresh_account(&s.id));
         let results = futures_util::future::join_all(calls).await;
         assert!(results.iter().all(Result::is_ok));

@@ -134,6 +134,8 @@ impl Canned {
 pub struct FakeServer {
     routes: Mutex<HashMap<String, Vec<Canned>>>,
     pub requests: Mutex<Vec<(String, String)>>,
+    /// Time each answer takes (so a request is surely still in flight).
+    pub delay: Mutex<Duration>,
 }
 
 impl FakeServer {
@@ -191,7 +193,14 @@ impl HttpClient for FakeServer {
                 None => None,
             }
         };
+        let delay = *self
+            .delay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let Some(canned) = canned else {
                 return Err(TransportError::Connect {
                     host: "id.example".into(),
