@@ -312,9 +312,7 @@ fn map_claims_error(err: ClaimsVerificationError) -> IdTokenError {
         C::SignatureVerification(sig) => IdTokenError::Signature {
             reason: match sig {
                 SignatureVerificationError::NoMatchingKey => NO_MATCHING_KEY.to_owned(),
-                SignatureVerificationError::DisallowedAlg(alg) => {
-                    format!("algorithm {alg} is not allowed")
-                }
+                SignatureVerificationError::DisallowedAlg(reason) => reason,
                 SignatureVerificationError::NoSignature => "the token is not signed".to_owned(),
                 other => other.to_string(),
             },

@@ -49,6 +49,8 @@ pub mod token;
 pub mod vault;
 
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 pub(crate) mod testing;
 
 pub use error::ErrorCode;

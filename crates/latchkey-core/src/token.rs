@@ -321,9 +321,26 @@ fn classify(
         E::Parse(parse, _body) => {
             // Never echo the body or serde's message (it may quote values).
             let path = parse.path().to_string();
-            let reason = match status {
-                Some(s) if !(200..300).contains(&s) => {
+            let inner = parse.inner();
+            let missing = inner
+                .to_string()
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+                .filter(|name| {
+                    name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+                .map(str::to_owned);
+            let reason = match (status, missing) {
+                (Some(s), _) if !(200..300).contains(&s) => {
                     "an error status without a valid OAuth error body".to_owned()
+                }
+                (_, Some(field)) => format!("the `{field}` field is missing"),
+                _ if matches!(
+                    inner.classify(),
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+                ) =>
+                {
+                    "not valid JSON".to_owned()
                 }
                 _ if path == "." => "not a JSON token response".to_owned(),
                 _ => format!("missing or malformed field `{path}`"),
