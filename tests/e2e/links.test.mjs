@@ -1,0 +1,72 @@
+// Deep links from anywhere: any web page can fire dev.latchkey:/… at the app.
+// Each hostile link is ignored or rejected with a notice, nothing changes,
+// and a legitimate sign-in in progress still completes afterwards.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Desktop } from './lib/desktop.mjs';
+import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import * as ui from './lib/ui.mjs';
+
+let idp;
+let desktop;
+let wd;
+
+before(async () => {
+  idp = await startIdp();
+  desktop = new Desktop('links');
+  desktop.writeProviders(`
+[[provider]]
+id = "local"
+name = "Local IdP"
+issuer = "${idp.issuer}"
+client_id = "${CLIENT_ID}"
+scopes = ["openid", "profile", "email", "offline_access"]
+insecure_http_loopback = true
+`);
+  wd = await desktop.startApp();
+  await ui.waitProvidersChecked(wd);
+});
+
+after(async () => {
+  await desktop?.screenshot('final');
+  await desktop?.stopApp();
+  await idp?.stop();
+});
+
+test('hostile links while a sign-in is pending: each refused with a notice, then the sign-in completes', async () => {
+  desktop.configureBrowser({ login: 'nina', action: 'consent', holdFile: 'release' });
+  await ui.startSignIn(wd, 'local');
+  await wd.waitFor(() => desktop.browserRedirects().length === 1, { what: 'the held redirect' });
+  const real = desktop.browserRedirects()[0];
+  const realState = new URL(real.replace('dev.latchkey:', 'https://x')).searchParams.get('state');
+  const registryBefore = JSON.stringify(desktop.registry());
+  const cases = [
+    ['unknown_state', 'dev.latchkey:/oauth/callback?code=abc&state=not-a-pending-state'],
+    ['unknown_state', 'dev.latchkey:/oauth/callback?code=abc&state=x&foo=bar&utm_source=evil'],
+    ['link_too_long', `dev.latchkey:/oauth/callback?code=${'A'.repeat(9000)}&state=${realState}`],
+    ['link_malformed', `dev.latchkey:/oauth/callback?code=%ff%fe%fd&state=${realState}`],
+    ['link_malformed', `dev.latchkey:/oauth/callback?code=%zz&state=${realState}`],
+    ['link_not_callback', `dev.latchkey:/settings/export?state=${realState}`],
+    ['link_duplicate_parameter', `dev.latchkey:/oauth/callback?code=a&state=${realState}&state=${realState}`],
+  ];
+  for (const [code, url] of cases) {
+    const before = await ui.countNotices(wd, code);
+    desktop.gioOpen(url);
+    await ui.waitNotice(wd, code, { after: before, timeoutMs: 15_000 });
+  }
+  await desktop.screenshot('hostile-links');
+  const notices = await ui.notices(wd);
+  for (const n of notices) assert.ok(!n.text.includes(realState), 'no notice shows the state');
+  assert.equal(JSON.stringify(desktop.registry()), registryBefore);
+  assert.equal(await wd.execute('return document.querySelectorAll("#pending .pending-card").length'), 1, 'still pending');
+  const log = desktop.appLogText();
+  assert.ok(!log.includes(realState), 'the log never shows the state');
+  assert.ok(!log.includes('AAAAAAAAAA'), 'the log never echoes link values');
+  desktop.releaseBrowser('release');
+  await ui.waitAccount(wd, 'nina@example.test', { status: 'ready' });
+  // The redirect, replayed afterwards, is ignored.
+  const before = await ui.countNotices(wd, 'unknown_state');
+  desktop.gioOpen(real);
+  await ui.waitNotice(wd, 'unknown_state', { after: before });
+  assert.equal((await ui.accounts(wd)).length, 1);
+});
