@@ -167,8 +167,40 @@ impl Shell {
 
     /// Re-reads accounts and pending sign-ins into the window state.
     pub async fn reload_accounts(&self) {
-        let accounts = self.core.accounts();
+        // Accounts come from a file: show them at once; pending sign-ins come
+        // from the keychain, which may be slow or hung.
+        self.apply_accounts(self.core.accounts());
         let pending = self.core.pending().await;
+        self.update(|state| match pending {
+            Ok(list) => {
+                state.pending = list
+                    .into_iter()
+                    .map(|p| PendingDto {
+                        handle: p.handle.as_str().to_owned(),
+                        provider_id: p.provider_id,
+                        provider_name: p.provider_name,
+                        expires_at_ms: unix_millis(p.expires_at),
+                    })
+                    .collect();
+            }
+            Err(err) => {
+                tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable");
+            }
+        });
+    }
+
+    /// Shows the accounts from the registry now (no keychain access).
+    pub fn show_accounts(&self) {
+        self.apply_accounts(self.core.accounts());
+    }
+
+    fn apply_accounts(
+        &self,
+        accounts: Result<
+            latchkey_core::accounts::AccountBook,
+            latchkey_core::accounts::RegistryError,
+        >,
+    ) {
         let name_of = |id: &str| {
             self.provider(id)
                 .map_or_else(|| id.to_owned(), |c| c.name.clone())
@@ -245,22 +277,6 @@ impl Shell {
                 Err(err) => {
                     tracing::error!(code = err.code(), error = %err, "accounts file unusable");
                     state.registry_error = Some(UiError::from_core(&err));
-                }
-            }
-            match pending {
-                Ok(list) => {
-                    state.pending = list
-                        .into_iter()
-                        .map(|p| PendingDto {
-                            handle: p.handle.as_str().to_owned(),
-                            provider_id: p.provider_id,
-                            provider_name: p.provider_name,
-                            expires_at_ms: unix_millis(p.expires_at),
-                        })
-                        .collect();
-                }
-                Err(err) => {
-                    tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable")
                 }
             }
         });

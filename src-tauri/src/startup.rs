@@ -72,6 +72,7 @@ pub fn check_keychain(shell: &Arc<Shell>) {
 /// Reconciles the registry with the keychain, then shows the accounts.
 pub fn reconcile_accounts(shell: &Arc<Shell>) {
     let shell = Arc::clone(shell);
+    shell.show_accounts();
     tauri::async_runtime::spawn(async move {
         match shell.core.reconcile().await {
             Ok(report) => {

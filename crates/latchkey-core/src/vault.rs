@@ -229,7 +229,13 @@ pub struct Vault {
     store: Arc<dyn SecretStore>,
     timeout: Duration,
     chunk_chars: usize,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Keychain calls allowed to be outstanding at once. A hung keychain (e.g. a
+/// locked collection waiting for a prompt nobody answers) never returns; past
+/// this many stuck calls, new ones fail at once instead of piling up threads.
+pub const MAX_IN_FLIGHT: usize = 4;
 
 /// Largest item written to the platform store, in characters. Windows'
 /// Credential Manager caps a secret at 2560 bytes of UTF-16 (1280 characters);
@@ -329,6 +335,7 @@ impl Vault {
             store,
             timeout: Self::DEFAULT_TIMEOUT,
             chunk_chars: CHUNK_CHARS,
+            in_flight: Arc::default(),
         }
     }
 
@@ -362,8 +369,20 @@ impl Vault {
         T: Send + 'static,
         F: FnOnce(&dyn SecretStore) -> Result<T, VaultError> + Send + 'static,
     {
+        use std::sync::atomic::Ordering;
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(VaultError::Timeout {
+                seconds: self.timeout.as_secs().max(1),
+            });
+        }
         let store = Arc::clone(&self.store);
-        let task = tokio::task::spawn_blocking(move || f(store.as_ref()));
+        let in_flight = Arc::clone(&self.in_flight);
+        let task = tokio::task::spawn_blocking(move || {
+            let result = f(store.as_ref());
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            result
+        });
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(VaultError::Platform {
@@ -579,6 +598,25 @@ mod tests {
             vault.get("k").await.expect_err("damaged").code(),
             "keychain_corrupt"
         );
+    }
+
+    #[tokio::test]
+    async fn stuck_calls_do_not_pile_up() {
+        let vault = Vault::new(Arc::new(HangingStore)).with_timeout(Duration::from_millis(20));
+        for _ in 0..MAX_IN_FLIGHT {
+            assert!(vault.get("k").await.is_err());
+        }
+        // The stuck calls are still running: the next one fails at once.
+        let started = std::time::Instant::now();
+        assert_eq!(
+            vault.get("k").await.expect_err("busy").code(),
+            "keychain_timeout"
+        );
+        assert!(started.elapsed() < Duration::from_millis(15));
+        // Once they return, calls go through again.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let patient = vault.clone().with_timeout(Duration::from_secs(2));
+        assert_eq!(patient.get("k").await.expect("answers again"), None);
     }
 
     #[tokio::test]

@@ -1,0 +1,85 @@
+// Keychain failures: no session bus, no Secret Service (see ui.test.mjs), and
+// a locked collection. The app starts quickly, names the problem, refuses to
+// sign in rather than store anything elsewhere, and leaves metadata untouched.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { Desktop } from './lib/desktop.mjs';
+import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import * as ui from './lib/ui.mjs';
+
+let idp;
+before(async () => {
+  idp = await startIdp();
+});
+after(async () => idp?.stop());
+
+const providers = () => `
+[[provider]]
+id = "local"
+name = "Local IdP"
+issuer = "${idp.issuer}"
+client_id = "${CLIENT_ID}"
+scopes = ["openid", "profile", "email", "offline_access"]
+insecure_http_loopback = true
+`;
+
+async function bannerWithin(wd, ms) {
+  const started = Date.now();
+  const banner = await wd.waitFor(
+    () => wd.execute('const b = document.getElementById("keychain-banner"); return getComputedStyle(b).display !== "none" && { text: b.textContent, code: b.dataset.code }'),
+    { what: 'the keychain banner', timeoutMs: ms },
+  );
+  return { ...banner, ms: Date.now() - started };
+}
+
+test('a locked collection: banner, sign-in refused, account and metadata kept', async () => {
+  const desktop = new Desktop('keychain-locked');
+  desktop.writeProviders(providers());
+  let wd = await desktop.startApp();
+  try {
+    await ui.waitProvidersChecked(wd);
+    await ui.signIn(desktop, wd, 'local', 'olga');
+    await desktop.stopApp();
+    const registry = readFileSync(desktop.registryPath());
+    // Lock every collection of the Secret Service.
+    const lock = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets',
+      'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login'], { env: desktop.env, encoding: 'utf8' });
+    assert.equal(lock.status, 0, lock.stderr);
+    wd = await desktop.startApp();
+    const banner = await bannerWithin(wd, 15_000);
+    await desktop.screenshot('locked');
+    assert.ok(['keychain_locked', 'keychain_timeout'].includes(banner.code), banner.code);
+    assert.match(banner.text, /locked|did not answer/);
+    assert.equal(await wd.execute('return document.getElementById("add-account").disabled'), true);
+    const list = await wd.waitFor(async () => {
+      const l = await ui.accounts(wd);
+      return l.length ? l : null;
+    }, { what: 'the account list' });
+    assert.equal(list.length, 1, 'the account is still listed');
+    assert.ok(list[0].status !== 'needs_sign_in', `not marked as needing sign-in (${list[0].status})`);
+    assert.deepEqual(readFileSync(desktop.registryPath()), registry, 'the registry is untouched');
+    // Once the keychain is locked with nobody to answer its prompt, gnome-keyring stays stuck
+    // for this session: the app keeps timing out (fast, without piling up threads) until it
+    // is unlocked from the desktop. Nothing was lost: the item is still there.
+    await desktop.stopApp();
+  } finally {
+    await desktop.stopApp();
+  }
+});
+
+test('no session bus at all: the app starts, says why, and keeps the metadata', async () => {
+  const desktop = new Desktop('keychain-no-bus', { env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } });
+  desktop.writeProviders(providers());
+  const wd = await desktop.startApp();
+  try {
+    const banner = await bannerWithin(wd, 10_000);
+    assert.equal(banner.code, 'keychain_unavailable');
+    assert.equal(await wd.execute('return document.getElementById("add-account").disabled'), true);
+    await desktop.screenshot('no-bus');
+    assert.ok(!existsSync(desktop.registryPath()), 'nothing was written');
+  } finally {
+    await desktop.stopApp();
+  }
+});
