@@ -23,6 +23,9 @@ for file in "$@"; do
     [[ -z "$f" || "$f" == 0 ]] && failed=$((failed + 1))
   fi
   rm -rf "$keyring_home" "$log"
+  # Nothing of one file may outlive it (a held browser stand-in, a cold-started app).
+  pkill -f "tests/browser/standin.mjs" 2>/dev/null || true
+  pkill -x latchkey-app 2>/dev/null || true
 done
 echo
 echo "e2e: $passed passed, $failed failed"

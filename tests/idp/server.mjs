@@ -14,7 +14,7 @@
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const { values: args } = parseArgs({
@@ -23,6 +23,9 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     'access-ttl': { type: 'string', default: '3600' },
     'id-token-claims': { type: 'string', default: 'full' }, // full | minimal
+    // Test-only: append every token request and response body to this file
+    // (secret-hygiene tests look for these values where they must never be).
+    'secret-log': { type: 'string' },
   },
 });
 
@@ -137,6 +140,21 @@ server.listen(Number(args.port), args.host, () => {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': avatar.length });
       res.end(avatar);
       return;
+    }
+    if (args['secret-log'] && req.url.startsWith('/token')) {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      const { write, end } = res;
+      const out = [];
+      res.write = function (chunk, ...rest) {
+        if (chunk) out.push(Buffer.from(chunk));
+        return write.call(this, chunk, ...rest);
+      };
+      res.end = function (chunk, ...rest) {
+        if (chunk && typeof chunk !== 'function') out.push(Buffer.from(chunk));
+        appendFileSync(args['secret-log'], `${JSON.stringify({ request: Buffer.concat(chunks).toString(), response: Buffer.concat(out).toString() })}\n`);
+        return end.call(this, chunk, ...rest);
+      };
     }
     if (slow && req.url.startsWith('/token')) {
       setTimeout(() => handler(req, res), 3000);

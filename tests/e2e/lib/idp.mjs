@@ -6,10 +6,11 @@ import { IDP_SERVER } from './paths.mjs';
 export const CLIENT_ID = 'latchkey-desktop';
 
 /** Starts an IdP; resolves to { issuer, port, grants(), stop() }. */
-export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0 } = {}) {
+export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, secretLog = null } = {}) {
+  const extra = secretLog ? ['--secret-log', secretLog] : [];
   const child = spawn(
     process.execPath,
-    [IDP_SERVER, '--port', String(port), '--access-ttl', String(accessTtl), '--id-token-claims', idTokenClaims],
+    [IDP_SERVER, '--port', String(port), '--access-ttl', String(accessTtl), '--id-token-claims', idTokenClaims, ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stderr = [];
