@@ -147,8 +147,13 @@ pub fn parse_redirect(url: &str, expected: &Url) -> Result<Redirect, RedirectErr
             iss: take("iss"),
         }));
     }
-    let state = take("state").ok_or(RedirectError::MissingParameter { name: "state" })?;
-    let code = take("code").ok_or(RedirectError::MissingParameter { name: "code" })?;
+    // An empty value is as good as none (found by fuzzing: `state` without `=`).
+    let state = take("state")
+        .filter(|s| !s.is_empty())
+        .ok_or(RedirectError::MissingParameter { name: "state" })?;
+    let code = take("code")
+        .filter(|c| !c.is_empty())
+        .ok_or(RedirectError::MissingParameter { name: "code" })?;
     Ok(Redirect::Success(AuthorizationResponse {
         code: SecretString::new(code),
         state,
@@ -324,6 +329,21 @@ mod tests {
             parse_redirect("dev.latchkey:/oauth/callback?state=a", &cb()).expect_err("no code"),
             RedirectError::MissingParameter { name: "code" }
         );
+    }
+
+    #[test]
+    fn empty_state_or_code_counts_as_missing() {
+        for (url, name) in [
+            ("dev.latchkey:/oauth/callback?code=&state=s", "code"),
+            ("dev.latchkey:/oauth/callback?code=c&state", "state"),
+            ("dev.latchkey:/oauth/callback?code=c&state\t\n", "state"),
+        ] {
+            assert_eq!(
+                parse_redirect(url, &cb()).expect_err(url),
+                RedirectError::MissingParameter { name },
+                "{url}"
+            );
+        }
     }
 
     #[test]

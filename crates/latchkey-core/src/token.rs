@@ -208,6 +208,17 @@ pub async fn refresh(
     finish(result, &adapter.probe, now)
 }
 
+/// An `error` / `error_description` value as RFC 6749 §5.2 allows it
+/// (printable ASCII without `"` and `\`), capped: anything else is dropped,
+/// so a hostile server cannot put control characters or markup in a message.
+fn protocol_text(value: &str, max: usize) -> String {
+    value
+        .chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .take(max)
+        .collect()
+}
+
 /// Revokes a token at an RFC 7009 endpoint, with a direct POST (the `oauth2`
 /// crate refuses non-https revocation URLs, which loopback development
 /// issuers use). Success is HTTP 200, also for a token the server no longer
@@ -249,8 +260,8 @@ pub async fn revoke(
     }
     match serde_json::from_slice::<ErrorBody>(response.body()) {
         Ok(e) => Err(TokenError::OAuth {
-            error: e.error.chars().take(100).collect(),
-            description: e.error_description.map(|d| d.chars().take(300).collect()),
+            error: protocol_text(&e.error, 64),
+            description: e.error_description.map(|d| protocol_text(&d, 300)),
         }),
         Err(_) => Err(TokenError::InvalidResponse {
             status: Some(status),
@@ -312,10 +323,8 @@ fn classify(
     use oauth2::RequestTokenError as E;
     match err {
         E::ServerResponse(response) => TokenError::OAuth {
-            error: response.error().as_ref().to_owned(),
-            description: response
-                .error_description()
-                .map(|d| d.chars().take(300).collect()),
+            error: protocol_text(response.error().as_ref(), 64),
+            description: response.error_description().map(|d| protocol_text(d, 300)),
         },
         E::Request(transport) => TokenError::Transport(transport),
         E::Parse(parse, _body) => {
@@ -487,6 +496,19 @@ mod tests {
             assert!(!shown.contains("LEAKED"), "{shown}");
             assert_eq!(err.code(), "token_invalid_response", "{body}: {shown}");
         }
+    }
+
+    #[tokio::test]
+    async fn error_fields_are_reduced_to_the_rfc_charset() {
+        let http = Canned::new(
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant\n<script>","error_description":"line1\u0007\nline2 \"quoted\""}"#,
+        );
+        let err = exchange(&http).await.expect_err("refused");
+        let TokenError::OAuth { error, description } = &err else { panic!("{err:?}") };
+        assert_eq!(error, "invalid_grant<script>");
+        assert_eq!(description.as_deref(), Some("line1line2 quoted"));
     }
 
     #[tokio::test]
