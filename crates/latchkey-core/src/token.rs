@@ -506,7 +506,9 @@ mod tests {
             r#"{"error":"invalid_grant\n<script>","error_description":"line1\u0007\nline2 \"quoted\""}"#,
         );
         let err = exchange(&http).await.expect_err("refused");
-        let TokenError::OAuth { error, description } = &err else { panic!("{err:?}") };
+        let TokenError::OAuth { error, description } = &err else {
+            panic!("{err:?}")
+        };
         assert_eq!(error, "invalid_grant<script>");
         assert_eq!(description.as_deref(), Some("line1line2 quoted"));
     }
