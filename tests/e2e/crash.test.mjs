@@ -5,7 +5,7 @@
 // every account must be working or "needs sign-in". Prints the counts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Desktop, sleep } from './lib/desktop.mjs';
 import { startIdp, CLIENT_ID } from './lib/idp.mjs';
@@ -43,6 +43,17 @@ function killApps() {
   }
 }
 
+/** Waits until no browser stand-in of this desktop runs (a late one would start the app). */
+async function standinsDone() {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const r = spawnSync('pgrep', ['-f', `standin.mjs --dir ${desktop.standinDir}`]);
+    if (r.status !== 0) return;
+    await sleep(200);
+  }
+  throw new Error('a browser stand-in never finished');
+}
+
 function registryParses() {
   if (!existsSync(desktop.registryPath())) return true;
   const parsed = JSON.parse(readFileSync(desktop.registryPath(), 'utf8'));
@@ -65,8 +76,12 @@ test(`SIGKILL at random moments, ${ITERATIONS} times: the registry always parses
       killApps();
       await desktop.stopApp();
       counts.signInKills += 1;
-      // The stand-in may still deliver the link: that cold-starts the app, which we kill too.
+      // The stand-in may still deliver the link: that cold-starts the app, which we
+      // kill too, at a random moment of its start.
       await sleep(random(0, 1500));
+      killApps();
+      await standinsDone();
+      await sleep(random(0, 800));
       killApps();
     } else {
       // During launch refresh.
@@ -80,8 +95,9 @@ test(`SIGKILL at random moments, ${ITERATIONS} times: the registry always parses
     assert.ok(registryParses(), `the registry parses after kill ${i}`);
     counts.registryParsed += 1;
   }
-  // Let any held stand-in finish, then start normally.
-  await sleep(2000);
+  // Let any stand-in finish, then start normally.
+  await standinsDone();
+  await sleep(500);
   killApps();
   const wd = await desktop.startApp();
   const accounts = await wd.waitFor(async () => {
