@@ -207,10 +207,15 @@ function renderPending(state) {
         'div',
         { className: 'pending-card', role: 'status', dataset: { handle: p.handle, provider: p.providerId } },
         el('span', { className: 'spinner', 'aria-hidden': 'true' }),
-        el('div', { className: 'text' }, el('strong', {}, 'Continue in your browser…'), el('div', { className: 'muted small-text' }, `Signing in to ${p.providerName}. Latchkey finishes by itself when you are done.`)),
+        el('div', { className: 'text' },
+          el('strong', {}, 'Continue in your browser…'),
+          el('div', { className: 'muted small-text' }, `Signing in to ${p.providerName}. Latchkey finishes by itself when you are done.`),
+          shownLinks.has(p.handle)
+            ? el('input', { className: 'link-fallback', readonly: 'readonly', 'aria-label': 'Sign-in link', value: shownLinks.get(p.handle) })
+            : null),
         el('div', { className: 'actions' },
           el('button', { className: 'open-again', type: 'button', onClick: () => backend.openSignInAgain(p.handle).catch(showError) }, 'Open the browser again'),
-          el('button', { className: 'copy-link', type: 'button', onClick: (e) => copyLink(p.handle, e.currentTarget) }, 'Copy sign-in link'),
+          el('button', { className: 'copy-link', type: 'button', onClick: () => copyLink(p.handle) }, copiedLinks.has(p.handle) ? 'Link copied' : 'Copy sign-in link'),
           el('button', { className: 'cancel', type: 'button', onClick: () => backend.cancelSignIn(p.handle).then(refresh).catch(showError) }, 'Cancel')),
       ),
     ),
@@ -268,23 +273,23 @@ function showError(err) {
 $('add-account').addEventListener('click', openPicker);
 $('empty-add').addEventListener('click', openPicker);
 
-async function copyLink(handle, button) {
+// Remembered across re-renders: which links were copied, which are shown for copying by hand.
+const copiedLinks = new Set();
+const shownLinks = new Map();
+
+async function copyLink(handle) {
   try {
     const link = await backend.signInLink(handle);
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('clipboard timeout')), 1500));
     try {
-      await navigator.clipboard.writeText(link);
-      button.textContent = 'Link copied';
+      await Promise.race([navigator.clipboard.writeText(link), timeout]);
+      copiedLinks.add(handle);
     } catch {
       // No clipboard access: show the link to copy by hand.
-      const card = button.closest('.pending-card');
-      let field = card.querySelector('.link-fallback');
-      if (!field) {
-        field = el('input', { className: 'link-fallback', readonly: 'readonly', 'aria-label': 'Sign-in link' });
-        card.querySelector('.text').append(field);
-      }
-      field.value = link;
-      field.select();
+      shownLinks.set(handle, link);
     }
+    if (lastState) renderPending(lastState);
+    document.querySelector(`#pending [data-handle="${handle}"] .link-fallback`)?.select();
   } catch (err) {
     showError(err);
   }
