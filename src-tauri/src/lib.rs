@@ -139,6 +139,8 @@ pub fn run() {
             }
             startup::check_keychain(&shell);
             startup::check_providers(&shell);
+            #[cfg(unix)]
+            exit_on_signals(app.handle().clone(), Arc::clone(&shell));
             startup::forward_changes(&shell);
             startup::reconcile_accounts(&shell);
             Ok(())
@@ -159,9 +161,46 @@ pub fn run() {
             commands::sign_in_link,
             commands::open_folder,
         ])
-        .run(tauri::generate_context!());
-    if let Err(err) = result {
-        tracing::error!(error = %err, "the app failed");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "the app failed");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Let running refreshes store their rotated tokens before the process ends.
+            if let Some(shell) = handle.try_state::<Arc<Shell>>() {
+                let core = Arc::clone(&shell.core);
+                tauri::async_runtime::block_on(core.shutdown(SHUTDOWN_GRACE));
+            }
+        }
+    });
+}
+
+/// How long quitting waits for running refreshes.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// SIGTERM / SIGINT (logout, `kill`, Ctrl-C): finish running refreshes, then exit.
+#[cfg(unix)]
+fn exit_on_signals(handle: tauri::AppHandle, shell: Arc<Shell>) {
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot listen for termination signals");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("termination requested; finishing running refreshes");
+        shell.core.shutdown(SHUTDOWN_GRACE).await;
+        handle.exit(0);
+    });
 }

@@ -203,6 +203,9 @@ test('cold start: the app is closed while the browser is open and starts from th
 });
 
 test('the stored refresh token works at the IdP token endpoint', async () => {
+  // The restarted app refreshes every account at launch: let it finish first.
+  await wd.waitFor(async () => (await accounts()).every((a) => a.status === 'ready'), { what: 'launch refresh to settle' });
+  await desktop.stopApp();
   const alice = desktop.registry().accounts.find((a) => a.subject === 'alice');
   const rt = refreshTokenOf(desktop, alice.id);
   const res = await fetch(`${idp.issuer}/token`, {

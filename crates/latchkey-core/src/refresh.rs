@@ -181,6 +181,17 @@ pub(crate) struct Coordination {
     wakers: std::sync::Mutex<HashMap<AccountId, Arc<tokio::sync::Notify>>>,
     running: std::sync::Mutex<std::collections::HashSet<AccountId>>,
     touched: std::sync::Mutex<HashMap<AccountId, u64>>,
+    active: std::sync::atomic::AtomicUsize,
+    closing: std::sync::atomic::AtomicBool,
+}
+
+/// Counts a refresh as active until dropped.
+struct Active<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -327,11 +338,38 @@ impl Latchkey {
         result
     }
 
+    /// Stops starting refreshes and waits (up to `grace`) for the running ones
+    /// to finish, so that no rotated refresh token dies with the process.
+    /// Returns whether they all finished.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        self.coordination.closing.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.coordination.active.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("shutting down with refreshes still running");
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.flush_refresh_times().await;
+        true
+    }
+
     async fn refresh_locked(
         &self,
         id: &AccountId,
         known: Option<Account>,
     ) -> Result<AccessToken, RefreshError> {
+        use std::sync::atomic::Ordering;
+        self.coordination.active.fetch_add(1, Ordering::SeqCst);
+        let _active = Active(&self.coordination.active);
+        if self.coordination.closing.load(Ordering::SeqCst) {
+            return Err(RefreshError::Transient {
+                reason: "Latchkey is shutting down".into(),
+                code: "shutting_down",
+            });
+        }
         let account = match known {
             Some(account) => account,
             None => self
@@ -1102,6 +1140,36 @@ mod tests {
             format!("RT-{served}"),
             "the keychain holds the newest token"
         );
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_a_running_refresh_and_refuses_new_ones() {
+        let server = Arc::new(FakeServer::new());
+        let s = Arc::new(setup("shutdown", server.clone()).await);
+        server.set("/token", tokens(Some("RT-1")));
+        *server.delay.lock().expect("lock") = Duration::from_millis(300);
+        let running = {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.core.refresh_account(&s.id).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            s.core.shutdown(Duration::from_secs(5)).await,
+            "the running refresh finished"
+        );
+        assert!(running.await.expect("task").is_ok());
+        assert_eq!(
+            s.core
+                .refresh_token(&s.id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-1",
+            "the rotated token was stored"
+        );
+        let err = s.core.refresh_account(&s.id).await.expect_err("closing");
+        assert_eq!(err.code(), "shutting_down");
     }
 
     #[tokio::test]
