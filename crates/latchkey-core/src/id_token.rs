@@ -153,15 +153,8 @@ pub async fn verify(
     id_token: &CoreIdToken,
     expect: &Expectations<'_>,
 ) -> Result<Identity, IdTokenError> {
-    let jwks = fetch_jwks(http, jwks_uri).await?;
-    match verify_with_keys(id_token, jwks, expect) {
-        Err(IdTokenError::Signature { reason }) if reason == NO_MATCHING_KEY => {
-            tracing::info!("ID token signed with an unknown key; fetching the JWKS again");
-            let jwks = fetch_jwks(http, jwks_uri).await?;
-            verify_with_keys(id_token, jwks, expect)
-        }
-        other => other,
-    }
+    // A fresh, empty cache: the key set is fetched now (and once more for an unknown kid).
+    verify_cached(http, &JwksCache::default(), jwks_uri, id_token, expect).await
 }
 
 /// JWKS documents by URL, shared by the refreshes of one process.
