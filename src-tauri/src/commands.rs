@@ -65,12 +65,21 @@ async fn started(
 ) -> Result<PendingDto, UiError> {
     shell.reload_accounts().await;
     open_in_browser(app, pending.authorization_url.as_str())?;
-    Ok(PendingDto {
-        handle: pending.handle.as_str().to_owned(),
-        provider_id: pending.provider_id,
-        provider_name: pending.provider_name,
-        expires_at_ms: latchkey_core::clock::unix_millis(pending.expires_at),
-    })
+    Ok(PendingDto::from(pending))
+}
+
+/// A sign-in that is still waiting for its redirect.
+async fn find_pending(shell: &Shell, handle: &str) -> Result<PendingSummary, UiError> {
+    let pending = shell.core.pending().await.map_err(ui)?;
+    pending
+        .into_iter()
+        .find(|p| p.handle.as_str() == handle)
+        .ok_or_else(|| {
+            UiError::new(
+                "sign_in_not_pending",
+                "this sign-in is no longer in progress",
+            )
+        })
 }
 
 /// Opens the browser again for a pending sign-in.
@@ -80,16 +89,7 @@ pub async fn open_sign_in_again(
     shell: State<'_, Arc<Shell>>,
     handle: String,
 ) -> Result<(), UiError> {
-    let pending = shell.core.pending().await.map_err(ui)?;
-    let found = pending
-        .into_iter()
-        .find(|p| p.handle.as_str() == handle)
-        .ok_or_else(|| {
-            UiError::new(
-                "sign_in_not_pending",
-                "this sign-in is no longer in progress",
-            )
-        })?;
+    let found = find_pending(&shell, &handle).await?;
     open_in_browser(&app, found.authorization_url.as_str())
 }
 
@@ -210,17 +210,8 @@ pub async fn refresh_account(
 /// request the browser gets anyway: no token, code or verifier.
 #[tauri::command]
 pub async fn sign_in_link(shell: State<'_, Arc<Shell>>, handle: String) -> Result<String, UiError> {
-    let pending = shell.core.pending().await.map_err(ui)?;
-    pending
-        .into_iter()
-        .find(|p| p.handle.as_str() == handle)
-        .map(|p| p.authorization_url.to_string())
-        .ok_or_else(|| {
-            UiError::new(
-                "sign_in_not_pending",
-                "this sign-in is no longer in progress",
-            )
-        })
+    let found = find_pending(&shell, &handle).await?;
+    Ok(found.authorization_url.to_string())
 }
 
 /// Opens one of Latchkey's folders in the file manager: `config`, `data` or `logs`.

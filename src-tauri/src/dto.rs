@@ -173,3 +173,14 @@ pub enum UiEvent {
     /// The state changed: call `get_state` again.
     StateChanged,
 }
+
+impl From<latchkey_core::authorize::PendingSummary> for PendingDto {
+    fn from(p: latchkey_core::authorize::PendingSummary) -> Self {
+        Self {
+            handle: p.handle.as_str().to_owned(),
+            provider_id: p.provider_id,
+            provider_name: p.provider_name,
+            expires_at_ms: latchkey_core::clock::unix_millis(p.expires_at),
+        }
+    }
+}

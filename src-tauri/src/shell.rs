@@ -173,15 +173,7 @@ impl Shell {
         let pending = self.core.pending().await;
         self.update(|state| match pending {
             Ok(list) => {
-                state.pending = list
-                    .into_iter()
-                    .map(|p| PendingDto {
-                        handle: p.handle.as_str().to_owned(),
-                        provider_id: p.provider_id,
-                        provider_name: p.provider_name,
-                        expires_at_ms: unix_millis(p.expires_at),
-                    })
-                    .collect();
+                state.pending = list.into_iter().map(PendingDto::from).collect();
             }
             Err(err) => {
                 tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable");

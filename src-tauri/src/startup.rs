@@ -138,7 +138,9 @@ pub fn forward_changes(shell: &Arc<Shell>) {
         while let Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) =
             changes.recv().await
         {
-            shell.reload_accounts().await;
+            // Only account states change here: no keychain read for pending sign-ins
+            // on this path (a launch refresh sends several events per account).
+            shell.show_accounts();
         }
     });
 }
