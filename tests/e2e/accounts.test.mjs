@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Desktop } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, CLIENT_ID, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
 
 let idpA;
@@ -15,21 +15,9 @@ let desktop;
 let wd;
 
 const providers = () => `
-[[provider]]
-id = "work"
-name = "Work IdP"
-issuer = "${idpA.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
+${providerToml(idpA, { id: 'work', name: 'Work IdP' })}
 
-[[provider]]
-id = "home"
-name = "Home IdP"
-issuer = "${idpB.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
+${providerToml(idpB, { id: 'home', name: 'Home IdP' })}
 `;
 
 before(async () => {

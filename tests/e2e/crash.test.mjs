@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Desktop, sleep } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, providerToml } from './lib/idp.mjs';
 import { APP_BINARY } from './lib/paths.mjs';
 import * as ui from './lib/ui.mjs';
 
@@ -19,15 +19,7 @@ let desktop;
 before(async () => {
   idp = await startIdp();
   desktop = new Desktop('crash');
-  desktop.writeProviders(`
-[[provider]]
-id = "local"
-name = "Local IdP"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`);
+  desktop.writeProviders(providerToml(idp));
 });
 
 after(async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Desktop } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
 
 let idp;
@@ -18,15 +18,7 @@ before(async () => {
   desktop = new Desktop('hygiene');
   secretLog = join(desktop.root, 'idp-secrets.jsonl');
   idp = await startIdp({ secretLog });
-  desktop.writeProviders(`
-[[provider]]
-id = "local"
-name = "Local IdP"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`);
+  desktop.writeProviders(providerToml(idp));
 });
 
 after(async () => {

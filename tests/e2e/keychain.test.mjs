@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { Desktop } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
 
 let idp;
@@ -15,15 +15,7 @@ before(async () => {
 });
 after(async () => idp?.stop());
 
-const providers = () => `
-[[provider]]
-id = "local"
-name = "Local IdP"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`;
+const providers = () => providerToml(idp);
 
 async function bannerWithin(wd, ms) {
   const started = Date.now();

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Desktop } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
 
 let idp;
@@ -14,15 +14,7 @@ let wd;
 before(async () => {
   idp = await startIdp();
   desktop = new Desktop('links');
-  desktop.writeProviders(`
-[[provider]]
-id = "local"
-name = "Local IdP"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`);
+  desktop.writeProviders(providerToml(idp));
   wd = await desktop.startApp();
   await ui.waitProvidersChecked(wd);
 });

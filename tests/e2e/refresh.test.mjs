@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Desktop, sleep } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, CLIENT_ID, providerToml } from './lib/idp.mjs';
 import { HAMMER_BINARY } from './lib/paths.mjs';
 import * as ui from './lib/ui.mjs';
 
@@ -16,15 +16,7 @@ let wd;
 before(async () => {
   idp = await startIdp();
   desktop = new Desktop('refresh');
-  desktop.writeProviders(`
-[[provider]]
-id = "local"
-name = "Local IdP"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`);
+  desktop.writeProviders(providerToml(idp));
   wd = await desktop.startApp();
   await ui.waitProvidersChecked(wd);
   for (const login of ['alice', 'bob', 'carol']) await ui.signIn(desktop, wd, 'local', login);

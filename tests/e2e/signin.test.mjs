@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Desktop, sleep } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, CLIENT_ID, providerToml } from './lib/idp.mjs';
 import { refreshTokenOf } from './lib/ui.mjs';
 
 let idp;
@@ -16,15 +16,7 @@ let wd;
 before(async () => {
   idp = await startIdp();
   desktop = new Desktop('signin');
-  desktop.writeProviders(`
-[[provider]]
-id = "local-demo"
-name = "Local demo"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`);
+  desktop.writeProviders(providerToml(idp, { id: 'local-demo', name: 'Local demo' }));
   wd = await desktop.startApp();
   await waitReachable();
 });

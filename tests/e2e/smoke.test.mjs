@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Desktop, sleep } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, CLIENT_ID, providerToml } from './lib/idp.mjs';
 
 let idp;
 let desktop;
@@ -14,15 +14,7 @@ let wd;
 before(async () => {
   idp = await startIdp();
   desktop = new Desktop('smoke');
-  desktop.writeProviders(`
-[[provider]]
-id = "local-demo"
-name = "Local demo"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`);
+  desktop.writeProviders(providerToml(idp, { id: 'local-demo', name: 'Local demo' }));
   wd = await desktop.startApp();
 });
 

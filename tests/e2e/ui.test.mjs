@@ -4,22 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Desktop } from './lib/desktop.mjs';
-import { startIdp, CLIENT_ID } from './lib/idp.mjs';
+import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
 
 const TAB = '\uE004';
 const ENTER = '\uE007';
 
 let idp;
-const providers = () => `
-[[provider]]
-id = "local"
-name = "Local IdP"
-issuer = "${idp.issuer}"
-client_id = "${CLIENT_ID}"
-scopes = ["openid", "profile", "email", "offline_access"]
-insecure_http_loopback = true
-`;
+const providers = () => providerToml(idp);
 
 before(async () => {
   idp = await startIdp();

@@ -5,6 +5,18 @@ import { IDP_SERVER } from './paths.mjs';
 
 export const CLIENT_ID = 'latchkey-desktop';
 
+/** A providers-file entry for a local test IdP (development loopback issuer). */
+export function providerToml(idp, { id = 'local', name = 'Local IdP' } = {}) {
+  return `[[provider]]
+id = "${id}"
+name = "${name}"
+issuer = "${idp.issuer}"
+client_id = "${CLIENT_ID}"
+scopes = ["openid", "profile", "email", "offline_access"]
+insecure_http_loopback = true
+`;
+}
+
 /** Starts an IdP; resolves to { issuer, port, grants(), stop() }. */
 export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, secretLog = null } = {}) {
   const extra = secretLog ? ['--secret-log', secretLog] : [];
