@@ -751,6 +751,14 @@ mod tests {
         assert_eq!(f.server.count("/token"), 1);
     }
 
+    /// A well-formed callback (code `C`, our issuer) for a pending request.
+    fn callback_for(state: &str) -> String {
+        format!(
+            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        )
+    }
+
     fn urlencode(s: &str) -> String {
         url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
     }
@@ -775,10 +783,7 @@ mod tests {
         );
         f.nothing_stored();
         // The real one still completes.
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         assert!(f.signin.complete(&url, &callback()).await.is_ok());
     }
 
@@ -853,10 +858,7 @@ mod tests {
         let f = fixture("expired");
         let (state, _) = f.begin(true, true).await;
         f.clock.advance(Duration::from_secs(11 * 60));
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         assert_eq!(
             f.signin
                 .complete(&url, &callback())
@@ -894,10 +896,7 @@ mod tests {
             .fail_accounts
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let (state, _) = f.begin(true, true).await;
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         let err = f
             .signin
             .complete(&url, &callback())
@@ -915,10 +914,7 @@ mod tests {
         std::fs::create_dir_all(f.dir.parent().expect("parent")).expect("mkdir");
         std::fs::write(&f.dir, b"not a folder").expect("write");
         let (state, _) = f.begin(true, true).await;
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         let err = f
             .signin
             .complete(&url, &callback())
@@ -938,10 +934,7 @@ mod tests {
     async fn no_refresh_token_is_a_clear_error() {
         let f = fixture("nort");
         let (state, _) = f.begin(true, false).await;
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         assert_eq!(
             f.signin
                 .complete(&url, &callback())
@@ -972,10 +965,7 @@ mod tests {
             "/jwks",
             Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
         );
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         assert_eq!(
             f.signin
                 .complete(&url, &callback())
@@ -989,10 +979,7 @@ mod tests {
 
     async fn signed_in(f: &Fixture) -> AccountId {
         let (state, _) = f.begin(true, true).await;
-        let url = format!(
-            "dev.latchkey:/oauth/callback?code=C&state={state}&iss={}",
-            urlencode(ISSUER)
-        );
+        let url = callback_for(&state);
         f.signin
             .complete(&url, &callback())
             .await
