@@ -62,6 +62,14 @@ pub enum RefreshError {
 }
 
 impl RefreshError {
+    /// A transient failure caused by `err` (its message and code kept).
+    fn transient<E: ErrorCode + std::fmt::Display>(err: &E) -> Self {
+        Self::Transient {
+            reason: err.to_string(),
+            code: err.code(),
+        }
+    }
+
     /// True when a later retry may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -389,21 +397,15 @@ impl Latchkey {
                 ),
                 code: "unknown_provider",
             })?;
-        let metadata =
-            self.metadata(&account.provider_id)
-                .await
-                .map_err(|err| RefreshError::Transient {
-                    reason: err.to_string(),
-                    code: err.code(),
-                })?;
+        let metadata = self
+            .metadata(&account.provider_id)
+            .await
+            .map_err(|err| RefreshError::transient(&err))?;
         let _file_lock = self.cross_process_lock(id).await?;
         // Under the lock: the keychain has the newest token, whoever rotated it.
         let Some(refresh_token) = self.refresh_token(id).await? else {
             self.mark_needs_sign_in(id)
-                .map_err(|e| RefreshError::Transient {
-                    reason: e.to_string(),
-                    code: e.code(),
-                })?;
+                .map_err(|e| RefreshError::transient(&e))?;
             return Err(RefreshError::NeedsSignIn {
                 reason: "its refresh token is missing from the keychain".into(),
                 code: "refresh_token_missing",
@@ -427,10 +429,7 @@ impl Latchkey {
             Ok(tokens) => tokens,
             Err(err) if err.is_transient() => {
                 tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
-                return Err(RefreshError::Transient {
-                    reason: err.to_string(),
-                    code: err.code(),
-                });
+                return Err(RefreshError::transient(&err));
             }
             Err(err) => {
                 return Err(self
@@ -462,10 +461,7 @@ impl Latchkey {
             .await
             {
                 if matches!(err, IdTokenError::JwksTransport(_)) {
-                    return Err(RefreshError::Transient {
-                        reason: err.to_string(),
-                        code: err.code(),
-                    });
+                    return Err(RefreshError::transient(&err));
                 }
                 tracing::error!(account = %id, code = err.code(), error = %err, "the refreshed ID token is not valid");
                 return Err(self.grant_dead(id, &err.to_string(), err.code()).await);
