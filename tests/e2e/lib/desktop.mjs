@@ -247,13 +247,26 @@ export class Desktop {
       await Promise.race([exited, sleep(3000)]);
     }
     this.driver = null;
-    for (const pid of this.appPids()) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {}
-    }
+    // Wait for the app itself to finish (it flushes and exits within its 3 s grace), so the
+    // next startApp never meets a process that is still on its way out.
+    await this.signalAndWait('SIGTERM', 8000);
+    await this.signalAndWait('SIGKILL', 3000);
     this.bus?.kill();
     this.bus = null;
+  }
+
+  async signalAndWait(signal, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let pids = this.appPids();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {}
+    }
+    while (pids.length && Date.now() < deadline) {
+      await sleep(100);
+      pids = this.appPids();
+    }
   }
 
   async screenshot(label) {
