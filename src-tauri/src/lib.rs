@@ -123,6 +123,11 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                pid = std::process::id(),
+                "Latchkey started"
+            );
             let shell = Arc::new(build_shell());
             app.manage(Arc::clone(&shell));
             let handle = app.handle().clone();
@@ -165,12 +170,17 @@ pub fn run() {
     let app = match result {
         Ok(app) => app,
         Err(err) => {
+            #[cfg(unix)]
+            relaunch_after_lost_handoff(&err);
             tracing::error!(error = %err, "the app failed");
             std::process::exit(1);
         }
     };
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
+            // A launch from now on (a deep link, the user) starts a new app
+            // instead of handing its arguments to one that is going away.
+            tauri_plugin_single_instance::destroy(handle);
             // Let running refreshes store their rotated tokens before the process ends.
             if let Some(shell) = handle.try_state::<Arc<Shell>>() {
                 let core = Arc::clone(&shell.core);
@@ -200,7 +210,35 @@ fn exit_on_signals(handle: tauri::AppHandle, shell: Arc<Shell>) {
             _ = int.recv() => {}
         }
         tracing::info!("termination requested; finishing running refreshes");
+        tauri_plugin_single_instance::destroy(&handle);
         shell.core.shutdown(SHUTDOWN_GRACE).await;
         handle.exit(0);
     });
+}
+
+/// A second launch found another instance and handed it its arguments (say, a
+/// sign-in link), but that instance quit before answering: it was shutting
+/// down. Rather than fail and lose the link, start once more: the name is free
+/// by now, so this launch becomes the app and handles its own arguments.
+#[cfg(unix)]
+fn relaunch_after_lost_handoff(err: &tauri::Error) {
+    use std::os::unix::process::CommandExt as _;
+    const RELAUNCHED: &str = "LATCHKEY_RELAUNCHED";
+    if !err
+        .to_string()
+        .contains("failed to forward arguments to the running instance")
+        || std::env::var_os(RELAUNCHED).is_some()
+    {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    tracing::warn!("the running instance quit while this launch handed over; starting again");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(RELAUNCHED, "1")
+        .exec();
+    tracing::error!(error = %err, "could not start again");
 }

@@ -3,7 +3,8 @@
 // and a legitimate sign-in in progress still completes afterwards.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Desktop } from './lib/desktop.mjs';
+import { readFileSync } from 'node:fs';
+import { Desktop, sleep } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
 
@@ -61,4 +62,35 @@ test('hostile links while a sign-in is pending: each refused with a notice, then
   desktop.gioOpen(real);
   await ui.waitNotice(wd, 'unknown_state', { after: before });
   assert.equal((await ui.accounts(wd)).length, 1);
+});
+
+test('a sign-in link that arrives while the app is quitting starts a new instance, which completes it', async () => {
+  const nina = await ui.waitAccount(wd, 'nina@example.test', { status: 'ready' });
+  desktop.configureBrowser({ login: 'quinn', action: 'consent', holdFile: 'release-while-quitting' });
+  await ui.startSignIn(wd, 'local');
+  await wd.waitFor(() => desktop.browserRedirects().length === 2, { what: 'the held redirect' });
+  const [oldPid] = desktop.appPids();
+  // Keep the app busy quitting: a refresh in flight against a slow IdP (3 s per
+  // token request) holds it in its shutdown grace.
+  idp.toggleSlow();
+  try {
+    await wd.execute('window.__TAURI__.core.invoke("refresh_account", { id: arguments[0] }).catch(() => {}); return true', nina.id);
+    await sleep(300);
+    process.kill(oldPid, 'SIGTERM');
+    await sleep(200);
+    assert.ok(desktop.appPids().includes(oldPid), 'the old instance is still finishing its refresh');
+    desktop.releaseBrowser('release-while-quitting');
+    // The link's launch must not be handed to the instance that is going away.
+    const newPid = await wd.waitFor(() => desktop.appPids().find((pid) => pid !== oldPid), { what: 'a new instance', timeoutMs: 20_000 });
+    await wd.waitFor(() => !desktop.appPids().includes(oldPid), { what: 'the old instance to exit', timeoutMs: 15_000 });
+    const quinn = await wd.waitFor(() => desktop.registry()?.accounts.find((a) => a.email === 'quinn@example.test'), {
+      what: 'quinn in the registry',
+      timeoutMs: 30_000,
+    });
+    assert.ok(ui.refreshTokenOf(desktop, quinn.id), "quinn's refresh token is in the keychain");
+    assert.ok(desktop.appPids().includes(newPid), 'the new instance keeps running');
+    assert.match(readFileSync(desktop.logFilePath(), 'utf8'), new RegExp(`Latchkey started .*pid=${newPid}`));
+  } finally {
+    idp.toggleSlow();
+  }
 });

@@ -12,7 +12,7 @@ for file in "$@"; do
   log="$(mktemp)"
   echo "── $file"
   env HOME="$keyring_home" XDG_DATA_HOME="$keyring_home/.local/share" XDG_CONFIG_HOME="$keyring_home/.config" \
-    dbus-run-session -- tests/e2e/session.sh "$file" 2>&1 | grep -v 'Failed to set fd limit' | tee "$log"
+    timeout --kill-after=30 "${LATCHKEY_E2E_FILE_TIMEOUT:-900}" dbus-run-session -- tests/e2e/session.sh "$file" 2>&1 | grep -v 'Failed to set fd limit' | tee "$log"
   rc=${PIPESTATUS[0]}
   p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$log" | tail -1)
   f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$log" | tail -1)
@@ -20,6 +20,7 @@ for file in "$@"; do
   failed=$((failed + ${f:-0}))
   if [[ $rc -ne 0 ]]; then
     status=1
+    [[ $rc -eq 124 || $rc -eq 137 ]] && echo "✖ $file: killed after ${LATCHKEY_E2E_FILE_TIMEOUT:-900} s"
     [[ -z "$f" || "$f" == 0 ]] && failed=$((failed + 1))
   fi
   rm -rf "$keyring_home" "$log"

@@ -156,6 +156,11 @@ export class Desktop {
     return join(this.dataHome, APP_ID, 'accounts.json');
   }
 
+  /** The app's own log file (all instances of this desktop append to it). */
+  logFilePath() {
+    return join(this.dataHome, APP_ID, 'logs', 'latchkey.log');
+  }
+
   /** Hands a URL to the OS exactly as a browser would: `gio open`. */
   gioOpen(url) {
     const result = spawnSync('gio', ['open', url], { env: this.env, encoding: 'utf8', timeout: 30_000 });

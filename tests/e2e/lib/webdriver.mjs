@@ -30,10 +30,14 @@ export class WebDriver {
   }
 
   async #call(method, path, body) {
+    // A WebDriver call never hangs a test: if the app died, fail after a minute.
     const res = await fetch(`${this.base}/session/${this.sessionId}${path}`, {
       method,
       headers: body ? { 'content-type': 'application/json' } : {},
       body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(60_000),
+    }).catch((err) => {
+      throw new Error(`WebDriver ${method} ${path}: ${err.message}`);
     });
     const json = await res.json();
     if (json.value && json.value.error) throw new Error(`${json.value.error}: ${json.value.message}`);
@@ -101,6 +105,6 @@ export class WebDriver {
   }
 
   async close() {
-    await fetch(`${this.base}/session/${this.sessionId}`, { method: 'DELETE' }).catch(() => {});
+    await fetch(`${this.base}/session/${this.sessionId}`, { method: 'DELETE', signal: AbortSignal.timeout(15_000) }).catch(() => {});
   }
 }
