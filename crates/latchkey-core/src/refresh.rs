@@ -666,7 +666,7 @@ impl Latchkey {
                 }
             };
             first = false;
-            let wait = match outcome {
+            let wake_at = match outcome {
                 Ok(token) => {
                     attempt = 0;
                     self.flush_refresh_times().await;
@@ -679,20 +679,20 @@ impl Latchkey {
                             next_refresh_at: next,
                         },
                     );
-                    next.duration_since(now).unwrap_or_default()
+                    next
                 }
                 Err(err) if err.is_transient() => {
                     attempt += 1;
-                    let delay = backoff.delay(attempt, random_unit());
+                    let retry_at = self.clock.now() + backoff.delay(attempt, random_unit());
                     self.set_live(
                         &id,
                         LiveStatus::Offline {
                             reason: err.to_string(),
-                            retry_at: self.clock.now() + delay,
+                            retry_at,
                             attempt,
                         },
                     );
-                    delay
+                    retry_at
                 }
                 Err(RefreshError::UnknownAccount { .. }) => {
                     lock(&self.coordination.live).remove(&id);
@@ -709,8 +709,10 @@ impl Latchkey {
                     return;
                 }
             };
+            // On the injected clock: wall-clock time, so a suspended laptop
+            // refreshes soon after it wakes (and tests drive it exactly).
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                () = self.clock.sleep_until(wake_at) => {}
                 () = waker.notified() => { attempt = attempt.saturating_sub(1); }
             }
         }
@@ -821,6 +823,7 @@ mod tests {
 
     struct Setup {
         core: Latchkey,
+        clock: Arc<ManualClock>,
         store: Arc<KeyringStore>,
         id: AccountId,
         dir: PathBuf,
@@ -843,8 +846,8 @@ mod tests {
         http: Arc<dyn HttpClient>,
         store: Arc<KeyringStore>,
         dir: &std::path::Path,
+        clock: Arc<ManualClock>,
     ) -> Latchkey {
-        let clock = Arc::new(ManualClock::new(t0()));
         let core = Latchkey::new(
             http,
             Vault::new(store),
@@ -859,7 +862,8 @@ mod tests {
     async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
         let dir = dir(name);
         let store = Arc::new(KeyringStore::in_memory(format!("refresh-{name}")));
-        let core = core_over(http, store.clone(), &dir);
+        let clock = Arc::new(ManualClock::new(t0()));
+        let core = core_over(http, store.clone(), &dir, Arc::clone(&clock));
         let identity = Identity {
             issuer: ISSUER.into(),
             subject: "alice".into(),
@@ -877,6 +881,7 @@ mod tests {
             .expect("store");
         Setup {
             core,
+            clock,
             store,
             id,
             dir,
@@ -1107,7 +1112,7 @@ mod tests {
         *idp.current.lock().expect("lock") = "RT-0".into();
         let s = setup("two-processes", idp.clone()).await;
         // A second "process": its own core (own in-process locks) over the same keychain and data dir.
-        let other = core_over(idp.clone(), s.store.clone(), &s.dir);
+        let other = core_over(idp.clone(), s.store.clone(), &s.dir, Arc::clone(&s.clock));
         let mut tasks = Vec::new();
         for i in 0..40 {
             let core = if i % 2 == 0 { &s.core } else { &other };
@@ -1221,7 +1226,11 @@ mod tests {
             s.core.live_status(&s.id),
             Some(LiveStatus::Offline { attempt: 1, .. })
         ));
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        s.clock.advance(Duration::from_millis(1999));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.count("/token"), 1, "not before the 2 s backoff");
+        s.clock.advance(Duration::from_millis(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(matches!(
             s.core.live_status(&s.id),
             Some(LiveStatus::Offline { attempt: 2, .. })
@@ -1245,6 +1254,61 @@ mod tests {
                 .expose(),
             "RT-1"
         );
+        runner.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lifecycle_refreshes_at_80_percent_of_the_lifetime() {
+        let server = Arc::new(FakeServer::new());
+        let s = Arc::new(setup("proactive", server.clone()).await);
+        // expires_in 600 s: 80 % (480 s) comes before "60 s before expiry" (540 s).
+        server.set("/token", tokens(Some("RT-1")));
+        let runner = {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.count("/token"), 1, "refreshed at start");
+        let Some(LiveStatus::Ready {
+            expires_at: Some(expires_at),
+            next_refresh_at,
+        }) = s.core.live_status(&s.id)
+        else {
+            panic!("ready: {:?}", s.core.live_status(&s.id));
+        };
+        assert_eq!(expires_at, t0() + Duration::from_secs(600));
+        assert_eq!(next_refresh_at, t0() + Duration::from_secs(480));
+        // Real time passing does nothing: only the injected clock schedules.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        s.clock.advance(Duration::from_secs(479));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.count("/token"), 1, "not before 80 %");
+        server.set("/token", tokens(Some("RT-2")));
+        s.clock.advance(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.count("/token"), 2, "refreshed at 80 %");
+        assert!(
+            server.requests.lock().expect("lock")[1]
+                .1
+                .contains("refresh_token=RT-1"),
+            "with the rotated token"
+        );
+        assert_eq!(
+            s.core
+                .refresh_token(&s.id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-2"
+        );
+        let Some(LiveStatus::Ready {
+            next_refresh_at, ..
+        }) = s.core.live_status(&s.id)
+        else {
+            panic!("ready again");
+        };
+        assert_eq!(next_refresh_at, t0() + Duration::from_secs(480 + 480));
         runner.abort();
     }
 }

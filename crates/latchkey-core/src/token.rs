@@ -24,7 +24,6 @@ use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportErr
 use crate::secret::SecretString;
 
 /// Tokens from one token response. Secrets are redacted in `Debug`.
-#[derive(Debug)]
 pub struct TokenSet {
     /// The access token (kept in memory only).
     pub access_token: SecretString,
@@ -36,6 +35,19 @@ pub struct TokenSet {
     pub expires_at: Option<SystemTime>,
     /// Granted scopes, if the server said (else the requested ones apply).
     pub scopes: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    // By hand: `CoreIdToken`'s own `Debug` prints the whole JWT, signature included.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 /// Why a token request failed.
@@ -453,6 +465,29 @@ mod tests {
         assert!(body.contains("client_id=latchkey-desktop"));
         assert!(body.contains("redirect_uri=dev.latchkey%3A%2Foauth%2Fcallback"));
         assert!(!format!("{tokens:?}").contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn debug_output_shows_no_token_at_all() {
+        let now = SystemTime::now();
+        let id_token = crate::testing::Claims::valid(now, "the-nonce")
+            .sign()
+            .to_string();
+        let http = Canned::new(
+            200,
+            "application/json",
+            format!(
+                r#"{{"access_token":"AT-secret","token_type":"Bearer","refresh_token":"RT-secret","id_token":"{id_token}"}}"#
+            ),
+        );
+        let tokens = exchange(&http).await.expect("ok");
+        assert!(tokens.id_token.is_some());
+        let shown = format!("{tokens:?} {tokens:#?}");
+        for part in id_token.split('.') {
+            assert!(!shown.contains(part), "a part of the ID token in {shown}");
+        }
+        assert!(!shown.contains("AT-secret") && !shown.contains("RT-secret"));
+        assert!(shown.contains("id_token: Some(\"[redacted]\")"), "{shown}");
     }
 
     #[tokio::test]
