@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 apt_install "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}"
+need_rust
 npm_ci
 COUNT="${1:-100}"
 ROUNDS="${2:-5}"

@@ -31,6 +31,27 @@ apt_install() {
   fi
 }
 
+# Rust (workspace MSRV 1.95): rustup's installer when there is no cargo at all;
+# an older toolchain is updated through rustup.
+need_rust() {
+  if ! command -v cargo >/dev/null; then
+    log "installing Rust (rustup: stable, minimal profile + rustfmt, clippy)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --no-modify-path \
+      --profile minimal -c rustfmt -c clippy
+  fi
+  local minor
+  minor="$(rustc --version | sed -n 's/^rustc 1\.\([0-9]*\).*/\1/p')"
+  if [[ -n "$minor" && "$minor" -lt 95 ]]; then
+    if command -v rustup >/dev/null; then
+      log "Rust 1.$minor is older than 1.95: rustup update stable"
+      rustup update stable
+    else
+      log "Rust 1.$minor is older than the 1.95 this workspace needs; please update it"
+      exit 1
+    fi
+  fi
+}
+
 need_node() {
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt_install nodejs npm

@@ -10,6 +10,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
 apt_install "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}"
+need_rust
 npm_ci
 build_app
 

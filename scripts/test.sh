@@ -11,6 +11,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
 apt_install "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+need_rust
 npm_ci
 need_tauri_driver
 

@@ -56,6 +56,13 @@ const random = (min, max) => min + Math.random() * (max - min);
 
 test(`SIGKILL at random moments, ${ITERATIONS} times: the registry always parses, no orphans, every account working or needs sign-in`, async () => {
   const counts = { iterations: 0, signInKills: 0, refreshKills: 0, registryParsed: 0 };
+  // One account from the start, so every launch-refresh kill interrupts a real refresh.
+  {
+    const wd = await desktop.startApp();
+    await ui.waitProvidersChecked(wd);
+    await ui.signIn(desktop, wd, 'local', 'steady');
+    await desktop.stopApp();
+  }
   for (let i = 0; i < ITERATIONS; i += 1) {
     counts.iterations += 1;
     if (i % 2 === 0) {
@@ -109,4 +116,5 @@ test(`SIGKILL at random moments, ${ITERATIONS} times: the registry always parses
   const orphanLog = (desktop.appLogText().match(/belongs to no account/g) ?? []).length;
   console.log(`# crash report: ${JSON.stringify({ ...counts, accounts: accounts.length, ready, needsSignIn: needs, orphansDeletedAtStartups: orphanLog })}`);
   assert.equal(ready + needs, accounts.length);
+  assert.ok(accounts.some((a) => a.email === 'steady@example.test'), 'the first account is still listed');
 });

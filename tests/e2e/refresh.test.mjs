@@ -143,3 +143,42 @@ test('two processes refresh the same account 50 times each at once: zero invalid
   assert.equal(result.status, 200, 'the stored token is the current one');
   await sleep(10);
 });
+
+test('while the app runs, short-lived access tokens are refreshed before they expire, without user action', async () => {
+  await desktop.stopApp();
+  // Access tokens live 30 s: refresh at half-life (60 s before expiry is already past).
+  const shortIdp = await startIdp({ accessTtl: 30 });
+  const short = new Desktop('refresh-proactive');
+  short.writeProviders(providerToml(shortIdp));
+  try {
+    const app = await short.startApp();
+    await ui.waitProvidersChecked(app);
+    await ui.signIn(short, app, 'local', 'pat');
+    const pat = short.registry().accounts.find((a) => a.subject === 'pat');
+    const launches = short.browserLaunches().length;
+    const refreshGrants = () => shortIdp.grants().filter((g) => g === 'refresh_token').length;
+    const seen = new Set([ui.refreshTokenOf(short, pat.id)]);
+    // Two refreshes by themselves, each storing a new rotated token.
+    await app.waitFor(() => {
+      seen.add(ui.refreshTokenOf(short, pat.id));
+      return refreshGrants() >= 2;
+    }, { what: 'two proactive refreshes', timeoutMs: 60_000 });
+    await app.waitFor(() => {
+      seen.add(ui.refreshTokenOf(short, pat.id));
+      return seen.size >= 3;
+    }, { what: 'the second rotated token in the keychain', timeoutMs: 10_000 });
+    assert.deepEqual(shortIdp.grantErrors(), []);
+    assert.equal(short.browserLaunches().length, launches, 'no browser');
+    const [card] = await ui.accounts(app);
+    assert.equal(card.status, 'ready');
+    assert.match(await app.text('#accounts .account .detail'), /^expires in \d+ s/);
+    await short.screenshot('proactive');
+    // Not a hot loop: about one refresh per 15 s.
+    const grants = refreshGrants();
+    await sleep(5000);
+    assert.ok(refreshGrants() - grants <= 1, 'no more than one refresh in 5 s');
+  } finally {
+    await short.stopApp();
+    await shortIdp.stop();
+  }
+});

@@ -603,4 +603,90 @@ mod tests {
         assert_eq!(err.code(), "jwks_unavailable");
         assert!(err.to_string().contains("HTML"));
     }
+
+    fn without_profile() -> Identity {
+        Identity {
+            issuer: ISSUER.into(),
+            subject: "alice".into(),
+            name: None,
+            email: Some("alice@example.test".into()),
+            picture: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_profile_claims_come_from_userinfo() {
+        let server = FakeServer::new();
+        server.set(
+            "/me",
+            Canned::json(
+                200,
+                serde_json::json!({"sub": "alice", "name": "Alice Liddell",
+                    "email": "alice@userinfo.test", "picture": "https://id.example/alice.png"}),
+            ),
+        );
+        let userinfo = Url::parse("https://id.example/me").expect("url");
+        let mut identity = without_profile();
+        complete_from_userinfo(
+            &server,
+            &userinfo,
+            &SecretString::new("AT-1"),
+            &mut identity,
+        )
+        .await
+        .expect("filled");
+        assert_eq!(identity.name.as_deref(), Some("Alice Liddell"));
+        assert_eq!(
+            identity.email.as_deref(),
+            Some("alice@example.test"),
+            "a claim of the ID token wins"
+        );
+        assert_eq!(
+            identity.picture.as_deref(),
+            Some("https://id.example/alice.png")
+        );
+        assert_eq!(server.count("/me"), 1);
+    }
+
+    #[tokio::test]
+    async fn userinfo_for_another_subject_or_broken_is_refused_and_changes_nothing() {
+        let server = FakeServer::new();
+        let userinfo = Url::parse("https://id.example/me").expect("url");
+        for (canned, reason) in [
+            (
+                Canned::json(
+                    200,
+                    serde_json::json!({"sub": "mallory", "name": "Mallory"}),
+                ),
+                "its sub differs",
+            ),
+            (
+                Canned::json(401, serde_json::json!({"error": "invalid_token"})),
+                "HTTP 401",
+            ),
+            (
+                Canned {
+                    status: 200,
+                    content_type: "text/html",
+                    body: "<html>Mallory</html>".into(),
+                },
+                "not a JSON",
+            ),
+        ] {
+            server.set("/me", canned);
+            let mut identity = without_profile();
+            let err = complete_from_userinfo(
+                &server,
+                &userinfo,
+                &SecretString::new("AT-1"),
+                &mut identity,
+            )
+            .await
+            .expect_err("refused");
+            assert_eq!(err.code(), "userinfo_invalid");
+            assert!(err.to_string().contains(reason), "{err}");
+            assert!(!err.to_string().contains("Mallory") && !err.to_string().contains("AT-1"));
+            assert_eq!(identity.name, None, "nothing taken from a refused answer");
+        }
+    }
 }

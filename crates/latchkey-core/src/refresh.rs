@@ -126,8 +126,13 @@ pub enum LiveStatus {
     },
 }
 
+/// The shortest time between two proactive refreshes of one account.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
 /// When to refresh an access token proactively: at 80 % of its lifetime or
-/// 60 s before it expires, whichever is earlier (never before `issued_at`).
+/// 60 s before it expires, whichever is earlier — but not before half of its
+/// lifetime, and not within [`MIN_REFRESH_INTERVAL`]: a provider that issues
+/// very short-lived (or already expired) tokens is not hammered in a loop.
 pub fn next_refresh_at(issued_at: SystemTime, expires_at: Option<SystemTime>) -> SystemTime {
     let expires_at = expires_at.unwrap_or(issued_at + DEFAULT_LIFETIME);
     let lifetime = expires_at.duration_since(issued_at).unwrap_or_default();
@@ -135,7 +140,10 @@ pub fn next_refresh_at(issued_at: SystemTime, expires_at: Option<SystemTime>) ->
     let before_60 = expires_at
         .checked_sub(Duration::from_secs(60))
         .unwrap_or(issued_at);
-    at_80.min(before_60).max(issued_at)
+    at_80
+        .min(before_60)
+        .max(issued_at + lifetime / 2)
+        .max(issued_at + MIN_REFRESH_INTERVAL)
 }
 
 /// Capped exponential backoff with jitter.
@@ -746,16 +754,23 @@ mod tests {
             next_refresh_at(t0(), Some(t0() + Duration::from_secs(240))),
             t0() + Duration::from_secs(180)
         );
-        // Thirty seconds: 60 s before is in the past → now.
+        // Seventy seconds: 60 s before would be after 10 s; not before half-life → 35 s.
+        assert_eq!(
+            next_refresh_at(t0(), Some(t0() + Duration::from_secs(70))),
+            t0() + Duration::from_secs(35)
+        );
+        // Thirty seconds: 60 s before is in the past → half-life, 15 s.
         assert_eq!(
             next_refresh_at(t0(), Some(t0() + Duration::from_secs(30))),
-            t0()
+            t0() + Duration::from_secs(15)
         );
-        // Already expired → now.
-        assert_eq!(
-            next_refresh_at(t0(), Some(t0() - Duration::from_secs(5))),
-            t0()
-        );
+        // Four seconds, or already expired: never sooner than the minimum interval.
+        for expires_at in [t0() + Duration::from_secs(4), t0() - Duration::from_secs(5)] {
+            assert_eq!(
+                next_refresh_at(t0(), Some(expires_at)),
+                t0() + MIN_REFRESH_INTERVAL
+            );
+        }
         // Unknown lifetime: assume an hour.
         assert_eq!(
             next_refresh_at(t0(), None),
