@@ -38,7 +38,7 @@ pub fn handle_link(app: &AppHandle, url: &str) {
                 } else {
                     "Signed in"
                 };
-                shell.update(|state| state.last_added = Some(signed_in.account.id.to_string()));
+                shell.show_completed_sign_in(&signed_in.account.id).await;
                 crate::startup::start_lifecycle(&shell, signed_in.account.id.clone());
                 shell.notify(
                     NoticeLevel::Info,

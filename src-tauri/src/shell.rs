@@ -186,12 +186,36 @@ impl Shell {
         self.apply_accounts(self.core.accounts());
     }
 
+    /// After a sign-in completed: the new account (highlighted) and the pending
+    /// list without its request, in one change, so the window never shows the
+    /// account and "Continue in your browser" at once.
+    pub async fn show_completed_sign_in(&self, id: &latchkey_core::accounts::AccountId) {
+        let pending = self.core.pending().await;
+        self.apply_accounts_and(self.core.accounts(), |state| {
+            state.last_added = Some(id.to_string());
+            if let Ok(list) = pending {
+                state.pending = list.into_iter().map(PendingDto::from).collect();
+            }
+        });
+    }
+
     fn apply_accounts(
         &self,
         accounts: Result<
             latchkey_core::accounts::AccountBook,
             latchkey_core::accounts::RegistryError,
         >,
+    ) {
+        self.apply_accounts_and(accounts, |_| {});
+    }
+
+    fn apply_accounts_and(
+        &self,
+        accounts: Result<
+            latchkey_core::accounts::AccountBook,
+            latchkey_core::accounts::RegistryError,
+        >,
+        also: impl FnOnce(&mut StateDto),
     ) {
         let name_of = |id: &str| {
             self.provider(id)
@@ -271,6 +295,7 @@ impl Shell {
                     state.registry_error = Some(UiError::from_core(&err));
                 }
             }
+            also(state);
         });
     }
 
