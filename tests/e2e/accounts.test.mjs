@@ -220,3 +220,24 @@ test('a damaged registry is reported and kept aside; the keychain is left alone'
   assert.equal(ourItems().length, itemsBefore, 'keychain items are not treated as orphans');
   assert.equal((await ui.accounts(wd)).length, 0);
 });
+
+test('an accounts file from a newer Latchkey is reported and left exactly as it is', async () => {
+  await desktop.stopApp();
+  const itemsBefore = ourItems().length;
+  const dir = dirname(desktop.registryPath());
+  const asideBefore = readdirSync(dir).filter((f) => f.startsWith('accounts.json.corrupt-')).length;
+  const newer = JSON.stringify({ version: 2, accounts: [], profiles: { future: true } });
+  writeFileSync(desktop.registryPath(), newer);
+  wd = await desktop.startApp();
+  const banner = await wd.waitFor(
+    () => wd.execute('const b = document.getElementById("registry-banner"); return getComputedStyle(b).display !== "none" && b.dataset.code === "registry_newer" && b.textContent'),
+    { what: 'the registry banner' },
+  );
+  assert.match(banner, /newer version of Latchkey/);
+  await desktop.screenshot('registry-newer');
+  // Actions that would write the file are refused; nothing is moved, rewritten or deleted.
+  assert.equal(await wd.execute('return document.getElementById("add-account").disabled'), true);
+  assert.equal(readFileSync(desktop.registryPath(), 'utf8'), newer);
+  assert.equal(readdirSync(dir).filter((f) => f.startsWith('accounts.json.corrupt-')).length, asideBefore);
+  assert.equal(ourItems().length, itemsBefore, 'keychain items are not treated as orphans');
+});

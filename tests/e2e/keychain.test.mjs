@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Desktop } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
@@ -64,13 +65,28 @@ test('a locked collection: banner, sign-in refused, account and metadata kept', 
 test('no session bus at all: the app starts, says why, and keeps the metadata', async () => {
   const desktop = new Desktop('keychain-no-bus', { env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } });
   desktop.writeProviders(providers());
+  // An account from an earlier session, whose token is out of reach now.
+  const registry = `${JSON.stringify({
+    version: 1,
+    default_account: 'acct-00112233445566778899',
+    accounts: [{ id: 'acct-00112233445566778899', provider_id: 'local', issuer: idp.issuer, subject: 'olga', name: 'Olga',
+      email: 'olga@example.test', scopes: ['openid', 'offline_access'], created_at: 1_790_000_000, last_refreshed_at: null, status: 'active' }],
+  }, null, 2)}\n`;
+  mkdirSync(dirname(desktop.registryPath()), { recursive: true });
+  writeFileSync(desktop.registryPath(), registry);
   const wd = await desktop.startApp();
   try {
     const banner = await bannerWithin(wd, 10_000);
     assert.equal(banner.code, 'keychain_unavailable');
     assert.equal(await wd.execute('return document.getElementById("add-account").disabled'), true);
+    const [olga] = await wd.waitFor(async () => {
+      const l = await ui.accounts(wd);
+      return l.length ? l : null;
+    }, { what: 'the account list' });
+    assert.equal(olga.email, 'olga@example.test');
+    assert.notEqual(olga.status, 'needs_sign_in', 'an unreachable keychain does not mean a lost token');
     await desktop.screenshot('no-bus');
-    assert.ok(!existsSync(desktop.registryPath()), 'nothing was written');
+    assert.equal(readFileSync(desktop.registryPath(), 'utf8'), registry, 'the metadata is untouched');
   } finally {
     await desktop.stopApp();
   }

@@ -40,6 +40,12 @@ test('empty state, About view, keyboard-only sign-in and sign-out', async () => 
     assert.match(await wd.text('#about-log-file'), /logs\/latchkey\.log$/);
     assert.match(await wd.text('#about-providers li'), /Local IdP/);
     await desktop.screenshot('about');
+    // "Open folder" hands the folder to the desktop's file manager (from Rust).
+    await wd.click('.open-folder[data-folder="config"]');
+    const [opened] = await wd.waitFor(() => (desktop.openedFolders().length ? desktop.openedFolders() : null), {
+      what: 'the file manager to be asked',
+    });
+    assert.equal(opened, `${desktop.configHome}/dev.latchkey.app`);
     await wd.keys('\uE00C'); // Escape closes it
     await wd.waitFor(() => wd.execute('return !document.getElementById("about-dialog").open'), { what: 'the About view to close' });
 
@@ -55,7 +61,19 @@ test('empty state, About view, keyboard-only sign-in and sign-out', async () => 
     await desktop.screenshot('picking-provider');
     await wd.keys(ENTER);
     const kim = await ui.waitAccount(wd, 'kim@example.test', { status: 'ready' });
+    assert.ok(await wd.execute('return document.querySelector(".account.highlight")?.dataset.id === arguments[0]', kim.id), 'the new account is highlighted');
     await desktop.screenshot('ready');
+
+    // The notice about it: "Details" shows its code; Dismiss removes it for good.
+    const notice = '#notices .notice[data-code="signed_in"]';
+    await wd.click(`${notice} summary`);
+    assert.ok(await wd.execute('return document.querySelector(arguments[0] + " details").open', notice));
+    assert.equal(await wd.text(`${notice} details code`), 'signed_in');
+    await desktop.screenshot('notice-details');
+    await wd.click(`${notice} button[aria-label="Dismiss"]`);
+    await wd.waitFor(() => wd.execute('return !document.querySelector(arguments[0])', notice), { what: 'the notice to go' });
+    const state = await wd.execute('return window.__TAURI__.core.invoke("get_state")');
+    assert.ok(!state.notices.some((n) => n.code === 'signed_in'), 'dismissed in the backend too');
 
     // Keyboard only: Tab to kim's "Sign out", Enter, Tab to the confirm button, Enter.
     await wd.tabTo(`.account[data-id="${kim.id}"] .sign-out`);

@@ -153,12 +153,13 @@ function renderAccounts(state) {
       );
     }),
   );
-  $('accounts-empty').hidden = state.accounts.length > 0;
+  // An unreadable accounts file is not "no accounts yet": the banner says what is wrong.
+  $('accounts-empty').hidden = state.accounts.length > 0 || !!state.registryError;
   const registry = $('registry-banner');
   const problem = state.registryQuarantined ?? state.registryError;
   registry.hidden = !problem;
   registry.dataset.code = problem?.code ?? '';
-  registry.textContent = problem ? problem.message : '';
+  registry.textContent = problem ? problem.message.charAt(0).toUpperCase() + problem.message.slice(1) : '';
 }
 
 function run(promise) {
@@ -226,9 +227,15 @@ let lastState = null;
 
 function renderAddButton(state) {
   const keychainOk = state.keychain.status !== 'unavailable';
+  // A file this version must not write (a newer Latchkey's) could not take a new account.
+  const registryOk = state.registryError?.code !== 'registry_newer';
   for (const button of [$('add-account'), $('empty-add')]) {
-    button.disabled = !keychainOk;
-    button.title = keychainOk ? 'Sign in to another account' : 'Signing in needs a working system keychain';
+    button.disabled = !keychainOk || !registryOk;
+    button.title = !keychainOk
+      ? 'Signing in needs a working system keychain'
+      : !registryOk
+        ? 'This version of Latchkey cannot add accounts to the accounts file of a newer version'
+        : 'Sign in to another account';
   }
 }
 

@@ -205,6 +205,13 @@ pub enum RegistryError {
     /// The file is not a registry Latchkey understands.
     #[error("the accounts file {path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// A newer Latchkey wrote the file. It is left exactly as it is (never moved
+    /// aside or rewritten): the newer version still needs it.
+    #[error(
+        "the accounts file {path} was written by a newer version of Latchkey (format {version}); \
+         this version cannot use it and leaves it unchanged — please update Latchkey"
+    )]
+    Newer { path: PathBuf, version: u64 },
 }
 
 impl ErrorCode for RegistryError {
@@ -212,6 +219,7 @@ impl ErrorCode for RegistryError {
         match self {
             Self::Io { .. } => "registry_io",
             Self::Corrupt { .. } => "registry_corrupt",
+            Self::Newer { .. } => "registry_newer",
         }
     }
 }
@@ -257,10 +265,16 @@ impl Registry {
         };
         #[derive(Deserialize)]
         struct Version {
-            version: u32,
+            version: u64,
         }
         let version: Version = serde_json::from_slice(&bytes).map_err(|err| self.corrupt(&err))?;
-        if version.version != SCHEMA_VERSION {
+        if version.version > u64::from(SCHEMA_VERSION) {
+            return Err(RegistryError::Newer {
+                path: self.path.clone(),
+                version: version.version,
+            });
+        }
+        if version.version != u64::from(SCHEMA_VERSION) {
             return Err(RegistryError::Corrupt {
                 path: self.path.clone(),
                 reason: format!(
@@ -590,9 +604,26 @@ mod tests {
             registry.load().expect_err("truncated").code(),
             "registry_corrupt"
         );
-        std::fs::write(registry.path(), b"{\"version\": 99, \"accounts\": []}").expect("write");
+        std::fs::write(registry.path(), b"{\"version\": 0, \"accounts\": []}").expect("write");
+        assert_eq!(
+            registry.load().expect_err("no such version").code(),
+            "registry_corrupt"
+        );
+        // A newer Latchkey's file: its own error, and never written by this version.
+        let newer = b"{\"version\": 99, \"accounts\": [], \"later\": {\"x\": 1}}";
+        std::fs::write(registry.path(), newer).expect("write");
         let err = registry.load().expect_err("future");
-        assert!(err.to_string().contains("99"));
+        assert_eq!(err.code(), "registry_newer");
+        assert!(err.to_string().contains("format 99"), "{err}");
+        assert!(
+            err.to_string().contains("newer version of Latchkey"),
+            "{err}"
+        );
+        assert_eq!(
+            registry.update(|_| ()).expect_err("refused").code(),
+            "registry_newer"
+        );
+        assert_eq!(std::fs::read(registry.path()).expect("kept"), newer);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

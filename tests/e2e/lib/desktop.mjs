@@ -91,7 +91,17 @@ export class Desktop {
       ['[Desktop Entry]', 'Type=Application', 'Name=Stand-in browser', `Exec=${process.execPath} ${STANDIN} --dir ${this.standinDir} %u`,
         'Terminal=false', 'MimeType=x-scheme-handler/http;x-scheme-handler/https;text/html;', 'NoDisplay=true', ''].join('\n'),
     );
+    // A stand-in file manager: records the folders it is asked to open.
+    const recorder = join(this.standinDir, 'file-manager.sh');
+    writeFileSync(recorder, `#!/bin/sh\nprintf '%s\\n' "$@" >> '${join(this.standinDir, 'opened-folders.txt')}'\n`);
+    chmodSync(recorder, 0o755);
+    writeFileSync(
+      join(apps, 'standin-files.desktop'),
+      ['[Desktop Entry]', 'Type=Application', 'Name=Stand-in file manager', `Exec=${recorder} %f`, 'Terminal=false',
+        'MimeType=inode/directory;', 'NoDisplay=true', ''].join('\n'),
+    );
     const xdgMime = (...args) => execFileSync('xdg-mime', args, { env: this.env, stdio: 'pipe' });
+    xdgMime('default', 'standin-files.desktop', 'inode/directory');
     xdgMime('default', 'latchkey-e2e.desktop', 'x-scheme-handler/dev.latchkey');
     xdgMime('default', 'standin-browser.desktop', 'x-scheme-handler/http', 'x-scheme-handler/https', 'text/html');
   }
@@ -118,6 +128,12 @@ export class Desktop {
   browserRedirects() {
     const file = join(this.standinDir, 'redirects.jsonl');
     return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).url) : [];
+  }
+
+  /** Folders the stand-in file manager was asked to open, in order. */
+  openedFolders() {
+    const file = join(this.standinDir, 'opened-folders.txt');
+    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
   }
 
   /** Lets a held stand-in deliver its redirect. */
