@@ -3,6 +3,7 @@
 // path, the About view, the dark theme and an unusable keychain.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Desktop } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
 import * as ui from './lib/ui.mjs';
@@ -145,6 +146,28 @@ test('dark theme follows the system preference', async () => {
     await desktop.screenshot('dark');
     assert.equal(dark, true, 'WebKitGTK reports a dark preference under a dark GTK theme');
     assert.equal(bg, 'rgb(22, 24, 29)');
+  } finally {
+    await desktop.stopApp();
+  }
+});
+
+test('the window comes back at the size the person left it', async () => {
+  const desktop = new Desktop('ui-window-size');
+  desktop.writeProviders(providers());
+  let wd = await desktop.startApp();
+  const size = () => wd.execute('return [window.innerWidth, window.innerHeight]');
+  try {
+    await ui.waitProvidersChecked(wd);
+    assert.deepEqual(await size(), [880, 640], 'the default size at first start');
+    // Resize it as a window manager would.
+    const resized = spawnSync('xdotool', ['search', '--onlyvisible', '--name', '^Latchkey$', 'windowsize', '%@', '700', '520'], { env: desktop.env });
+    assert.equal(resized.status, 0, String(resized.stderr));
+    await wd.waitFor(async () => (await size())[0] === 700, { what: 'the window to be 700 px wide' });
+    await desktop.stopApp();
+    wd = await desktop.startApp();
+    await ui.waitProvidersChecked(wd);
+    assert.deepEqual(await size(), [700, 520]);
+    await desktop.screenshot('remembered-size');
   } finally {
     await desktop.stopApp();
   }
