@@ -163,6 +163,9 @@ test('the window comes back at the size the person left it', async () => {
     const resized = spawnSync('xdotool', ['search', '--onlyvisible', '--name', '^Latchkey$', 'windowsize', '%@', '700', '520'], { env: desktop.env });
     assert.equal(resized.status, 0, String(resized.stderr));
     await wd.waitFor(async () => (await size())[0] === 700, { what: 'the window to be 700 px wide' });
+    // Quit the way a session logout does (closing the WebDriver session kills the app instead).
+    await desktop.signalAndWait('SIGTERM', 8000);
+    assert.match(desktop.appLogText(), /termination requested/);
     await desktop.stopApp();
     wd = await desktop.startApp();
     await ui.waitProvidersChecked(wd);

@@ -72,6 +72,8 @@ pub struct ReconcileReport {
     pub needs_sign_in: Vec<AccountId>,
     /// Keychain items of ours without an account, deleted.
     pub orphans_deleted: Vec<String>,
+    /// Parts of long secrets whose head item was gone, deleted.
+    pub stray_parts_deleted: Vec<String>,
 }
 
 impl Latchkey {
@@ -233,6 +235,9 @@ impl Latchkey {
     /// "needs sign-in"; keychain items of ours without an account are deleted
     /// and logged — except after a damaged registry, whose accounts they may be.
     pub async fn reconcile(&self) -> Result<ReconcileReport, ManageError> {
+        // No sign-in may store its account meanwhile: its new keychain item
+        // would look like an orphan until its metadata is written.
+        let _guard = self.store_lock.lock().await;
         let mut report = ReconcileReport::default();
         let book = match self.registry.load() {
             Ok(book) => book,
@@ -275,6 +280,10 @@ impl Latchkey {
                     report.orphans_deleted.push(key.clone());
                 }
             }
+        }
+        report.stray_parts_deleted = self.vault.sweep_headless_parts().await?;
+        for key in &report.stray_parts_deleted {
+            tracing::warn!(item = %key, "deleted a part of a keychain item that no longer exists");
         }
         Ok(report)
     }

@@ -423,6 +423,38 @@ impl Vault {
             .collect())
     }
 
+    /// Deletes the parts of account items (`acct-….part<n>`) whose head item is
+    /// gone: left by a crash between writing a long secret's parts and its head,
+    /// or by a head deleted by hand. Returns their keys. Parts of an existing
+    /// head are never touched (another process may be writing a longer secret
+    /// for it right now: parts go first). The caller must make sure no new
+    /// account item is being written meanwhile (the core's store lock).
+    pub async fn sweep_headless_parts(&self) -> Result<Vec<String>, VaultError> {
+        self.run(|s| {
+            let keys = s.list_keys()?;
+            let heads: std::collections::HashSet<&str> = keys
+                .iter()
+                .filter(|k| !k.contains(".part"))
+                .map(String::as_str)
+                .collect();
+            let mut removed = Vec::new();
+            for key in &keys {
+                let Some((head, index)) = key.rsplit_once(".part") else {
+                    continue;
+                };
+                if head.starts_with("acct-")
+                    && index.parse::<usize>().is_ok()
+                    && !heads.contains(head)
+                {
+                    s.delete(key)?;
+                    removed.push(key.clone());
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
     /// Proves the keychain works: writes, reads back and deletes a probe item.
     pub async fn check(&self) -> Result<(), VaultError> {
         self.run(|s| {
@@ -502,6 +534,56 @@ mod tests {
         fn list_keys(&self) -> Result<Vec<String>, VaultError> {
             Ok(Vec::new())
         }
+    }
+
+    #[tokio::test]
+    async fn headless_parts_are_swept_and_nothing_else() {
+        let store = Arc::new(KeyringStore::in_memory("sweep-test"));
+        let vault = Vault::new(store.clone()).with_chunk_chars(50);
+        let long = "x".repeat(200);
+        for key in ["acct-lost", "acct-kept", "pending-authorizations"] {
+            vault
+                .set(key, SecretString::new(long.clone()))
+                .await
+                .expect("set");
+        }
+        // A crash left parts without their head; a head was deleted by hand.
+        store.delete("acct-lost").expect("delete head");
+        store.delete("pending-authorizations").expect("delete head");
+        let mut removed = vault.sweep_headless_parts().await.expect("sweep");
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                "acct-lost.part1",
+                "acct-lost.part2",
+                "acct-lost.part3",
+                "acct-lost.part4"
+            ]
+        );
+        let left = store.list_keys().expect("keys");
+        assert!(left.iter().all(|k| !k.starts_with("acct-lost")), "{left:?}");
+        // An intact item, and parts that are not an account's, are left alone.
+        assert_eq!(
+            vault
+                .get("acct-kept")
+                .await
+                .expect("get")
+                .expect("some")
+                .expose(),
+            long
+        );
+        assert!(
+            left.iter()
+                .any(|k| k.starts_with("pending-authorizations.part"))
+        );
+        assert!(
+            vault
+                .sweep_headless_parts()
+                .await
+                .expect("again")
+                .is_empty()
+        );
     }
 
     #[tokio::test]
