@@ -167,10 +167,15 @@ impl Latchkey {
     pub async fn sign_out(&self, id: &AccountId) -> Result<SignOutReport, ManageError> {
         let account = self.check_exists(id)?;
         let _guard = self.store_lock.lock().await;
-        let token = match self.refresh_token(id).await {
-            Ok(token) => token,
-            Err(VaultError::Corrupt { .. }) => None,
-            Err(err) => return Err(err.into()),
+        // A rotated token kept in memory (the keychain refused it) is the live one.
+        let unsaved = lock(&self.coordination.unsaved).get(id).cloned();
+        let token = match unsaved {
+            Some(token) => Some(token),
+            None => match self.refresh_token(id).await {
+                Ok(token) => token,
+                Err(VaultError::Corrupt { .. }) => None,
+                Err(err) => return Err(err.into()),
+            },
         };
         let revocation = match token {
             None => Revocation::NothingToRevoke,
@@ -179,6 +184,7 @@ impl Latchkey {
         self.vault.delete(id.as_str()).await?;
         self.registry.update(|book| book.remove(id))?;
         lock(&self.access_tokens).remove(id);
+        lock(&self.coordination.unsaved).remove(id);
         match &revocation {
             Revocation::Failed { reason } => {
                 tracing::warn!(account = %id, reason = %reason, "signed out locally; the provider could not be told");

@@ -199,6 +199,9 @@ pub(crate) struct Coordination {
     touched: std::sync::Mutex<HashMap<AccountId, u64>>,
     active: std::sync::atomic::AtomicUsize,
     closing: std::sync::atomic::AtomicBool,
+    /// Rotated refresh tokens the keychain refused to store: the only ones the
+    /// provider still accepts. Used (and stored again) by the next refresh.
+    pub(crate) unsaved: std::sync::Mutex<HashMap<AccountId, SecretString>>,
 }
 
 /// Counts a refresh as active until dropped.
@@ -410,8 +413,26 @@ impl Latchkey {
             .await
             .map_err(|err| RefreshError::transient(&err))?;
         let _file_lock = self.cross_process_lock(id).await?;
-        // Under the lock: the keychain has the newest token, whoever rotated it.
-        let Some(refresh_token) = self.refresh_token(id).await? else {
+        // A rotated token the keychain refused earlier is newer than the one in
+        // the keychain: store it now if the keychain is back, and use it.
+        let unsaved = lock(&self.coordination.unsaved).get(id).cloned();
+        let kept = match unsaved {
+            Some(token) => {
+                match self.store_refresh_token(id, &token).await {
+                    Ok(()) => {
+                        lock(&self.coordination.unsaved).remove(id);
+                        tracing::info!(account = %id, "stored the rotated refresh token kept in memory");
+                    }
+                    Err(err) => {
+                        tracing::warn!(account = %id, code = err.code(), "the keychain still refuses the rotated refresh token");
+                    }
+                }
+                Some(token)
+            }
+            // Under the lock: the keychain has the newest token, whoever rotated it.
+            None => self.refresh_token(id).await?,
+        };
+        let Some(refresh_token) = kept else {
             self.mark_needs_sign_in(id)
                 .map_err(|e| RefreshError::transient(&e))?;
             return Err(RefreshError::NeedsSignIn {
@@ -545,6 +566,8 @@ impl Latchkey {
                 }
             }
         }
+        // Keep it for the next attempt: the provider has retired the old one.
+        lock(&self.coordination.unsaved).insert(id.clone(), token.clone());
         Err(last.map_or_else(
             || RefreshError::Transient {
                 reason: "keychain".into(),
@@ -557,6 +580,7 @@ impl Latchkey {
     /// Terminal failure: delete the dead token, keep the metadata, mark "needs sign-in".
     async fn grant_dead(&self, id: &AccountId, reason: &str, code: &'static str) -> RefreshError {
         tracing::warn!(account = %id, code, reason, "the refresh token was refused: the account needs sign-in");
+        lock(&self.coordination.unsaved).remove(id);
         if let Err(err) = self.vault.delete(id.as_str()).await {
             tracing::warn!(account = %id, code = err.code(), "could not delete the dead refresh token");
         }
@@ -859,7 +883,7 @@ mod tests {
 
     fn core_over(
         http: Arc<dyn HttpClient>,
-        store: Arc<KeyringStore>,
+        store: Arc<dyn SecretStore>,
         dir: &std::path::Path,
         clock: Arc<ManualClock>,
     ) -> Latchkey {
@@ -1325,5 +1349,82 @@ mod tests {
         };
         assert_eq!(next_refresh_at, t0() + Duration::from_secs(480 + 480));
         runner.abort();
+    }
+
+    /// Wraps a store; its account writes can be made to fail.
+    #[derive(Debug)]
+    struct RefusingWrites {
+        inner: Arc<KeyringStore>,
+        refuse: std::sync::atomic::AtomicBool,
+    }
+
+    impl SecretStore for RefusingWrites {
+        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(VaultError::Locked {
+                    reason: "collection is locked".into(),
+                });
+            }
+            self.inner.set(key, secret)
+        }
+        fn delete(&self, key: &str) -> Result<(), VaultError> {
+            self.inner.delete(key)
+        }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            self.inner.list_keys()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_the_keychain_refuses_is_kept_and_used_by_the_next_refresh() {
+        let server = Arc::new(FakeServer::new());
+        let s = setup("unsaved", server.clone()).await;
+        let store = Arc::new(RefusingWrites {
+            inner: s.store.clone(),
+            refuse: true.into(),
+        });
+        let core = core_over(server.clone(), store.clone(), &s.dir, Arc::clone(&s.clock));
+        let stored = || async {
+            core.refresh_token(&s.id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose()
+                .to_owned()
+        };
+        // The provider rotates RT-0 into RT-1, but the keychain refuses RT-1.
+        server.set("/token", tokens(Some("RT-1")));
+        let err = core.refresh_account(&s.id).await.expect_err("not stored");
+        assert!(err.is_transient(), "{err:?}");
+        assert_eq!(stored().await, "RT-0");
+        assert!(
+            core.access_token(&s.id).is_none(),
+            "the new access token is not used before its refresh token is stored"
+        );
+        // Still refused: the next refresh presents RT-1 (RT-0 is dead at the provider).
+        server.set("/token", tokens(Some("RT-2")));
+        assert!(core.refresh_account(&s.id).await.is_err());
+        // The keychain is back: RT-2 is stored first, then used; the account works.
+        store
+            .refuse
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        server.set("/token", tokens(Some("RT-3")));
+        core.refresh_account(&s.id).await.expect("refreshed");
+        let sent: Vec<String> = server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(path, _)| path == "/token")
+            .map(|(_, body)| body.clone())
+            .collect();
+        assert!(sent[0].contains("refresh_token=RT-0"));
+        assert!(sent[1].contains("refresh_token=RT-1"), "{}", sent[1]);
+        assert!(sent[2].contains("refresh_token=RT-2"), "{}", sent[2]);
+        assert_eq!(stored().await, "RT-3");
+        assert!(lock(&core.coordination.unsaved).is_empty());
     }
 }

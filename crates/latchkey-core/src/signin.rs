@@ -407,7 +407,10 @@ impl Latchkey {
         let json = serde_json::to_string(&secret).map_err(|err| VaultError::Platform {
             reason: format!("cannot encode the account secret: {err}"),
         })?;
-        self.vault.set(id.as_str(), SecretString::new(json)).await
+        self.vault.set(id.as_str(), SecretString::new(json)).await?;
+        // Whatever was kept in memory for this account is older than this token.
+        lock(&self.coordination.unsaved).remove(id);
+        Ok(())
     }
 
     /// Completes a sign-in from a redirect URL received on `redirect_uri`.
@@ -478,7 +481,11 @@ impl Latchkey {
         let existed = self.registry.load()?.get(&account.id).is_some();
         // The old token of an account signed in again: revoked once the new one is stored.
         let old_token = if existed {
-            self.refresh_token(&account.id).await.ok().flatten()
+            let unsaved = lock(&self.coordination.unsaved).get(&account.id).cloned();
+            match unsaved {
+                Some(token) => Some(token),
+                None => self.refresh_token(&account.id).await.ok().flatten(),
+            }
         } else {
             None
         };
