@@ -5,7 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # A target dir outside the clone survives between CI runs on the same machine.
 export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey-target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$CARGO_HOME/bin:$PATH"
 
 BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config libdbus-1-dev curl)
@@ -40,11 +40,11 @@ need_rust() {
       --profile minimal -c rustfmt -c clippy
   fi
   local minor
-  minor="$(rustc --version | sed -n 's/^rustc 1\.\([0-9]*\).*/\1/p')"
+  minor="$(rustc --version 2>/dev/null | sed -n 's/^rustc 1\.\([0-9]*\).*/\1/p' || true)"
   if [[ -n "$minor" && "$minor" -lt 95 ]]; then
     if command -v rustup >/dev/null; then
-      log "Rust 1.$minor is older than 1.95: rustup update stable"
-      rustup update stable
+      log "Rust 1.$minor is older than 1.95: rustup update stable && rustup default stable"
+      rustup update stable && rustup default stable
     else
       log "Rust 1.$minor is older than the 1.95 this workspace needs; please update it"
       exit 1

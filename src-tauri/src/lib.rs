@@ -235,10 +235,13 @@ fn exit_on_signals(handle: tauri::AppHandle, shell: Arc<Shell>) {
 fn relaunch_after_lost_handoff(err: &tauri::Error) {
     use std::os::unix::process::CommandExt as _;
     const RELAUNCHED: &str = "LATCHKEY_RELAUNCHED";
+    // exec keeps the pid: the mark names this very process, so children (the
+    // browser, later launches through it) do not inherit a "relaunched" state.
+    let me = std::process::id().to_string();
     if !err
         .to_string()
         .contains("failed to forward arguments to the running instance")
-        || std::env::var_os(RELAUNCHED).is_some()
+        || std::env::var_os(RELAUNCHED).is_some_and(|v| v == me.as_str())
     {
         return;
     }
@@ -249,7 +252,7 @@ fn relaunch_after_lost_handoff(err: &tauri::Error) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let err = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
-        .env(RELAUNCHED, "1")
+        .env(RELAUNCHED, &me)
         .exec();
     tracing::error!(error = %err, "could not start again");
 }

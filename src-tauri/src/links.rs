@@ -38,7 +38,7 @@ pub fn handle_link(app: &AppHandle, url: &str) {
                 } else {
                     "Signed in"
                 };
-                shell.show_completed_sign_in(&signed_in.account.id).await;
+                shell.show_completed_sign_in(&signed_in);
                 crate::startup::start_lifecycle(&shell, signed_in.account.id.clone());
                 shell.notify(
                     NoticeLevel::Info,

@@ -187,15 +187,14 @@ impl Shell {
     }
 
     /// After a sign-in completed: the new account (highlighted) and the pending
-    /// list without its request, in one change, so the window never shows the
+    /// list without its request, in one change, so the window does not show the
     /// account and "Continue in your browser" at once.
-    pub async fn show_completed_sign_in(&self, id: &latchkey_core::accounts::AccountId) {
-        let pending = self.core.pending().await;
+    pub fn show_completed_sign_in(&self, signed_in: &latchkey_core::signin::SignedIn) {
         self.apply_accounts_and(self.core.accounts(), |state| {
-            state.last_added = Some(id.to_string());
-            if let Ok(list) = pending {
-                state.pending = list.into_iter().map(PendingDto::from).collect();
-            }
+            state.last_added = Some(signed_in.account.id.to_string());
+            state
+                .pending
+                .retain(|p| p.handle != signed_in.handle.as_str());
         });
     }
 

@@ -74,8 +74,9 @@ test('a sign-in link that arrives while the app is quitting starts a new instanc
   // token request) holds it in its shutdown grace.
   idp.toggleSlow();
   try {
+    const held = idp.heldRequests();
     await wd.execute('window.__TAURI__.core.invoke("refresh_account", { id: arguments[0] }).catch(() => {}); return true', nina.id);
-    await sleep(300);
+    await wd.waitFor(() => idp.heldRequests() > held, { what: 'the refresh to reach the slow IdP' });
     process.kill(oldPid, 'SIGTERM');
     await sleep(200);
     assert.ok(desktop.appPids().includes(oldPid), 'the old instance is still finishing its refresh');

@@ -7,6 +7,16 @@ cd "$(dirname "$0")/../.."
 passed=0
 failed=0
 status=0
+# `timeout` runs each file in its own process group, out of reach of Ctrl-C: stop it by hand.
+stop_all() {
+  pkill -f "dbus-run-session -- tests/e2e/session.sh" 2>/dev/null
+  pkill -f "node --test --test-concurrency=1" 2>/dev/null
+  pkill -f "tests/browser/standin.mjs" 2>/dev/null
+  pkill -x tauri-driver 2>/dev/null
+  pkill -x latchkey-app 2>/dev/null
+  exit 130
+}
+trap stop_all INT TERM
 for file in "$@"; do
   keyring_home="$(mktemp -d)"
   log="$(mktemp)"

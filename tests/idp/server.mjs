@@ -157,6 +157,7 @@ server.listen(Number(args.port), args.host, () => {
       };
     }
     if (slow && req.url.startsWith('/token')) {
+      console.error('held-token-request');
       setTimeout(() => handler(req, res), 3000);
       return;
     }

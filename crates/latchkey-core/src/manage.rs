@@ -287,7 +287,13 @@ impl Latchkey {
                 }
             }
         }
-        report.stray_parts_deleted = self.vault.sweep_headless_parts().await?;
+        // Best effort: leftovers must not hide what was reported above.
+        match self.vault.sweep_headless_parts().await {
+            Ok(removed) => report.stray_parts_deleted = removed,
+            Err(err) => {
+                tracing::warn!(code = err.code(), error = %err, "could not sweep leftover keychain parts");
+            }
+        }
         for key in &report.stray_parts_deleted {
             tracing::warn!(item = %key, "deleted a part of a keychain item that no longer exists");
         }

@@ -142,6 +142,8 @@ pub struct SignedIn {
     /// A re-authentication that signed in as a *different* account: the
     /// account it was meant for (left as it was).
     pub reauth_of: Option<AccountId>,
+    /// The handle of the pending sign-in this completed (now gone).
+    pub handle: PendingHandle,
     /// Step timings.
     pub timings: Timings,
 }
@@ -443,6 +445,10 @@ impl Latchkey {
         let provider_name = pending.provider_name.clone();
         let provider_id = pending.provider_id.clone();
         let reauth_of = pending.reauth_of.clone().map(AccountId::new);
+        let handle = pending.summary().handle;
+        // An accounts file this version cannot write would waste the code (and
+        // strand a fresh refresh token): stop before the exchange.
+        self.registry.load()?;
         let revocation_endpoint = pending.endpoints.revocation_endpoint.clone();
         let client_id = pending.client_id.clone();
         let code = match redirect {
@@ -543,6 +549,7 @@ impl Latchkey {
             "sign-in completed"
         );
         Ok(SignedIn {
+            handle,
             reauth_of: reauth_of.filter(|id| id != &account.id),
             account,
             replaced,

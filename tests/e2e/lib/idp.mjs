@@ -45,6 +45,8 @@ export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, s
         up: () => child.kill('SIGUSR2'),
         /** Toggles a 3 s delay on token requests. */
         toggleSlow: () => child.kill('SIGHUP'),
+        /** How many token requests the slow mode has held so far. */
+        heldRequests: () => stderr.filter((l) => l === 'held-token-request').length,
         /** Revokes a token at the RFC 7009 endpoint. */
         revoke: async (token) => {
           const res = await fetch(`${issuer}/token/revocation`, {
