@@ -831,7 +831,7 @@ mod tests {
     use crate::discovery::ProviderMetadata;
     use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
     use crate::id_token::Identity;
-    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, jwks};
+    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, RefusingStore, jwks};
     use crate::vault::{KeyringStore, SecretStore, Vault};
     use url::Url;
 
@@ -1351,41 +1351,12 @@ mod tests {
         runner.abort();
     }
 
-    /// Wraps a store; its account writes can be made to fail.
-    #[derive(Debug)]
-    struct RefusingWrites {
-        inner: Arc<KeyringStore>,
-        refuse: std::sync::atomic::AtomicBool,
-    }
-
-    impl SecretStore for RefusingWrites {
-        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
-            self.inner.get(key)
-        }
-        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
-            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(VaultError::Locked {
-                    reason: "collection is locked".into(),
-                });
-            }
-            self.inner.set(key, secret)
-        }
-        fn delete(&self, key: &str) -> Result<(), VaultError> {
-            self.inner.delete(key)
-        }
-        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-            self.inner.list_keys()
-        }
-    }
-
     #[tokio::test]
     async fn a_rotated_token_the_keychain_refuses_is_kept_and_used_by_the_next_refresh() {
         let server = Arc::new(FakeServer::new());
         let s = setup("unsaved", server.clone()).await;
-        let store = Arc::new(RefusingWrites {
-            inner: s.store.clone(),
-            refuse: true.into(),
-        });
+        let store = Arc::new(RefusingStore::over(s.store.clone()));
+        store.refuse_writes(true);
         let core = core_over(server.clone(), store.clone(), &s.dir, Arc::clone(&s.clock));
         let stored = || async {
             core.refresh_token(&s.id)

@@ -563,7 +563,7 @@ impl Latchkey {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, jwks};
+    use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, RefusingStore, jwks};
     use crate::vault::{KeyringStore, SecretStore};
     use std::time::Duration;
 
@@ -592,38 +592,9 @@ mod tests {
         }
     }
 
-    /// A store that can be told to fail writes of account items.
-    #[derive(Debug)]
-    struct FlakyStore {
-        inner: KeyringStore,
-        fail_accounts: std::sync::atomic::AtomicBool,
-    }
-
-    impl SecretStore for FlakyStore {
-        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
-            self.inner.get(key)
-        }
-        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
-            if key.starts_with("acct-")
-                && self.fail_accounts.load(std::sync::atomic::Ordering::SeqCst)
-            {
-                return Err(VaultError::Locked {
-                    reason: "collection is locked".into(),
-                });
-            }
-            self.inner.set(key, secret)
-        }
-        fn delete(&self, key: &str) -> Result<(), VaultError> {
-            self.inner.delete(key)
-        }
-        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-            self.inner.list_keys()
-        }
-    }
-
     struct Fixture {
         server: Arc<FakeServer>,
-        store: Arc<FlakyStore>,
+        store: Arc<RefusingStore>,
         clock: Arc<ManualClock>,
         signin: Latchkey,
         dir: std::path::PathBuf,
@@ -637,10 +608,9 @@ mod tests {
 
     fn fixture(name: &str) -> Fixture {
         let server = Arc::new(FakeServer::new());
-        let store = Arc::new(FlakyStore {
-            inner: KeyringStore::in_memory(format!("signin-{name}")),
-            fail_accounts: false.into(),
-        });
+        let store = Arc::new(RefusingStore::over(Arc::new(KeyringStore::in_memory(
+            format!("signin-{name}"),
+        ))));
         let clock = Arc::new(ManualClock::new(
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         ));
@@ -906,9 +876,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_keychain_write_stores_nothing() {
         let f = fixture("vault");
-        f.store
-            .fail_accounts
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        f.store.refuse_writes(true);
         let (state, _) = f.begin(true, true).await;
         let url = callback_for(&state);
         let err = f

@@ -3,7 +3,7 @@
 //! (The end-to-end tests use the real `oidc-provider`; this is for branches.)
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -19,6 +19,8 @@ use openidconnect::{
 };
 
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
+use crate::secret::SecretString;
+use crate::vault::{KeyringStore, SecretStore, VaultError};
 
 pub const ISSUER: &str = "https://id.example";
 pub const CLIENT_ID: &str = "latchkey-desktop";
@@ -214,5 +216,47 @@ impl HttpClient for FakeServer {
                 .body(canned.body.into_bytes())
                 .expect("response"))
         })
+    }
+}
+
+/// An in-memory keychain whose writes of account items (`acct-…`) can be
+/// refused, as a locked collection would.
+#[derive(Debug)]
+pub struct RefusingStore {
+    pub inner: Arc<KeyringStore>,
+    pub refuse: std::sync::atomic::AtomicBool,
+}
+
+impl RefusingStore {
+    pub fn over(inner: Arc<KeyringStore>) -> Self {
+        Self {
+            inner,
+            refuse: false.into(),
+        }
+    }
+
+    pub fn refuse_writes(&self, refuse: bool) {
+        self.refuse
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl SecretStore for RefusingStore {
+    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+        if key.starts_with("acct-") && self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(VaultError::Locked {
+                reason: "collection is locked".into(),
+            });
+        }
+        self.inner.set(key, secret)
+    }
+    fn delete(&self, key: &str) -> Result<(), VaultError> {
+        self.inner.delete(key)
+    }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        self.inner.list_keys()
     }
 }
