@@ -229,12 +229,13 @@ pub struct Vault {
     store: Arc<dyn SecretStore>,
     timeout: Duration,
     chunk_chars: usize,
-    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// Keychain calls allowed to be outstanding at once. A hung keychain (e.g. a
-/// locked collection waiting for a prompt nobody answers) never returns; past
-/// this many stuck calls, new ones fail at once instead of piling up threads.
+/// Keychain calls allowed to run at once. More wait their turn (within the
+/// same timeout). A hung keychain (e.g. a locked collection waiting for a
+/// prompt nobody answers) never returns: its stuck calls keep their slots, so
+/// later calls time out waiting instead of piling up threads.
 pub const MAX_IN_FLIGHT: usize = 4;
 
 /// Largest item written to the platform store, in characters. Windows'
@@ -335,7 +336,7 @@ impl Vault {
             store,
             timeout: Self::DEFAULT_TIMEOUT,
             chunk_chars: CHUNK_CHARS,
-            in_flight: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -369,28 +370,30 @@ impl Vault {
         T: Send + 'static,
         F: FnOnce(&dyn SecretStore) -> Result<T, VaultError> + Send + 'static,
     {
-        use std::sync::atomic::Ordering;
-        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            return Err(VaultError::Timeout {
-                seconds: self.timeout.as_secs().max(1),
-            });
-        }
+        let timed_out = || VaultError::Timeout {
+            seconds: self.timeout.as_secs().max(1),
+        };
+        // The timeout covers waiting for a slot and the call itself.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let slot = match tokio::time::timeout_at(deadline, Arc::clone(&self.slots).acquire_owned())
+            .await
+        {
+            Ok(Ok(slot)) => slot,
+            _ => return Err(timed_out()),
+        };
         let store = Arc::clone(&self.store);
-        let in_flight = Arc::clone(&self.in_flight);
         let task = tokio::task::spawn_blocking(move || {
             let result = f(store.as_ref());
-            in_flight.fetch_sub(1, Ordering::SeqCst);
+            // Held until the call really returns, even if its caller gave up.
+            drop(slot);
             result
         });
-        match tokio::time::timeout(self.timeout, task).await {
+        match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(VaultError::Platform {
                 reason: format!("keychain call panicked: {join}"),
             }),
-            Err(_) => Err(VaultError::Timeout {
-                seconds: self.timeout.as_secs().max(1),
-            }),
+            Err(_) => Err(timed_out()),
         }
     }
 
@@ -517,10 +520,13 @@ mod tests {
         assert!(err.to_string().contains("no session bus"));
     }
 
-    #[derive(Debug)]
-    struct HangingStore;
+    #[derive(Debug, Default)]
+    struct HangingStore {
+        calls: std::sync::atomic::AtomicUsize,
+    }
     impl SecretStore for HangingStore {
         fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(500));
             Ok(None)
         }
@@ -684,26 +690,78 @@ mod tests {
 
     #[tokio::test]
     async fn stuck_calls_do_not_pile_up() {
-        let vault = Vault::new(Arc::new(HangingStore)).with_timeout(Duration::from_millis(20));
+        let store = Arc::new(HangingStore::default());
+        let vault = Vault::new(store.clone()).with_timeout(Duration::from_millis(20));
         for _ in 0..MAX_IN_FLIGHT {
             assert!(vault.get("k").await.is_err());
         }
-        // The stuck calls are still running: the next one fails at once.
-        let started = std::time::Instant::now();
+        // The stuck calls still hold every slot: more calls time out waiting,
+        // without starting another blocking call.
+        for _ in 0..3 {
+            assert_eq!(
+                vault.get("k").await.expect_err("busy").code(),
+                "keychain_timeout"
+            );
+        }
         assert_eq!(
-            vault.get("k").await.expect_err("busy").code(),
-            "keychain_timeout"
+            store.calls.load(std::sync::atomic::Ordering::SeqCst),
+            MAX_IN_FLIGHT
         );
-        assert!(started.elapsed() < Duration::from_millis(15));
         // Once they return, calls go through again.
-        tokio::time::sleep(Duration::from_millis(600)).await;
         let patient = vault.clone().with_timeout(Duration::from_secs(2));
         assert_eq!(patient.get("k").await.expect("answers again"), None);
     }
 
+    /// A keychain that answers, slowly: counts how many calls run at once.
+    #[derive(Debug, Default)]
+    struct SlowStore {
+        now: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+    }
+    impl SecretStore for SlowStore {
+        fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let running = self.now.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(running, SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+            self.now.fetch_sub(1, SeqCst);
+            Ok(Some(SecretString::new("lk1:1:v")))
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<(), VaultError> {
+            Ok(())
+        }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_busy_keychain_serves_every_caller_in_turn() {
+        // Many accounts refresh at once (a launch): more calls than slots.
+        let store = Arc::new(SlowStore::default());
+        let vault = Vault::new(store.clone()).with_timeout(Duration::from_secs(5));
+        let calls = (0..4 * MAX_IN_FLIGHT).map(|i| {
+            let vault = vault.clone();
+            tokio::spawn(async move { vault.get(&format!("acct-{i}")).await })
+        });
+        for call in futures_util::future::join_all(calls).await {
+            let value = call.expect("task").expect("answered, not refused");
+            assert_eq!(value.expect("some").expose(), "v");
+        }
+        assert_eq!(
+            store.most.load(std::sync::atomic::Ordering::SeqCst),
+            MAX_IN_FLIGHT,
+            "never more than the slots at once"
+        );
+    }
+
     #[tokio::test]
     async fn a_hung_keychain_times_out() {
-        let vault = Vault::new(Arc::new(HangingStore)).with_timeout(Duration::from_millis(50));
+        let vault =
+            Vault::new(Arc::new(HangingStore::default())).with_timeout(Duration::from_millis(50));
         assert_eq!(
             vault.check().await.expect_err("timeout").code(),
             "keychain_timeout"
