@@ -10,3 +10,4 @@ export const IDP_SERVER = join(ROOT, 'tests/idp/server.mjs');
 export const STANDIN = join(ROOT, 'tests/browser/standin.mjs');
 export const RESULTS_DIR = process.env.LATCHKEY_RESULTS_DIR || join(ROOT, 'tests/results');
 export const HAMMER_BINARY = join(TARGET_DIR, 'debug/examples/refresh_hammer');
+export const IDP_SEED = join(ROOT, 'tests/idp/seed.mjs');
