@@ -927,6 +927,16 @@ mod tests {
         }
     }
 
+    /// The refresh token in the account's keychain item (it must be there).
+    async fn stored_token(core: &Latchkey, id: &AccountId) -> String {
+        core.refresh_token(id)
+            .await
+            .expect("get")
+            .expect("rt")
+            .expose()
+            .to_owned()
+    }
+
     fn tokens(rt: Option<&str>) -> Canned {
         let mut body =
             serde_json::json!({"access_token": "AT", "token_type": "Bearer", "expires_in": 600});
@@ -943,15 +953,7 @@ mod tests {
         server.set("/token", tokens(Some("RT-1")));
         let access = s.core.refresh_account(&s.id).await.expect("refreshed");
         assert_eq!(access.token.expose(), "AT");
-        assert_eq!(
-            s.core
-                .refresh_token(&s.id)
-                .await
-                .expect("get")
-                .expect("rt")
-                .expose(),
-            "RT-1"
-        );
+        assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
         assert!(
             server.requests.lock().expect("lock")[0]
                 .1
@@ -959,15 +961,7 @@ mod tests {
         );
         server.set("/token", tokens(None));
         s.core.refresh_account(&s.id).await.expect("refreshed");
-        assert_eq!(
-            s.core
-                .refresh_token(&s.id)
-                .await
-                .expect("get")
-                .expect("rt")
-                .expose(),
-            "RT-1"
-        );
+        assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
         assert!(
             s.core
                 .accounts()
@@ -1017,15 +1011,7 @@ mod tests {
             );
             let err = s.core.refresh_account(&s.id).await.expect_err("transient");
             assert!(err.is_transient(), "{status}: {err}");
-            assert_eq!(
-                s.core
-                    .refresh_token(&s.id)
-                    .await
-                    .expect("get")
-                    .expect("kept")
-                    .expose(),
-                "RT-0"
-            );
+            assert_eq!(stored_token(&s.core, &s.id).await, "RT-0");
             assert_eq!(
                 s.core
                     .accounts()
@@ -1174,9 +1160,8 @@ mod tests {
         );
         let served = idp.served.load(std::sync::atomic::Ordering::SeqCst);
         assert!(served >= 2, "both processes refreshed ({served})");
-        let stored = s.core.refresh_token(&s.id).await.expect("get").expect("rt");
         assert_eq!(
-            stored.expose(),
+            stored_token(&s.core, &s.id).await,
             format!("RT-{served}"),
             "the keychain holds the newest token"
         );
@@ -1199,12 +1184,7 @@ mod tests {
         );
         assert!(running.await.expect("task").is_ok());
         assert_eq!(
-            s.core
-                .refresh_token(&s.id)
-                .await
-                .expect("get")
-                .expect("rt")
-                .expose(),
+            stored_token(&s.core, &s.id).await,
             "RT-1",
             "the rotated token was stored"
         );
@@ -1284,15 +1264,7 @@ mod tests {
             "{:?}",
             s.core.live_status(&s.id)
         );
-        assert_eq!(
-            s.core
-                .refresh_token(&s.id)
-                .await
-                .expect("get")
-                .expect("rt")
-                .expose(),
-            "RT-1"
-        );
+        assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
         runner.abort();
     }
 
@@ -1332,15 +1304,7 @@ mod tests {
                 .contains("refresh_token=RT-1"),
             "with the rotated token"
         );
-        assert_eq!(
-            s.core
-                .refresh_token(&s.id)
-                .await
-                .expect("get")
-                .expect("rt")
-                .expose(),
-            "RT-2"
-        );
+        assert_eq!(stored_token(&s.core, &s.id).await, "RT-2");
         let Some(LiveStatus::Ready {
             next_refresh_at, ..
         }) = s.core.live_status(&s.id)
@@ -1358,19 +1322,11 @@ mod tests {
         let store = Arc::new(RefusingStore::over(s.store.clone()));
         store.refuse_writes(true);
         let core = core_over(server.clone(), store.clone(), &s.dir, Arc::clone(&s.clock));
-        let stored = || async {
-            core.refresh_token(&s.id)
-                .await
-                .expect("get")
-                .expect("rt")
-                .expose()
-                .to_owned()
-        };
         // The provider rotates RT-0 into RT-1, but the keychain refuses RT-1.
         server.set("/token", tokens(Some("RT-1")));
         let err = core.refresh_account(&s.id).await.expect_err("not stored");
         assert!(err.is_transient(), "{err:?}");
-        assert_eq!(stored().await, "RT-0");
+        assert_eq!(stored_token(&core, &s.id).await, "RT-0");
         assert!(
             core.access_token(&s.id).is_none(),
             "the new access token is not used before its refresh token is stored"
@@ -1395,7 +1351,7 @@ mod tests {
         assert!(sent[0].contains("refresh_token=RT-0"));
         assert!(sent[1].contains("refresh_token=RT-1"), "{}", sent[1]);
         assert!(sent[2].contains("refresh_token=RT-2"), "{}", sent[2]);
-        assert_eq!(stored().await, "RT-3");
+        assert_eq!(stored_token(&core, &s.id).await, "RT-3");
         assert!(lock(&core.coordination.unsaved).is_empty());
     }
 }
