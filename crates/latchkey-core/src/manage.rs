@@ -167,15 +167,10 @@ impl Latchkey {
     pub async fn sign_out(&self, id: &AccountId) -> Result<SignOutReport, ManageError> {
         let account = self.check_exists(id)?;
         let _guard = self.store_lock.lock().await;
-        // A rotated token kept in memory (the keychain refused it) is the live one.
-        let unsaved = lock(&self.coordination.unsaved).get(id).cloned();
-        let token = match unsaved {
-            Some(token) => Some(token),
-            None => match self.refresh_token(id).await {
-                Ok(token) => token,
-                Err(VaultError::Corrupt { .. }) => None,
-                Err(err) => return Err(err.into()),
-            },
+        let token = match self.live_refresh_token(id).await {
+            Ok(token) => token,
+            Err(VaultError::Corrupt { .. }) => None,
+            Err(err) => return Err(err.into()),
         };
         let revocation = match token {
             None => Revocation::NothingToRevoke,

@@ -396,6 +396,20 @@ impl Latchkey {
         Ok(Some(SecretString::new(secret.refresh_token)))
     }
 
+    /// The refresh token the provider currently accepts for an account: one
+    /// the keychain refused to store (kept in memory) if any, else the
+    /// keychain's.
+    pub(crate) async fn live_refresh_token(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SecretString>, VaultError> {
+        let unsaved = lock(&self.coordination.unsaved).get(id).cloned();
+        match unsaved {
+            Some(token) => Ok(Some(token)),
+            None => self.refresh_token(id).await,
+        }
+    }
+
     /// Writes an account's refresh token to the keychain.
     pub async fn store_refresh_token(
         &self,
@@ -487,11 +501,7 @@ impl Latchkey {
         let existed = self.registry.load()?.get(&account.id).is_some();
         // The old token of an account signed in again: revoked once the new one is stored.
         let old_token = if existed {
-            let unsaved = lock(&self.coordination.unsaved).get(&account.id).cloned();
-            match unsaved {
-                Some(token) => Some(token),
-                None => self.refresh_token(&account.id).await.ok().flatten(),
-            }
+            self.live_refresh_token(&account.id).await.ok().flatten()
         } else {
             None
         };
