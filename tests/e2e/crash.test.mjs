@@ -27,14 +27,6 @@ after(async () => {
   await idp?.stop();
 });
 
-function killApps() {
-  for (const pid of desktop.appPids()) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-}
-
 /** Waits until no browser stand-in of this desktop runs (a late one would start the app). */
 async function standinsDone() {
   const deadline = Date.now() + 60_000;
@@ -72,22 +64,22 @@ test(`SIGKILL at random moments, ${ITERATIONS} times: the registry always parses
       desktop.configureBrowser({ login: `crash-${i}`, action: 'consent' });
       await ui.startSignIn(wd, 'local');
       await sleep(random(0, 3500));
-      killApps();
+      await desktop.signalAndWait('SIGKILL', 3000);
       await desktop.stopApp();
       counts.signInKills += 1;
       // The stand-in may still deliver the link: that cold-starts the app, which we
       // kill too, at a random moment of its start.
       await sleep(random(0, 1500));
-      killApps();
+      await desktop.signalAndWait('SIGKILL', 3000);
       await standinsDone();
       await sleep(random(0, 800));
-      killApps();
+      await desktop.signalAndWait('SIGKILL', 3000);
     } else {
       // During launch refresh.
       const app = spawn(APP_BINARY, [], { env: desktop.env, stdio: 'ignore' });
       await sleep(random(100, 1800));
       app.kill('SIGKILL');
-      killApps();
+      await desktop.signalAndWait('SIGKILL', 3000);
       counts.refreshKills += 1;
     }
     await sleep(200);
@@ -97,7 +89,7 @@ test(`SIGKILL at random moments, ${ITERATIONS} times: the registry always parses
   // Let any stand-in finish, then start normally.
   await standinsDone();
   await sleep(500);
-  killApps();
+  await desktop.signalAndWait('SIGKILL', 3000);
   const wd = await desktop.startApp();
   const accounts = await wd.waitFor(async () => {
     const list = await ui.accounts(wd);

@@ -276,6 +276,7 @@ export class Desktop {
     this.bus = null;
   }
 
+  /** Sends `signal` to this desktop's app processes and waits (up to `timeoutMs`) until they are gone. */
   async signalAndWait(signal, timeoutMs) {
     const deadline = Date.now() + timeoutMs;
     let pids = this.appPids();
