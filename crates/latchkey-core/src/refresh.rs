@@ -119,6 +119,16 @@ pub enum LiveStatus {
         /// Attempts so far.
         attempt: u32,
     },
+    /// The provider refused Latchkey's request (an OAuth error other than
+    /// `invalid_grant`, such as `invalid_client`, or an ID token Latchkey
+    /// cannot accept): the tokens are kept, and nothing is retried until
+    /// "Retry now" or the next launch (the provider settings need a look).
+    Refused {
+        /// Why.
+        reason: String,
+        /// A stable code (e.g. `invalid_client`).
+        code: &'static str,
+    },
     /// The refresh token is gone or refused.
     NeedsSignIn {
         /// Why.

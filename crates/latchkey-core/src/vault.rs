@@ -227,6 +227,9 @@ pub const PROBE_KEY: &str = "latchkey-keychain-probe";
 #[derive(Debug, Clone)]
 pub struct Vault {
     store: Arc<dyn SecretStore>,
+    /// The outcome of the last keychain call that reached the store: `None`
+    /// when it worked, else why it failed (see [`Vault::health`]).
+    health: Arc<tokio::sync::watch::Sender<Option<VaultError>>>,
     timeout: Duration,
     chunk_chars: usize,
     slots: Arc<tokio::sync::Semaphore>,
@@ -334,6 +337,7 @@ impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
         Self {
             store,
+            health: Arc::new(tokio::sync::watch::channel(None).0),
             timeout: Self::DEFAULT_TIMEOUT,
             chunk_chars: CHUNK_CHARS,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
@@ -365,6 +369,27 @@ impl Vault {
         self
     }
 
+    /// Follows the keychain's health: `None` while calls work, else the error
+    /// of the last call that failed for a keychain reason (unavailable,
+    /// locked, timed out, platform failure). A damaged item does not count.
+    pub fn health(&self) -> tokio::sync::watch::Receiver<Option<VaultError>> {
+        self.health.subscribe()
+    }
+
+    fn record(&self, outcome: Option<&VaultError>) {
+        let next = outcome
+            .filter(|err| !matches!(err, VaultError::Corrupt { .. }))
+            .cloned();
+        self.health.send_if_modified(|current| {
+            if *current == next {
+                false
+            } else {
+                *current = next;
+                true
+            }
+        });
+    }
+
     async fn run<T, F>(&self, f: F) -> Result<T, VaultError>
     where
         T: Send + 'static,
@@ -379,7 +404,11 @@ impl Vault {
             .await
         {
             Ok(Ok(slot)) => slot,
-            _ => return Err(timed_out()),
+            _ => {
+                let err = timed_out();
+                self.record(Some(&err));
+                return Err(err);
+            }
         };
         let store = Arc::clone(&self.store);
         let task = tokio::task::spawn_blocking(move || {
@@ -388,13 +417,15 @@ impl Vault {
             drop(slot);
             result
         });
-        match tokio::time::timeout_at(deadline, task).await {
+        let result = match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(VaultError::Platform {
                 reason: format!("keychain call panicked: {join}"),
             }),
             Err(_) => Err(timed_out()),
-        }
+        };
+        self.record(result.as_ref().err());
+        result
     }
 
     /// Reads a secret.
