@@ -50,21 +50,6 @@ impl std::fmt::Display for AccountId {
     }
 }
 
-/// What the keychain item of an account holds (JSON, only ever in the keychain).
-#[derive(Serialize, Deserialize)]
-pub struct AccountSecret {
-    /// Format version.
-    pub v: u32,
-    /// The refresh token.
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for AccountSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccountSecret([redacted])")
-    }
-}
-
 /// What state an account is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -32,11 +32,14 @@
 //! # Ok(()) }
 //! ```
 
+mod account_secret;
+mod account_slot;
 pub mod accounts;
 pub mod authorize;
 pub mod clock;
 pub mod discovery;
 pub mod error;
+mod file_lock;
 pub mod http;
 pub mod id_token;
 pub mod manage;
