@@ -915,11 +915,15 @@ fn clock_skew_text(now: SystemTime, server_date: Option<SystemTime>) -> Option<S
 }
 
 #[cfg(test)]
+#[path = "refresh_grant_tests.rs"]
+mod grant_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn t0() -> SystemTime {
+    pub(super) fn t0() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
     }
 
@@ -992,7 +996,7 @@ mod tests {
     use crate::vault::{KeyringStore, SecretStore, Vault};
     use url::Url;
 
-    fn provider() -> crate::provider::ProviderConfig {
+    pub(super) fn provider() -> crate::provider::ProviderConfig {
         crate::provider::parse_providers(&format!(
             "[[provider]]\nid = \"p\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\n"
         ))
@@ -1002,7 +1006,7 @@ mod tests {
         .expect("valid")
     }
 
-    fn metadata() -> ProviderMetadata {
+    pub(super) fn metadata() -> ProviderMetadata {
         let url = |p: &str| Url::parse(&format!("{ISSUER}{p}")).expect("url");
         ProviderMetadata {
             issuer: ISSUER.into(),
@@ -1017,12 +1021,12 @@ mod tests {
         }
     }
 
-    struct Setup {
-        core: Latchkey,
-        clock: Arc<ManualClock>,
-        store: Arc<KeyringStore>,
-        id: AccountId,
-        dir: PathBuf,
+    pub(super) struct Setup {
+        pub(super) core: Latchkey,
+        pub(super) clock: Arc<ManualClock>,
+        pub(super) store: Arc<KeyringStore>,
+        pub(super) id: AccountId,
+        pub(super) dir: PathBuf,
     }
 
     impl Drop for Setup {
@@ -1031,14 +1035,14 @@ mod tests {
         }
     }
 
-    fn dir(name: &str) -> PathBuf {
+    pub(super) fn dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("latchkey-refresh-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
 
-    fn core_over(
+    pub(super) fn core_over(
         http: Arc<dyn HttpClient>,
         store: Arc<dyn SecretStore>,
         dir: &std::path::Path,
@@ -1055,7 +1059,7 @@ mod tests {
         core
     }
 
-    async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
+    pub(super) async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
         let dir = dir(name);
         let store = Arc::new(KeyringStore::in_memory(format!("refresh-{name}")));
         let clock = Arc::new(ManualClock::new(t0()));
@@ -1085,7 +1089,7 @@ mod tests {
     }
 
     /// The refresh token in the account's keychain item (it must be there).
-    async fn stored_token(core: &Latchkey, id: &AccountId) -> String {
+    pub(super) async fn stored_token(core: &Latchkey, id: &AccountId) -> String {
         core.read_refresh_token(id)
             .await
             .expect("get")
@@ -1094,7 +1098,7 @@ mod tests {
             .to_owned()
     }
 
-    fn tokens(rt: Option<&str>) -> Canned {
+    pub(super) fn tokens(rt: Option<&str>) -> Canned {
         let mut body =
             serde_json::json!({"access_token": "AT", "token_type": "Bearer", "expires_in": 600});
         if let Some(rt) = rt {
