@@ -1090,7 +1090,7 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_nonce_in_the_id_token_stores_nothing() {
         let f = fixture("nonce");
-        lock(&f.signin.metadata).insert("p".into(), metadata(true));
+        with_revocation(&f, 200);
         let pending = f
             .signin
             .begin("p", &SignInOptions::default())
@@ -1116,6 +1116,18 @@ mod tests {
             "id_token_nonce"
         );
         f.nothing_stored();
+        // The grant the provider just issued is ended there too.
+        let revoked = f
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(p, _)| p == "/token/revocation")
+            .cloned()
+            .expect("the refused sign-in's refresh token is revoked")
+            .1;
+        assert!(revoked.contains("token=RT&"), "{revoked}");
     }
 
     async fn signed_in(f: &Fixture) -> AccountId {
@@ -1220,6 +1232,86 @@ mod tests {
             .1;
         assert!(revoked.contains("token=RT-1"));
         assert_eq!(f.signin.accounts().expect("book").accounts.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signing_in_again_during_a_refresh_ends_on_the_new_grant() {
+        let f = fixture("again-race");
+        let id = signed_in(&f).await;
+        with_revocation(&f, 200);
+        let (state, nonce) = f.begin(true, true).await;
+        // A refresh of the old grant is at the provider, slowly.
+        f.server.set(
+            "/token",
+            Canned::json(200, serde_json::json!({
+                "access_token": "AT-1b", "token_type": "Bearer", "refresh_token": "RT-1b",
+            })),
+        );
+        *f.server.delay.lock().expect("delay") = Duration::from_millis(300);
+        let core = Arc::new(f);
+        let refresh = {
+            let core = Arc::clone(&core);
+            let id = id.clone();
+            tokio::spawn(async move { core.signin.refresh_account(&id).await })
+        };
+        while core.server.count("/token") < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Meanwhile the person signs in again: the new grant's code exchange.
+        core.server.set(
+            "/token",
+            Canned::json(200, serde_json::json!({
+                "access_token": "AT-2", "token_type": "Bearer", "refresh_token": "RT-2",
+                "id_token": Claims::valid(core.clock.now(), &nonce).sign().to_string(),
+            })),
+        );
+        *core.server.delay.lock().expect("delay") = Duration::ZERO;
+        let done = core
+            .signin
+            .complete(&callback_for(&state), &callback())
+            .await
+            .expect("signed in again");
+        refresh.await.expect("task").expect("the old grant's refresh finished first");
+        assert_eq!(done.old_token_revoked, Some(true));
+        assert_eq!(
+            core.signin
+                .read_refresh_token(&id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-2",
+            "the old grant's rotated token overwrote the new grant's"
+        );
+        let revoked: Vec<String> = core
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(p, _)| p == "/token/revocation")
+            .map(|(_, b)| b.clone())
+            .collect();
+        assert_eq!(revoked.len(), 1);
+        assert!(revoked[0].contains("token=RT-1b"), "{}", revoked[0]);
+    }
+
+    #[tokio::test]
+    async fn reconcile_never_takes_an_unreadable_item_for_a_missing_one() {
+        let f = fixture("reconcile-locked");
+        let id = signed_in(&f).await;
+        // The item is locked (a collection locked again, a D-Bus hiccup).
+        f.store.inner.fail_next(
+            id.as_str(),
+            keyring_core::Error::NoStorageAccess("locked".into()),
+        );
+        let report = f.signin.reconcile().await.expect("reconciled");
+        assert!(report.needs_sign_in.is_empty(), "{report:?}");
+        assert_eq!(
+            f.signin.accounts().expect("book").get(&id).expect("kept").status,
+            crate::accounts::AccountStatus::Active
+        );
+        assert!(f.signin.read_refresh_token(&id).await.expect("get").is_some());
     }
 
     #[tokio::test]

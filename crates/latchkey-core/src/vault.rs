@@ -131,6 +131,18 @@ impl KeyringStore {
     fn entry(&self, key: &str) -> Result<Entry, VaultError> {
         Ok(Entry::new_in_store(&self.store, &self.service, key)?)
     }
+
+    /// Tests (in-memory store only): the next call on `key` fails with `err`.
+    #[cfg(test)]
+    pub(crate) fn fail_next(&self, key: &str, err: keyring_core::Error) {
+        #[allow(clippy::expect_used)]
+        self.entry(key)
+            .expect("entry")
+            .as_any()
+            .downcast_ref::<keyring_core::mock::Cred>()
+            .expect("an in-memory store")
+            .set_error(err);
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -834,12 +846,10 @@ mod tests {
             .set("acct-locked", &SecretString::new("x"))
             .expect("set");
         store.set("acct-ok", &SecretString::new("y")).expect("set");
-        let entry = store.entry("acct-locked").expect("entry");
-        let cred = entry
-            .as_any()
-            .downcast_ref::<keyring_core::mock::Cred>()
-            .expect("mock cred");
-        cred.set_error(keyring_core::Error::NoStorageAccess("locked".into()));
+        store.fail_next(
+            "acct-locked",
+            keyring_core::Error::NoStorageAccess("locked".into()),
+        );
         assert_eq!(store.list_keys().expect("list"), ["acct-locked", "acct-ok"]);
     }
 
