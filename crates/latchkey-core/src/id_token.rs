@@ -570,6 +570,37 @@ mod tests {
         assert!(check(&claims).is_ok(), "azp = our client id is fine");
     }
 
+    /// A JWT whose payload lacks `claim` (the signature does not matter: the
+    /// claims are read first).
+    fn without(claim: &str) -> SecretString {
+        use base64::Engine as _;
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let mut payload = serde_json::json!({
+            "iss": ISSUER, "aud": CLIENT_ID, "sub": "alice", "iat": 1_800_000_000, "exp": 1_800_003_600,
+        });
+        payload.as_object_mut().expect("object").remove(claim);
+        let header = serde_json::json!({"alg": "RS256", "kid": "k1"});
+        SecretString::new(format!("{}.{}.c2ln", b64(&header), b64(&payload)))
+    }
+
+    #[test]
+    fn a_missing_claim_is_named_not_called_an_invalid_token_response() {
+        for claim in ["iat", "sub", "exp"] {
+            let err = parse(&without(claim)).expect_err(claim);
+            assert_eq!(err.code(), "id_token_invalid");
+            assert!(
+                err.to_string()
+                    .contains(&format!("`{claim}` claim is missing")),
+                "{claim}: {err}"
+            );
+        }
+        assert!(parse(&without("nothing")).is_ok());
+        let err = parse(&SecretString::new("not-a-jwt")).expect_err("garbage");
+        assert!(!err.to_string().contains("not-a-jwt"), "{err}");
+    }
+
     #[test]
     fn expiry_and_issue_time() {
         let mut claims = Claims::valid(now(), NONCE);

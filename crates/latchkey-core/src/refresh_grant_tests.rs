@@ -61,30 +61,66 @@ fn refreshed_claims() -> Claims {
 /// Finding 1: only `invalid_grant` says the refresh token is dead.
 #[tokio::test]
 async fn only_invalid_grant_ends_a_grant_every_other_answer_keeps_it() {
-    let oauth = |status: u16, error: &str| Canned::json(status, serde_json::json!({ "error": error }));
+    let oauth =
+        |status: u16, error: &str| Canned::json(status, serde_json::json!({ "error": error }));
     let cases: Vec<(&str, Canned, bool)> = vec![
-        ("waf-403", Canned::html(403, "<html>Checking your browser…</html>"), false),
-        ("proxy-407", Canned::html(407, "<html>Proxy Authentication Required</html>"), false),
+        (
+            "waf-403",
+            Canned::html(403, "<html>Checking your browser…</html>"),
+            false,
+        ),
+        (
+            "proxy-407",
+            Canned::html(407, "<html>Proxy Authentication Required</html>"),
+            false,
+        ),
         ("lb-404", Canned::html(404, "<html>Not Found</html>"), false),
-        ("captive-302", Canned::html(302, "").with_header("location", "https://captive.example/"), false),
-        ("html-200", Canned::html(200, "<html><body>Sign in to the Wi-Fi</body></html>"), false),
-        ("json-200-garbage", Canned::json(200, serde_json::json!({"hello": "world"})), false),
+        (
+            "captive-302",
+            Canned::html(302, "").with_header("location", "https://captive.example/"),
+            false,
+        ),
+        (
+            "html-200",
+            Canned::html(200, "<html><body>Sign in to the Wi-Fi</body></html>"),
+            false,
+        ),
+        (
+            "json-200-garbage",
+            Canned::json(200, serde_json::json!({"hello": "world"})),
+            false,
+        ),
         ("invalid_client", oauth(401, "invalid_client"), true),
-        ("unauthorized_client", oauth(400, "unauthorized_client"), true),
+        (
+            "unauthorized_client",
+            oauth(400, "unauthorized_client"),
+            true,
+        ),
         ("invalid_scope", oauth(400, "invalid_scope"), true),
         ("invalid_request", oauth(400, "invalid_request"), true),
         ("server_error", oauth(500, "server_error"), false),
-        ("temporarily_unavailable", oauth(503, "temporarily_unavailable"), false),
+        (
+            "temporarily_unavailable",
+            oauth(503, "temporarily_unavailable"),
+            false,
+        ),
     ];
     for (name, answer, refused) in cases {
         let server = Arc::new(FakeServer::new());
         let s = setup(&format!("keep-{name}"), server.clone()).await;
         server.set("/token", answer);
         let err = s.core.refresh_account(&s.id).await.expect_err(name);
-        assert_eq!(stored_token(&s.core, &s.id).await, "RT-0", "{name}: token lost");
+        assert_eq!(
+            stored_token(&s.core, &s.id).await,
+            "RT-0",
+            "{name}: token lost"
+        );
         assert_eq!(status(&s), AccountStatus::Active, "{name}: marked");
         if refused {
-            assert!(matches!(err, RefreshError::Refused { .. }), "{name}: {err:?}");
+            assert!(
+                matches!(err, RefreshError::Refused { .. }),
+                "{name}: {err:?}"
+            );
             assert_eq!(err.code(), name);
         } else {
             assert!(err.is_transient(), "{name}: {err:?}");
@@ -120,12 +156,22 @@ async fn a_refreshed_id_token_that_fails_a_check_keeps_the_rotated_token() {
         let server = Arc::new(FakeServer::new());
         let s = setup(&format!("idt-{name}"), server.clone()).await;
         server.set("/token", with_id_token(&claims));
-        server.set("/jwks", Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")));
+        server.set(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+        );
         let err = s.core.refresh_account(&s.id).await.expect_err(name);
         assert_eq!(err.code(), code, "{name}: {err}");
-        assert_eq!(stored_token(&s.core, &s.id).await, "RT-1", "{name}: rotated token lost");
+        assert_eq!(
+            stored_token(&s.core, &s.id).await,
+            "RT-1",
+            "{name}: rotated token lost"
+        );
         assert_eq!(status(&s), AccountStatus::Active, "{name}");
-        assert!(s.core.access_token(&s.id).is_none(), "{name}: unverified access token used");
+        assert!(
+            s.core.access_token(&s.id).is_none(),
+            "{name}: unverified access token used"
+        );
     }
 }
 
@@ -146,7 +192,10 @@ async fn a_jwks_outage_is_transient_and_keeps_the_token() {
         assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
         assert_eq!(status(&s), AccountStatus::Active);
         // The JWKS comes back: the next refresh succeeds.
-        server.set("/jwks", Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")));
+        server.set(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+        );
         server.set("/token", tokens(Some("RT-2")));
         s.core.refresh_account(&s.id).await.expect("recovered");
     }
@@ -163,8 +212,14 @@ async fn a_clock_six_minutes_fast_with_five_minute_id_tokens_keeps_the_account()
     claims.iat = provider_now;
     claims.exp = provider_now + Duration::from_secs(5 * 60);
     server.set("/token", with_id_token(&claims));
-    server.set("/jwks", Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")));
-    s.core.refresh_account(&s.id).await.expect("6 minutes of skew tolerated");
+    server.set(
+        "/jwks",
+        Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+    );
+    s.core
+        .refresh_account(&s.id)
+        .await
+        .expect("6 minutes of skew tolerated");
     assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
     // Far off: kept, and the message says what is wrong.
     let provider_now = t0() - Duration::from_secs(40 * 60);
@@ -189,15 +244,31 @@ async fn a_rotated_key_without_kid_is_refetched_not_fatal() {
     let mut claims = refreshed_claims();
     claims.no_kid = true;
     server.set("/token", with_id_token(&claims));
-    server.set("/jwks", Canned::json(200, serde_json::to_value(jwks_without_kid(&[1])).expect("jwks")));
+    server.set(
+        "/jwks",
+        Canned::json(
+            200,
+            serde_json::to_value(jwks_without_kid(&[1])).expect("jwks"),
+        ),
+    );
     s.core.refresh_account(&s.id).await.expect("first");
     // The provider rotates to a new unnamed key.
     claims.key = 2;
-    let mut second = serde_json::from_str::<serde_json::Value>(&with_id_token(&claims).body).expect("json");
+    let mut second =
+        serde_json::from_str::<serde_json::Value>(&with_id_token(&claims).body).expect("json");
     second["refresh_token"] = "RT-2".into();
     server.set("/token", Canned::json(200, second));
-    server.set("/jwks", Canned::json(200, serde_json::to_value(jwks_without_kid(&[2])).expect("jwks")));
-    s.core.refresh_account(&s.id).await.expect("re-fetched the key set");
+    server.set(
+        "/jwks",
+        Canned::json(
+            200,
+            serde_json::to_value(jwks_without_kid(&[2])).expect("jwks"),
+        ),
+    );
+    s.core
+        .refresh_account(&s.id)
+        .await
+        .expect("re-fetched the key set");
     assert_eq!(server.count("/jwks"), 2);
     assert_eq!(stored_token(&s.core, &s.id).await, "RT-2");
 }
@@ -218,12 +289,19 @@ async fn a_proven_identity_change_revokes_then_ends_the_grant() {
         let s = setup(&format!("proven-{name}"), server.clone()).await;
         with_revocation(&s, &server);
         server.set("/token", with_id_token(&claims));
-        server.set("/jwks", Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")));
+        server.set(
+            "/jwks",
+            Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
+        );
         let err = s.core.refresh_account(&s.id).await.expect_err(name);
         assert_eq!(err.code(), code);
         let revoked = revoked(&server);
         assert_eq!(revoked.len(), 1, "{name}: revoked once");
-        assert!(revoked[0].contains("token=RT-1"), "{name}: the live token: {}", revoked[0]);
+        assert!(
+            revoked[0].contains("token=RT-1"),
+            "{name}: the live token: {}",
+            revoked[0]
+        );
         assert_eq!(s.store.get(s.id.as_str()).expect("get"), None);
         assert_eq!(status(&s), AccountStatus::NeedsSignIn);
     }
@@ -237,9 +315,16 @@ async fn a_rotated_token_in_an_unusable_response_is_kept() {
     let s = setup("salvage", server.clone()).await;
     server.set(
         "/token",
-        Canned::json(200, serde_json::json!({"token_type": "Bearer", "refresh_token": "RT-1"})),
+        Canned::json(
+            200,
+            serde_json::json!({"token_type": "Bearer", "refresh_token": "RT-1"}),
+        ),
     );
-    let err = s.core.refresh_account(&s.id).await.expect_err("no access token");
+    let err = s
+        .core
+        .refresh_account(&s.id)
+        .await
+        .expect_err("no access token");
     assert!(err.is_transient(), "{err:?}");
     assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
 }
@@ -249,7 +334,10 @@ async fn a_rotated_token_in_an_unusable_response_is_kept() {
 async fn retry_after_is_honoured() {
     let server = Arc::new(FakeServer::new());
     let s = Arc::new(setup("retry-after", server.clone()).await);
-    server.set("/token", Canned::html(503, "").with_header("retry-after", "120"));
+    server.set(
+        "/token",
+        Canned::html(503, "").with_header("retry-after", "120"),
+    );
     let runner = {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
@@ -270,14 +358,23 @@ async fn retry_after_is_honoured() {
 async fn a_refused_account_waits_for_retry_now() {
     let server = Arc::new(FakeServer::new());
     let s = Arc::new(setup("refused-loop", server.clone()).await);
-    server.set("/token", Canned::json(401, serde_json::json!({"error": "invalid_client"})));
+    server.set(
+        "/token",
+        Canned::json(401, serde_json::json!({"error": "invalid_client"})),
+    );
     let runner = {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
-        matches!(s.core.live_status(&s.id), Some(LiveStatus::Refused { code: "invalid_client", .. })),
+        matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Refused {
+                code: "invalid_client",
+                ..
+            })
+        ),
         "{:?}",
         s.core.live_status(&s.id)
     );
@@ -288,7 +385,10 @@ async fn a_refused_account_waits_for_retry_now() {
     server.set("/token", tokens(Some("RT-1")));
     s.core.retry_now(&s.id);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. })));
+    assert!(matches!(
+        s.core.live_status(&s.id),
+        Some(LiveStatus::Ready { .. })
+    ));
     assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
     runner.abort();
 }
@@ -312,12 +412,23 @@ async fn sign_out_during_a_refresh_leaves_no_live_token() {
     }
     *server.delay.lock().expect("delay") = Duration::ZERO;
     let report = s.core.sign_out(&s.id).await.expect("signed out");
-    assert!(matches!(report.revocation, crate::manage::Revocation::Revoked));
+    assert!(matches!(
+        report.revocation,
+        crate::manage::Revocation::Revoked
+    ));
     let _ = refresh.await.expect("task");
     let revoked = revoked(&server);
     assert_eq!(revoked.len(), 1);
-    assert!(revoked[0].contains("token=RT-1"), "revoked the rotated token: {}", revoked[0]);
-    assert_eq!(s.store.get(s.id.as_str()).expect("get"), None, "written back after sign-out");
+    assert!(
+        revoked[0].contains("token=RT-1"),
+        "revoked the rotated token: {}",
+        revoked[0]
+    );
+    assert_eq!(
+        s.store.get(s.id.as_str()).expect("get"),
+        None,
+        "written back after sign-out"
+    );
     assert!(s.core.accounts().expect("book").get(&s.id).is_none());
     assert!(s.core.access_token(&s.id).is_none());
 }

@@ -1243,9 +1243,12 @@ mod tests {
         // A refresh of the old grant is at the provider, slowly.
         f.server.set(
             "/token",
-            Canned::json(200, serde_json::json!({
-                "access_token": "AT-1b", "token_type": "Bearer", "refresh_token": "RT-1b",
-            })),
+            Canned::json(
+                200,
+                serde_json::json!({
+                    "access_token": "AT-1b", "token_type": "Bearer", "refresh_token": "RT-1b",
+                }),
+            ),
         );
         *f.server.delay.lock().expect("delay") = Duration::from_millis(300);
         let core = Arc::new(f);
@@ -1260,10 +1263,13 @@ mod tests {
         // Meanwhile the person signs in again: the new grant's code exchange.
         core.server.set(
             "/token",
-            Canned::json(200, serde_json::json!({
-                "access_token": "AT-2", "token_type": "Bearer", "refresh_token": "RT-2",
-                "id_token": Claims::valid(core.clock.now(), &nonce).sign().to_string(),
-            })),
+            Canned::json(
+                200,
+                serde_json::json!({
+                    "access_token": "AT-2", "token_type": "Bearer", "refresh_token": "RT-2",
+                    "id_token": Claims::valid(core.clock.now(), &nonce).sign().to_string(),
+                }),
+            ),
         );
         *core.server.delay.lock().expect("delay") = Duration::ZERO;
         let done = core
@@ -1271,7 +1277,10 @@ mod tests {
             .complete(&callback_for(&state), &callback())
             .await
             .expect("signed in again");
-        refresh.await.expect("task").expect("the old grant's refresh finished first");
+        refresh
+            .await
+            .expect("task")
+            .expect("the old grant's refresh finished first");
         assert_eq!(done.old_token_revoked, Some(true));
         assert_eq!(
             core.signin
@@ -1308,10 +1317,21 @@ mod tests {
         let report = f.signin.reconcile().await.expect("reconciled");
         assert!(report.needs_sign_in.is_empty(), "{report:?}");
         assert_eq!(
-            f.signin.accounts().expect("book").get(&id).expect("kept").status,
+            f.signin
+                .accounts()
+                .expect("book")
+                .get(&id)
+                .expect("kept")
+                .status,
             crate::accounts::AccountStatus::Active
         );
-        assert!(f.signin.read_refresh_token(&id).await.expect("get").is_some());
+        assert!(
+            f.signin
+                .read_refresh_token(&id)
+                .await
+                .expect("get")
+                .is_some()
+        );
     }
 
     #[tokio::test]

@@ -691,6 +691,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_bad_id_token_does_not_hide_the_rest_of_the_response() {
+        // An ID token without `iat`: before, the whole response failed to
+        // parse ("not a JSON token response") and a rotated refresh token in
+        // it was lost. The ID token is checked (and named) later.
+        let http = Canned::new(
+            200,
+            "application/json",
+            r#"{"access_token":"AT","token_type":"Bearer","refresh_token":"RT-2","id_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}"#,
+        );
+        let tokens = exchange(&http).await.expect("the response itself is fine");
+        assert_eq!(tokens.refresh_token.expect("rt").expose(), "RT-2");
+        let err = crate::id_token::parse(&tokens.id_token.expect("kept raw")).expect_err("no iat");
+        assert!(err.to_string().contains("claim is missing"), "{err}");
+    }
+
+    #[tokio::test]
     async fn server_errors_are_transient() {
         let http = Canned::new(503, "text/html", "<html>down</html>");
         let err = exchange(&http).await.expect_err("503");
