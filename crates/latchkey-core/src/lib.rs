@@ -45,6 +45,7 @@ pub mod redirect;
 pub mod refresh;
 pub mod secret;
 pub mod signin;
+pub(crate) mod text;
 pub mod token;
 pub mod vault;
 
