@@ -116,9 +116,14 @@ pub fn run() {
         // Single-instance first: a second launch (e.g. by a deep link) hands its
         // arguments to this process and exits; the deep-link feature turns them
         // into `on_open_url` events.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!("second instance forwarded its arguments");
-            links::focus_main_window(app);
+            // A plain launch raises the window; a link raises it only when it
+            // completes a sign-in in progress (links.rs), since any web page
+            // can send one.
+            if !links::carries_link(&argv) {
+                links::focus_main_window(app);
+            }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
@@ -155,6 +160,7 @@ pub fn run() {
             }
             startup::check_keychain(&shell);
             startup::check_providers(&shell);
+            startup::warn_shared_redirect_uris(&shell);
             #[cfg(unix)]
             exit_on_signals(app.handle().clone(), Arc::clone(&shell));
             startup::forward_changes(&shell);
