@@ -233,7 +233,10 @@ pub async fn open_folder(
         .parent()
         .ok_or_else(|| UiError::new("unknown_folder", "there is no such folder"))?
         .to_path_buf();
-    let _ = std::fs::create_dir_all(&dir);
+    if !dir.is_dir() {
+        // Latchkey's folders are private (0700 on Unix).
+        let _ = latchkey_core::fsperm::create_private_dir_all(&dir);
+    }
     app.opener()
         .open_path(dir.display().to_string(), None::<&str>)
         .map_err(|err| {

@@ -37,6 +37,7 @@ pub mod authorize;
 pub mod clock;
 pub mod discovery;
 pub mod error;
+pub mod fsperm;
 pub mod http;
 pub mod id_token;
 pub mod manage;
