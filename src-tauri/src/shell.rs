@@ -7,6 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use latchkey_core::ErrorCode;
 use latchkey_core::accounts::AccountStatus;
 use latchkey_core::clock::unix_millis;
+use latchkey_core::picture::PictureFetcher;
+use latchkey_core::picture::cache::PictureCache;
 use latchkey_core::provider::{ProviderConfig, ProviderEntry};
 use latchkey_core::refresh::LiveStatus;
 use latchkey_core::signin::Latchkey;
@@ -32,6 +34,10 @@ pub struct Shell {
     pub core: Arc<Latchkey>,
     /// Profile pictures by URL (`None` = could not be loaded).
     pictures: Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// Fetches pictures with fenced clients (`None`: the client could not be built).
+    picture_fetcher: Option<PictureFetcher>,
+    /// Pictures kept across launches (`None`: no cache folder is known).
+    picture_cache: Option<PictureCache>,
     state: Mutex<StateDto>,
     next_notice: Mutex<u64>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
@@ -90,6 +96,10 @@ impl Shell {
             configs,
             core,
             pictures: Mutex::new(std::collections::HashMap::new()),
+            picture_fetcher: PictureFetcher::new()
+                .inspect_err(|err| tracing::warn!(error = %err, "no picture client"))
+                .ok(),
+            picture_cache: PictureCache::default_dir().map(PictureCache::in_dir),
             state: Mutex::new(StateDto {
                 version: env!("CARGO_PKG_VERSION"),
                 accounts_file,
@@ -298,26 +308,39 @@ impl Shell {
         });
     }
 
-    /// Loads the profile pictures not tried yet, then shows them.
+    /// Loads the profile pictures not tried yet in this run, then shows them:
+    /// from the picture cache, else fetched once (and cached) — so a picture's
+    /// host is asked again only when the account's `picture` URL changes.
     pub async fn load_pictures(&self) {
         let Ok(book) = self.core.accounts() else {
             return;
         };
         let mut loaded = false;
-        for account in book.accounts {
-            let Some(url) = account.picture else { continue };
+        for account in &book.accounts {
+            let Some(url) = account.picture.clone() else {
+                continue;
+            };
             if Self::lock(&self.pictures).contains_key(&url) {
                 continue;
             }
-            let dev = self
-                .provider(&account.provider_id)
-                .is_some_and(|p| p.insecure_http_loopback);
-            let data = latchkey_core::accounts::picture_data_url(self.core.http(), &url, dev).await;
+            let fetch = || async {
+                match &self.picture_fetcher {
+                    Some(fetcher) => fetcher.fetch(&url, &account.issuer).await,
+                    None => None,
+                }
+            };
+            let data = match &self.picture_cache {
+                Some(cache) => cache.get_or_fetch(&url, fetch).await,
+                None => fetch().await,
+            };
             if data.is_none() {
                 tracing::info!(account = %account.id, "profile picture not loaded; showing initials");
             }
             Self::lock(&self.pictures).insert(url, data);
             loaded = true;
+        }
+        if let Some(cache) = &self.picture_cache {
+            cache.retain(book.accounts.iter().filter_map(|a| a.picture.as_deref()));
         }
         if loaded {
             self.reload_accounts().await;

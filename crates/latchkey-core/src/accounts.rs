@@ -422,52 +422,6 @@ impl Registry {
 
 static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Largest profile picture fetched.
-pub const MAX_PICTURE_BYTES: usize = 256 * 1024;
-
-/// Fetches an account's `picture` (from the ID token or UserInfo) for the
-/// window, as a `data:` URL: https only (or http on loopback for development
-/// issuers), no credentials or cookies sent, no redirects followed, at most
-/// [`MAX_PICTURE_BYTES`], PNG/JPEG/GIF/WebP only. `None` when any of that fails.
-pub async fn picture_data_url(
-    http: &dyn crate::http::HttpClient,
-    picture: &str,
-    allow_loopback_http: bool,
-) -> Option<String> {
-    use base64::Engine as _;
-    let url = url::Url::parse(picture).ok()?;
-    let allowed = match url.scheme() {
-        "https" => true,
-        "http" => allow_loopback_http && crate::provider::is_loopback_url(&url),
-        _ => false,
-    };
-    if !allowed {
-        return None;
-    }
-    let request = http::Request::get(url.as_str()).body(Vec::new()).ok()?;
-    let response = http.execute(request).await.ok()?;
-    if !response.status().is_success() || response.body().len() > MAX_PICTURE_BYTES {
-        return None;
-    }
-    let mime = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)?
-        .to_str()
-        .ok()?
-        .split(';')
-        .next()?
-        .trim()
-        .to_ascii_lowercase();
-    if !matches!(
-        mime.as_str(),
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    ) {
-        return None;
-    }
-    let data = base64::engine::general_purpose::STANDARD.encode(response.body());
-    Some(format!("data:{mime};base64,{data}"))
-}
-
 fn classify(err: &serde_json::Error) -> &'static str {
     match err.classify() {
         serde_json::error::Category::Io => "read error",

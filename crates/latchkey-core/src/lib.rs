@@ -41,6 +41,7 @@ pub mod fsperm;
 pub mod http;
 pub mod id_token;
 pub mod manage;
+pub mod picture;
 pub mod provider;
 pub mod redirect;
 pub mod refresh;
