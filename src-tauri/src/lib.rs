@@ -7,6 +7,7 @@ mod error;
 mod links;
 mod shell;
 mod startup;
+mod status;
 
 use std::sync::Arc;
 

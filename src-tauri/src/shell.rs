@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use latchkey_core::ErrorCode;
-use latchkey_core::accounts::AccountStatus;
 use latchkey_core::clock::unix_millis;
 use latchkey_core::picture::PictureFetcher;
 use latchkey_core::picture::cache::PictureCache;
@@ -255,29 +254,8 @@ impl Shell {
                             let expiry = self.core.access_token_expiry(&a.id);
                             let is_default = default.as_ref() == Some(&a.id);
                             let live = self.core.live_status(&a.id);
-                            let mut retry_at_ms = None;
-                            let mut problem = None;
-                            let status = match (a.status, &live, &expiry) {
-                                (AccountStatus::NeedsSignIn, _, _) => "needs_sign_in",
-                                (_, Some(LiveStatus::NeedsSignIn { reason }), _) => {
-                                    problem = Some(reason.clone());
-                                    "needs_sign_in"
-                                }
-                                (_, Some(LiveStatus::Refreshing), _) => "refreshing",
-                                (
-                                    _,
-                                    Some(LiveStatus::Offline {
-                                        reason, retry_at, ..
-                                    }),
-                                    _,
-                                ) => {
-                                    retry_at_ms = Some(unix_millis(*retry_at));
-                                    problem = Some(reason.clone());
-                                    "offline"
-                                }
-                                (_, _, Some(_)) => "ready",
-                                (_, _, None) => "signed_in",
-                            };
+                            let shown =
+                                crate::status::account_status(a.status, live.as_ref(), expiry);
                             AccountDto {
                                 provider_name: name_of(&a.provider_id),
                                 id: a.id.to_string(),
@@ -290,10 +268,11 @@ impl Shell {
                                     Self::lock(&self.pictures).get(url).cloned().flatten()
                                 }),
                                 is_default,
-                                status,
+                                status: shown.status,
                                 access_expires_at_ms: expiry.flatten().map(unix_millis),
-                                retry_at_ms,
-                                problem,
+                                retry_at_ms: shown.retry_at_ms,
+                                problem: shown.problem,
+                                problem_code: shown.problem_code,
                                 created_at_ms: a.created_at * 1000,
                             }
                         })
