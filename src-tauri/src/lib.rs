@@ -4,6 +4,7 @@
 mod commands;
 mod dto;
 mod error;
+mod keychain;
 mod links;
 mod shell;
 mod startup;
@@ -163,7 +164,7 @@ pub fn run() {
                     links::handle_link(app.handle(), url.as_str());
                 }
             }
-            startup::check_keychain(&shell);
+            keychain::watch_keychain(&shell);
             startup::check_providers(&shell);
             startup::warn_shared_redirect_uris(&shell);
             #[cfg(unix)]

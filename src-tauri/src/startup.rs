@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
 
-use crate::dto::{KeychainStatus, ProviderStatus};
+use crate::dto::ProviderStatus;
 use crate::error::UiError;
 use crate::shell::Shell;
 
@@ -77,32 +77,6 @@ pub fn warn_shared_redirect_uris(shell: &Arc<Shell>) {
                 );
             }
         }
-    });
-}
-
-/// Proves the keychain works (write, read back, delete a probe item).
-pub fn check_keychain(shell: &Arc<Shell>) {
-    let shell = Arc::clone(shell);
-    tauri::async_runtime::spawn(async move {
-        let started = std::time::Instant::now();
-        let result = shell.vault.check().await;
-        let elapsed_ms = started.elapsed().as_millis();
-        match &result {
-            Ok(()) => tracing::info!(elapsed_ms, "keychain usable"),
-            Err(err) => {
-                tracing::error!(code = err.code(), error = %err, elapsed_ms, "keychain unusable")
-            }
-        }
-        shell.update(|state| match result {
-            Ok(()) => {
-                state.keychain.status = KeychainStatus::Ok;
-                state.keychain.error = None;
-            }
-            Err(err) => {
-                state.keychain.status = KeychainStatus::Unavailable;
-                state.keychain.error = Some(UiError::from_core(&err));
-            }
-        });
     });
 }
 
