@@ -212,7 +212,9 @@ impl ErrorCode for AuthorizeError {
 }
 
 /// Builds an authorization request: PKCE S256, 256-bit `state` and `nonce`
-/// from the OS CSPRNG, the provider's scopes, optional `login_hint`/`prompt`.
+/// from the OS CSPRNG, the provider's scopes, optional `login_hint`/`prompt`,
+/// and the redirect URI of [`ProviderConfig::redirect_uri_for`] (one per
+/// provider unless it advertises RFC 9207 `iss`: the mix-up defence).
 pub fn new_authorization(
     provider: &ProviderConfig,
     metadata: &ProviderMetadata,
@@ -220,9 +222,11 @@ pub fn new_authorization(
     now: SystemTime,
 ) -> Result<PendingAuthorization, AuthorizeError> {
     let configuration = |reason: String| AuthorizeError::Configuration { reason };
+    let redirect_uri =
+        provider.redirect_uri_for(metadata.authorization_response_iss_parameter_supported);
     let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
         .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
-        .set_redirect_uri(RedirectUrl::from_url(provider.redirect_uri.clone()));
+        .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
     // S256 only; the verifier is 64 random bytes (86 characters, RFC 7636 §4.1).
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
     let state = CsrfToken::new_random_len(RANDOM_BYTES);
@@ -261,7 +265,7 @@ pub fn new_authorization(
         provider_id: provider.id.to_string(),
         provider_name: provider.name.clone(),
         client_id: provider.client_id.clone(),
-        redirect_uri: provider.redirect_uri.clone(),
+        redirect_uri,
         scopes: provider.scopes.clone(),
         endpoints: Endpoints::from_metadata(metadata),
         authorization_url,
@@ -531,6 +535,23 @@ mod tests {
 
     fn params(url: &Url) -> std::collections::HashMap<String, String> {
         url.query_pairs().into_owned().collect()
+    }
+
+    #[test]
+    fn a_provider_without_iss_uses_its_own_redirect_uri() {
+        let now = SystemTime::now();
+        let mut md = metadata();
+        md.authorization_response_iss_parameter_supported = false;
+        let p = new_authorization(&provider(), &md, &SignInOptions::default(), now).expect("built");
+        assert_eq!(p.redirect_uri.as_str(), "dev.latchkey:/oauth/callback/p");
+        assert_eq!(
+            params(&p.authorization_url)["redirect_uri"],
+            "dev.latchkey:/oauth/callback/p"
+        );
+        // With RFC 9207 the shared URI stays (existing registrations keep working).
+        let p = new_authorization(&provider(), &metadata(), &SignInOptions::default(), now)
+            .expect("built");
+        assert_eq!(p.redirect_uri.as_str(), "dev.latchkey:/oauth/callback");
     }
 
     #[test]

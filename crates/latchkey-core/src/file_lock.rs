@@ -92,7 +92,7 @@ impl LockDir {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pause = Duration::from_millis(2);
         loop {
-            create_private_dir_all(&self.dir).map_err(io)?;
+            crate::fsperm::create_private_dir_all(&self.dir).map_err(io)?;
             let file = open_private(&path).map_err(io)?;
             match file.try_lock() {
                 // Locked the file the path names now: ours.
@@ -133,36 +133,14 @@ fn names_same_file(path: &Path, _file: &File) -> bool {
     path.exists()
 }
 
-/// `create_dir_all` with 0700 for the folders it creates (and the last one).
-pub(crate) fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
-        if mode != 0o700 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir_all(dir)
-    }
-}
-
 fn open_private(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    options.open(path)
+    crate::fsperm::open_private(
+        path,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+    )
 }
 
 #[cfg(test)]
@@ -198,7 +176,7 @@ mod tests {
     #[test]
     fn a_lock_on_a_file_no_longer_at_its_path_does_not_count() {
         let root = dir("replaced");
-        create_private_dir_all(&root).expect("mkdir");
+        crate::fsperm::create_private_dir_all(&root).expect("mkdir");
         let path = root.join("a.lock");
         let old = open_private(&path).expect("open");
         assert!(names_same_file(&path, &old));
@@ -217,7 +195,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let root = dir("private");
         let locks = root.join("a").join("locks");
-        create_private_dir_all(&locks).expect("mkdir");
+        crate::fsperm::create_private_dir_all(&locks).expect("mkdir");
         let file = open_private(&locks.join("x.lock")).expect("open");
         drop(file);
         let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;

@@ -63,9 +63,16 @@ pub enum CompleteError {
         error: String,
         description: Option<String>,
     },
-    /// `iss` missing or wrong.
+    /// `iss` missing or wrong, or the link came on another provider's
+    /// redirect URI.
     #[error("{0}")]
     Issuer(RedirectError),
+    /// The provider sent its response in the URL fragment (`#code=…`), which
+    /// a native app must not accept; the sign-in it belonged to has ended.
+    #[error(
+        "{provider_name} sent the sign-in response in the URL fragment, which Latchkey does not accept (check the provider's response_mode setting); the sign-in has ended, please start again"
+    )]
+    Fragment { provider_name: String },
     /// The code exchange failed.
     #[error("signing in to {provider_name} failed: {source}")]
     Token {
@@ -116,6 +123,7 @@ impl ErrorCode for CompleteError {
     fn code(&self) -> &'static str {
         match self {
             Self::Link(err) | Self::Issuer(err) => err.code(),
+            Self::Fragment { .. } => "fragment_response",
             Self::UnknownState => "unknown_state",
             Self::Expired { .. } => "sign_in_expired",
             Self::Cancelled { .. } => "sign_in_cancelled",
@@ -553,7 +561,22 @@ impl Latchkey {
     /// Completes a sign-in from a redirect URL received on `redirect_uri`.
     pub async fn complete(&self, url: &str, redirect_uri: &Url) -> Result<SignedIn, CompleteError> {
         let arrived = Instant::now();
-        let redirect = parse_redirect(url, redirect_uri).map_err(CompleteError::Link)?;
+        let redirect = match parse_redirect(url, redirect_uri) {
+            Ok(redirect) => redirect,
+            Err(RedirectError::FragmentResponse { state: Some(state) }) => {
+                // The provider answered in the fragment: end the sign-in it belongs to.
+                return Err(match self.pending.take(&state, self.clock.now()).await? {
+                    Taken::Found(p) => CompleteError::Fragment {
+                        provider_name: p.provider_name.clone(),
+                    },
+                    Taken::Expired { provider_name } => CompleteError::Fragment { provider_name },
+                    Taken::Unknown => {
+                        CompleteError::Link(RedirectError::FragmentResponse { state: None })
+                    }
+                });
+            }
+            Err(err) => return Err(CompleteError::Link(err)),
+        };
         let Some(state) = redirect.state() else {
             return Err(CompleteError::UnknownState);
         };
@@ -571,13 +594,10 @@ impl Latchkey {
             }
             Taken::Unknown => return Err(CompleteError::UnknownState),
         };
-        if pending.redirect_uri.scheme() != redirect_uri.scheme()
-            || pending.redirect_uri.path() != redirect_uri.path()
-        {
-            return Err(CompleteError::Link(RedirectError::NotACallback {
-                shown: format!("{}:{}", redirect_uri.scheme(), redirect_uri.path()),
-            }));
-        }
+        // Mix-up defence for providers without RFC 9207: the link must come
+        // on the redirect URI of the request it claims to answer.
+        crate::redirect::matches_pending(redirect_uri, &pending.redirect_uri)
+            .map_err(CompleteError::Issuer)?;
         check_issuer(
             redirect.iss(),
             &pending.endpoints.issuer,
@@ -960,10 +980,45 @@ mod tests {
         );
         assert_eq!(f.server.count("/token"), 0);
         f.nothing_stored();
-        // A provider that does not promise iss may omit it.
+        // A provider that does not promise iss may omit it, on its own
+        // redirect URI (mix-up defence without RFC 9207)…
         let (state, _) = f.begin(false, true).await;
-        let url = format!("dev.latchkey:/oauth/callback?code=C&state={state}");
-        assert!(f.signin.complete(&url, &callback()).await.is_ok());
+        let shared = format!("dev.latchkey:/oauth/callback?code=C&state={state}");
+        let err = f
+            .signin
+            .complete(&shared, &callback())
+            .await
+            .expect_err("on the shared callback");
+        assert_eq!(err.code(), "redirect_mismatch");
+        assert!(!err.is_ignored_link(), "shown, not ignored");
+        let (state, _) = f.begin(false, true).await;
+        let url = format!("dev.latchkey:/oauth/callback/p?code=C&state={state}");
+        let on = crate::redirect::callback_uri(&url, &callback()).expect("callback");
+        assert!(f.signin.complete(&url, &on).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_response_in_the_fragment_ends_its_sign_in_and_says_so() {
+        let f = fixture("fragment");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback#code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let err = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("fragment");
+        assert_eq!(err.code(), "fragment_response");
+        assert!(!err.is_ignored_link(), "{err}");
+        assert!(err.to_string().contains("fragment"), "{err}");
+        assert!(!err.to_string().contains(&state), "{err}");
+        assert!(
+            f.signin.pending().await.expect("pending").is_empty(),
+            "the sign-in ended"
+        );
+        assert_eq!(f.server.count("/token"), 0);
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@ use url::Url;
 use crate::error::ErrorCode;
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
 use crate::secret::SecretString;
+use crate::text::protocol_text;
 
 /// Tokens from one token response. Secrets are redacted in `Debug`.
 pub struct TokenSet {
@@ -313,17 +314,6 @@ pub async fn refresh(
         .request_async(&adapter)
         .await;
     finish(result, &adapter.probe, now)
-}
-
-/// An `error` / `error_description` value as RFC 6749 §5.2 allows it
-/// (printable ASCII without `"` and `\`), capped: anything else is dropped,
-/// so a hostile server cannot put control characters or markup in a message.
-fn protocol_text(value: &str, max: usize) -> String {
-    value
-        .chars()
-        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
-        .take(max)
-        .collect()
 }
 
 /// Revokes a token at an RFC 7009 endpoint, with a direct POST (the `oauth2`
