@@ -11,7 +11,7 @@ BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libssl-dev libayatana-appi
   librsvg2-dev libxdo-dev pkg-config libdbus-1-dev curl)
 RUN_PACKAGES=(xvfb xdotool imagemagick dbus dbus-x11 xdg-utils desktop-file-utils libglib2.0-bin
   gnome-keyring libsecret-tools)
-TEST_PACKAGES=(webkit2gtk-driver chromium procps)
+TEST_PACKAGES=(webkit2gtk-driver chromium procps faketime)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -6,11 +6,35 @@
 // development login/consent pages (any login name signs in; `sub`, `name` and
 // `email` are derived from it).
 //
-// Usage: node server.mjs [--port 0] [--access-ttl 3600] [--id-token-claims full|minimal]
+// Usage: node server.mjs [--port 0] [--access-ttl 3600] [--id-token-ttl 3600]
+//                         [--id-token-claims full|minimal] [--test-control]
 // Prints one JSON line on stdout once listening: {"issuer": "...", "port": N}.
 // Logs each grant on stderr ("grant <type>", "grant-error <error>").
 // SIGUSR1 takes it "down" (every connection is reset, as when a server is
 // unreachable) and SIGUSR2 brings it back, keeping all grants in memory.
+//
+// Test-only controls (only with --test-control; the demo never passes it), as
+// JSON over HTTP under /__test/ on the same server:
+//   POST /__test/token-mode {"mode": M}   how the token endpoint answers
+//        refresh-token grants (other grants are untouched); the refresh token
+//        is not looked at, so it stays valid. M is one of
+//        normal | html-403 (a WAF/CDN challenge page) | html-200 (a portal page
+//        with status 200) | redirect-302 (to /__test/elsewhere) |
+//        invalid-client (400 {"error":"invalid_client"})
+//   POST /__test/jwks-mode {"mode": "normal" | "unavailable"}   the JWKS
+//        endpoint answers 503 with an HTML page while "unavailable".
+//   POST /__test/hold-refreshes {"hold": H}   H = off | response (each refresh
+//        grant is processed at once — the token rotates — but its response is
+//        held) | request (the request is held unprocessed). Logs "held-refresh".
+//   POST /__test/release-refreshes   sends every held refresh on its way;
+//        answers {"released": n}. Turning the hold off does not release.
+//   GET  /__test/held-refreshes   {"held": n (waiting now), "total": n (ever held)}
+//   POST /__test/refresh-token {"token": T}   the IdP's own view of a refresh
+//        token, without redeeming it: {found, active, consumed, grantId, accountId}
+//   GET  /__test/grant?id=G   {grantId, accountId, exists, refreshTokens, active}:
+//        every refresh token issued for the grant, and how many are still active
+//   GET  /__test/grants?account=LOGIN   the same for each grant of an account,
+//        oldest first.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -22,10 +46,14 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     'access-ttl': { type: 'string', default: '3600' },
+    // ID token lifetime (Keycloak's default is 300 s).
+    'id-token-ttl': { type: 'string', default: '3600' },
     'id-token-claims': { type: 'string', default: 'full' }, // full | minimal
     // Test-only: append every token request and response body to this file
     // (secret-hygiene tests look for these values where they must never be).
     'secret-log': { type: 'string' },
+    // Test-only: enable the /__test/ controls described above.
+    'test-control': { type: 'boolean', default: false },
   },
 });
 
@@ -46,6 +74,7 @@ function signingKey() {
 }
 
 const accessTtl = Number(args['access-ttl']);
+const idTokenTtl = Number(args['id-token-ttl']);
 
 function configuration(issuer) {
   return {
@@ -76,7 +105,7 @@ function configuration(issuer) {
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     ttl: {
       AccessToken: accessTtl,
-      IdToken: 3600,
+      IdToken: idTokenTtl,
       RefreshToken: 14 * 24 * 3600,
       Interaction: 3600,
       Session: 14 * 24 * 3600,
@@ -118,6 +147,151 @@ process.on('SIGUSR2', () => {
   console.error('state up');
 });
 
+// ---- Test-only controls (--test-control) ----------------------------------
+const TOKEN_MODES = new Set(['normal', 'html-403', 'html-200', 'redirect-302', 'invalid-client']);
+let tokenMode = 'normal';
+let jwksMode = 'normal';
+let hold = 'off'; // off | response | request
+const held = []; // functions that send a held refresh on its way
+let heldTotal = 0;
+// Every refresh token issued, by grant (the provider's adapter cannot list them).
+const grants = new Map(); // grantId -> { accountId, tokens: [jti] }
+
+const page = (title, text) =>
+  `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>`;
+
+function sendHtml(res, status, html, headers = {}) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.end(html);
+}
+
+function sendJson(res, status, value) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(value));
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Answers a refresh-token grant as the current token mode says (never reaching the provider). */
+function answerRefreshAsMode(res, issuer) {
+  console.error(`refused-refresh ${tokenMode}`);
+  switch (tokenMode) {
+    case 'html-403':
+      return sendHtml(res, 403, page('Just a moment…', 'Checking your browser before accessing this site. Enable JavaScript and cookies to continue.'));
+    case 'html-200':
+      return sendHtml(res, 200, page('Corporate portal', 'Please sign in to the corporate network to continue.'));
+    case 'redirect-302':
+      return sendHtml(res, 302, page('Found', 'Redirecting…'), { location: `${issuer}/__test/elsewhere` });
+    case 'invalid-client':
+      return sendJson(res, 400, { error: 'invalid_client', error_description: 'client authentication failed' });
+    default:
+      throw new Error(`no answer for token mode ${tokenMode}`);
+  }
+}
+
+/** The provider's own view of one refresh token (nothing is redeemed or changed). */
+async function refreshTokenState(provider, value) {
+  const token = await provider.RefreshToken.find(value);
+  if (!token) return { found: false, active: false, consumed: false, grantId: null, accountId: null };
+  const grant = await provider.Grant.find(token.grantId);
+  const consumed = Boolean(token.consumed);
+  return { found: true, active: !consumed && !!grant, consumed, grantId: token.grantId, accountId: token.accountId };
+}
+
+async function grantState(provider, grantId) {
+  const known = grants.get(grantId);
+  const grant = await provider.Grant.find(grantId);
+  const refreshTokens = [];
+  for (const jti of known?.tokens ?? []) refreshTokens.push(await refreshTokenState(provider, jti));
+  return {
+    grantId,
+    accountId: known?.accountId ?? grant?.accountId ?? null,
+    exists: !!grant,
+    refreshTokens: refreshTokens.map(({ found, active, consumed }) => ({ found, active, consumed })),
+    active: refreshTokens.filter((t) => t.active).length,
+  };
+}
+
+async function control(req, res, provider, issuer) {
+  const url = new URL(req.url, issuer);
+  const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
+  const json = body.length ? JSON.parse(body.toString()) : {};
+  const route = `${req.method} ${url.pathname}`;
+  switch (route) {
+    case 'POST /__test/token-mode':
+      if (!TOKEN_MODES.has(json.mode)) return sendJson(res, 400, { error: `unknown token mode ${json.mode}` });
+      tokenMode = json.mode;
+      console.error(`state token-mode=${tokenMode}`);
+      return sendJson(res, 200, { mode: tokenMode });
+    case 'POST /__test/jwks-mode':
+      if (!['normal', 'unavailable'].includes(json.mode)) return sendJson(res, 400, { error: `unknown JWKS mode ${json.mode}` });
+      jwksMode = json.mode;
+      console.error(`state jwks-mode=${jwksMode}`);
+      return sendJson(res, 200, { mode: jwksMode });
+    case 'POST /__test/hold-refreshes':
+      if (!['off', 'response', 'request'].includes(json.hold)) return sendJson(res, 400, { error: `unknown hold ${json.hold}` });
+      hold = json.hold;
+      console.error(`state hold=${hold}`);
+      return sendJson(res, 200, { hold });
+    case 'POST /__test/release-refreshes': {
+      const waiting = held.splice(0);
+      for (const send of waiting) send();
+      console.error(`released ${waiting.length}`);
+      return sendJson(res, 200, { released: waiting.length });
+    }
+    case 'GET /__test/held-refreshes':
+      return sendJson(res, 200, { held: held.length, total: heldTotal });
+    case 'POST /__test/refresh-token':
+      return sendJson(res, 200, await refreshTokenState(provider, json.token));
+    case 'GET /__test/grant':
+      return sendJson(res, 200, await grantState(provider, url.searchParams.get('id')));
+    case 'GET /__test/grants': {
+      const account = url.searchParams.get('account');
+      const ids = [...grants].filter(([, g]) => g.accountId === account).map(([id]) => id);
+      return sendJson(res, 200, await Promise.all(ids.map((id) => grantState(provider, id))));
+    }
+    case 'GET /__test/elsewhere':
+      return sendHtml(res, 200, page('Elsewhere', 'The page a token request was redirected to.'));
+    default:
+      return sendJson(res, 404, { error: `no test control ${route}` });
+  }
+}
+
+/**
+ * A POST /token while a token mode or a hold is set: the body is read here to
+ * see the grant type, then handed to the provider as an already-read body
+ * (oidc-provider accepts `req.body` when the stream has been consumed).
+ */
+async function tokenRequest(req, res, handler, issuer) {
+  const body = await readBody(req);
+  req.body = body;
+  if (new URLSearchParams(body.toString()).get('grant_type') !== 'refresh_token') return handler(req, res);
+  if (tokenMode !== 'normal') return answerRefreshAsMode(res, issuer);
+  if (hold === 'request') {
+    heldTotal += 1;
+    console.error('held-refresh');
+    held.push(() => handler(req, res));
+    return undefined;
+  }
+  if (hold === 'response') {
+    const { end } = res;
+    res.end = function endLater(...rest) {
+      heldTotal += 1;
+      console.error('held-refresh');
+      held.push(() => end.apply(res, rest));
+      return res;
+    };
+  }
+  return handler(req, res);
+}
+
 const server = createServer({ keepAlive: false });
 server.listen(Number(args.port), args.host, () => {
   const { port } = server.address();
@@ -131,10 +305,37 @@ server.listen(Number(args.port), args.host, () => {
   provider.on('grant.error', (_ctx, err) => console.error(`grant-error ${err.error ?? err.message}`));
   const handler = provider.callback();
   const avatar = readFileSync(new URL('../../icons/128x128.png', import.meta.url));
+  if (args['test-control']) {
+    provider.on('refresh_token.saved', (token) => {
+      const entry = grants.get(token.grantId) ?? { accountId: token.accountId, tokens: [] };
+      entry.tokens.push(token.jti);
+      grants.set(token.grantId, entry);
+    });
+  }
   server.on('request', (req, res) => {
     if (down) {
       req.socket.destroy();
       return;
+    }
+    if (args['test-control']) {
+      const path = req.url.split('?')[0];
+      const fail = (err) => {
+        console.error('test-control error', err);
+        if (!res.headersSent) sendJson(res, 500, { error: String(err) });
+      };
+      if (path.startsWith('/__test/')) {
+        control(req, res, provider, issuer).catch(fail);
+        return;
+      }
+      if (path === '/jwks' && jwksMode === 'unavailable') {
+        console.error('refused-jwks');
+        sendHtml(res, 503, page('503 Service Unavailable', 'The server is temporarily unable to service your request.'));
+        return;
+      }
+      if (req.method === 'POST' && path === '/token' && (tokenMode !== 'normal' || hold !== 'off')) {
+        tokenRequest(req, res, handler, issuer).catch(fail);
+        return;
+      }
     }
     if (req.url === '/avatar.png') {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': avatar.length });

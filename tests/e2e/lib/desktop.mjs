@@ -40,7 +40,10 @@ export function requireSessionServices() {
 export class Desktop {
   /**
    * @param {string} name results folder name
-   * @param {{ env?: Record<string,string> }} [options] extra environment for the app
+   * @param {{ env?: Record<string,string>, appEnv?: Record<string,string> }} [options]
+   *   `env`: extra environment for tauri-driver, WebKitWebDriver and the app;
+   *   `appEnv`: extra environment for the app process alone (and what it starts), set by a
+   *   wrapper script that WebDriver launches in place of the binary (it execs the binary).
    */
   constructor(name, options = {}) {
     requireSessionServices();
@@ -75,7 +78,17 @@ export class Desktop {
     });
     Object.assign(env, options.env ?? {});
     this.env = env;
+    this.application = options.appEnv ? this.#wrapper(options.appEnv) : APP_BINARY;
     this.#registerHandlers();
+  }
+
+  #wrapper(appEnv) {
+    const quote = (v) => `'${String(v).replaceAll("'", "'\\''")}'`;
+    const file = join(this.root, 'latchkey-app-wrapper.sh');
+    const assignments = Object.entries(appEnv).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+    writeFileSync(file, `#!/bin/sh\n# The app with extra environment for it alone.\nexec env ${assignments} ${quote(APP_BINARY)} "$@"\n`);
+    chmodSync(file, 0o755);
+    return file;
   }
 
   #registerHandlers() {
@@ -260,7 +273,7 @@ export class Desktop {
     });
     this.driver.stdout.pipe(log);
     this.driver.stderr.pipe(log);
-    this.webdriver = await WebDriver.connect(`http://127.0.0.1:${port}`, APP_BINARY);
+    this.webdriver = await WebDriver.connect(`http://127.0.0.1:${port}`, this.application);
     await this.webdriver.waitFor(() => this.webdriver.execute('return document.body.dataset.ready === "true"'), {
       what: 'the window to render its first state',
     });

@@ -17,12 +17,13 @@ insecure_http_loopback = true
 `;
 }
 
-/** Starts an IdP; resolves to { issuer, port, grants(), stop() }. */
-export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, secretLog = null } = {}) {
+/** Starts an IdP (with its test-only controls on); resolves to { issuer, port, grants(), stop(), ... }. */
+export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 'full', port = 0, secretLog = null } = {}) {
   const extra = secretLog ? ['--secret-log', secretLog] : [];
   const child = spawn(
     process.execPath,
-    [IDP_SERVER, '--port', String(port), '--access-ttl', String(accessTtl), '--id-token-claims', idTokenClaims, ...extra],
+    [IDP_SERVER, '--port', String(port), '--access-ttl', String(accessTtl), '--id-token-ttl', String(idTokenTtl),
+      '--id-token-claims', idTokenClaims, '--test-control', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stderr = [];
@@ -33,6 +34,18 @@ export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, s
     createInterface({ input: child.stdout }).once('line', (line) => {
       clearTimeout(timer);
       const { issuer, port: actual } = JSON.parse(line);
+      // The /__test/ controls of tests/idp/server.mjs (see its header).
+      const control = async (method, path, body) => {
+        const res = await fetch(`${issuer}/__test/${path}`, {
+          method,
+          headers: body ? { 'content-type': 'application/json' } : {},
+          body: body ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(10_000),
+        });
+        const json = await res.json();
+        if (res.status !== 200) throw new Error(`IdP control ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+        return json;
+      };
       resolve({
         issuer,
         port: actual,
@@ -40,6 +53,10 @@ export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, s
         grants: () => stderr.filter((l) => l.startsWith('grant ')).map((l) => l.slice(6)),
         /** Errors of refused grants so far (invalid_grant, ...). */
         grantErrors: () => stderr.filter((l) => l.startsWith('grant-error ')).map((l) => l.slice(12)),
+        /** Refresh grants answered by a token mode so far (never processed by the provider). */
+        refusedRefreshes: () => stderr.filter((l) => l.startsWith('refused-refresh ')).length,
+        /** JWKS requests answered 503 so far. */
+        refusedJwks: () => stderr.filter((l) => l === 'refused-jwks').length,
         /** Every connection is reset until up(). */
         down: () => child.kill('SIGUSR1'),
         up: () => child.kill('SIGUSR2'),
@@ -47,6 +64,28 @@ export function startIdp({ accessTtl = 3600, idTokenClaims = 'full', port = 0, s
         toggleSlow: () => child.kill('SIGHUP'),
         /** How many token requests the slow mode has held so far. */
         heldRequests: () => stderr.filter((l) => l === 'held-token-request').length,
+        /**
+         * How the token endpoint answers refresh-token grants: 'normal', 'html-403', 'html-200',
+         * 'redirect-302' or 'invalid-client' (the refresh token itself is never looked at).
+         */
+        setTokenMode: (mode) => control('POST', 'token-mode', { mode }),
+        /** 'unavailable': the JWKS endpoint answers 503 (HTML); 'normal' again after. */
+        setJwksMode: (mode) => control('POST', 'jwks-mode', { mode }),
+        /**
+         * Holds refresh-token grants: 'response' (processed at once, so the token rotates, but the
+         * answer waits), 'request' (not processed until released), or 'off' (held ones stay held).
+         */
+        holdRefreshes: (hold = 'response') => control('POST', 'hold-refreshes', { hold }),
+        /** Sends every held refresh on its way; resolves to how many. */
+        releaseRefreshes: async () => (await control('POST', 'release-refreshes')).released,
+        /** { held: waiting now, total: ever held }. */
+        heldRefreshes: () => control('GET', 'held-refreshes'),
+        /** The IdP's view of a refresh token, not redeemed: { found, active, consumed, grantId, accountId }. */
+        refreshTokenState: (token) => control('POST', 'refresh-token', { token }),
+        /** A grant: { grantId, accountId, exists, refreshTokens: [{ active, consumed }], active: count }. */
+        grantState: (grantId) => control('GET', `grant?id=${encodeURIComponent(grantId)}`),
+        /** Every grant of an account (the login name at this IdP), oldest first. */
+        grantsOf: (login) => control('GET', `grants?account=${encodeURIComponent(login)}`),
         /** Revokes a token at the RFC 7009 endpoint. */
         revoke: async (token) => {
           const res = await fetch(`${issuer}/token/revocation`, {
