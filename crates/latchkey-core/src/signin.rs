@@ -139,6 +139,9 @@ impl ErrorCode for CompleteError {
     }
 }
 
+/// How long a completed sign-in's link counts as a harmless repeat.
+const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Whether a failed save kept the new refresh token in the keychain.
 enum Kept {
     Yes,
@@ -497,12 +500,14 @@ impl Latchkey {
         self.read_refresh_token(id).await
     }
 
-    /// Whether `state` belongs to a sign-in completed in the last two
-    /// minutes (and remembers it when `record`).
+    /// Whether `state` belongs to a sign-in completed in the last minute
+    /// (and remembers it when `record`): a browser that delivers the same
+    /// link twice (a double click on its "open Latchkey?" prompt) does so
+    /// within seconds. Only a hash of the state is kept.
     fn seen_lately(&self, state: &str, record: bool) -> bool {
         let hash: [u8; 32] = sha2::Sha256::digest(state.as_bytes()).into();
         let mut recent = lock(&self.recent);
-        recent.retain(|(_, at)| at.elapsed() < std::time::Duration::from_secs(120));
+        recent.retain(|(_, at)| at.elapsed() < REPEAT_WINDOW);
         let seen = recent.iter().any(|(h, _)| *h == hash);
         if record && !seen {
             recent.push((hash, Instant::now()));
@@ -906,7 +911,7 @@ mod tests {
             .await
             .expect_err("forged");
         assert_eq!(forged.code(), "unknown_state");
-        // Two minutes later a replay is an unknown link again.
+        // A minute later a replay is an unknown link again.
         lock(&f.signin.recent).clear();
         let late = f
             .signin
