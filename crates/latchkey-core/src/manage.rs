@@ -197,6 +197,8 @@ impl Latchkey {
         self.registry.update(|book| book.remove(id))?;
         lock(&self.access_tokens).remove(id);
         drop(writer);
+        // A lifecycle waiting for "Retry now" (refused) sees the account is gone and ends.
+        self.retry_now(id);
         match &revocation {
             Revocation::Failed { reason } => {
                 tracing::warn!(account = %id, reason = %reason, "signed out locally; the provider could not be told");
