@@ -154,7 +154,14 @@ for (const c of REFUSALS) {
         await switchOff();
         const t0 = Date.now();
         if (c.expect === 'refused') {
-          for (const s of seeded) await wd.click(`.account[data-id="${s.id}"] .retry`);
+          // Each click re-renders the list (the account goes "refreshing"): find and click
+          // in one step, so a button is never used after its list was replaced.
+          for (const s of seeded) {
+            const clicked = await wd.execute(
+              `const b = document.querySelector('.account[data-id="${s.id}"] .retry'); if (b) b.click(); return !!b;`,
+            );
+            assert.ok(clicked, `${s.email}: Retry now offered`);
+          }
         }
         const seenAfter = new Map();
         await waitSettled(wd, seeded, seenAfter, {

@@ -241,9 +241,12 @@ fn vanished(err: &keyring_core::Error) -> bool {
 /// and the session the store opened at start-up is gone.
 fn stale_session(err: &VaultError) -> bool {
     match err {
+        // gnome-keyring says "The session wrapping the secret does not exist"
+        // (org.freedesktop.Secret.Error.NoSession).
         VaultError::Platform { reason } | VaultError::Unavailable { reason } => {
             let reason = reason.to_ascii_lowercase();
-            reason.contains("session does not exist") || reason.contains("nosession")
+            (reason.contains("session") && reason.contains("does not exist"))
+                || reason.contains("nosession")
         }
         _ => false,
     }
@@ -863,8 +866,8 @@ mod tests {
         fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
             if self.stale.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(VaultError::Platform {
-                    reason: "org.freedesktop.Secret.Error.NoSession: The session does not exist"
-                        .into(),
+                    // As gnome-keyring says it after `--replace` (seen in the E2E test).
+                    reason: "DBus error: The session wrapping the secret does not exist".into(),
                 });
             }
             Ok(Some(SecretString::new(format!("gen-{}", self.generation))))
