@@ -31,14 +31,7 @@ fn with_revocation(s: &Setup, server: &FakeServer) {
 }
 
 fn revoked(server: &FakeServer) -> Vec<String> {
-    server
-        .requests
-        .lock()
-        .expect("lock")
-        .iter()
-        .filter(|(path, _)| path == "/revoke")
-        .map(|(_, body)| body.clone())
-        .collect()
+    server.bodies("/revoke")
 }
 
 /// A token response carrying `id_token` (and a rotated refresh token).

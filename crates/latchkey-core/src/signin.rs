@@ -1179,14 +1179,10 @@ mod tests {
         // The grant the provider just issued is ended there too.
         let revoked = f
             .server
-            .requests
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|(p, _)| p == "/token/revocation")
-            .cloned()
-            .expect("the refused sign-in's refresh token is revoked")
-            .1;
+            .bodies("/token/revocation")
+            .into_iter()
+            .next()
+            .expect("the refused sign-in's refresh token is revoked");
         assert!(revoked.contains("token=RT&"), "{revoked}");
     }
 
@@ -1224,14 +1220,10 @@ mod tests {
         ));
         let body = f
             .server
-            .requests
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|(p, _)| p == "/token/revocation")
-            .cloned()
-            .expect("revoked")
-            .1;
+            .bodies("/token/revocation")
+            .into_iter()
+            .next()
+            .expect("revoked");
         assert!(body.contains("token=RT-1"));
         assert!(body.contains("token_type_hint=refresh_token"));
         assert!(body.contains("client_id=latchkey-desktop"));
@@ -1282,14 +1274,10 @@ mod tests {
         );
         let revoked = f
             .server
-            .requests
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|(p, _)| p == "/token/revocation")
-            .cloned()
-            .expect("revoked")
-            .1;
+            .bodies("/token/revocation")
+            .into_iter()
+            .next()
+            .expect("revoked");
         assert!(revoked.contains("token=RT-1"));
         assert_eq!(f.signin.accounts().expect("book").accounts.len(), 1);
     }
@@ -1352,15 +1340,7 @@ mod tests {
             "RT-2",
             "the old grant's rotated token overwrote the new grant's"
         );
-        let revoked: Vec<String> = core
-            .server
-            .requests
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|(p, _)| p == "/token/revocation")
-            .map(|(_, b)| b.clone())
-            .collect();
+        let revoked: Vec<String> = core.server.bodies("/token/revocation");
         assert_eq!(revoked.len(), 1);
         assert!(revoked[0].contains("token=RT-1b"), "{}", revoked[0]);
     }

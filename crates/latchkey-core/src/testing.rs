@@ -216,6 +216,17 @@ impl FakeServer {
         self
     }
 
+    /// The bodies of the requests sent to `path`, in order.
+    pub fn bodies(&self, path: &str) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
     pub fn count(&self, path: &str) -> usize {
         self.requests
             .lock()
