@@ -32,27 +32,29 @@
 //! # Ok(()) }
 //! ```
 
-mod account_secret;
-mod account_slot;
-pub mod accounts;
-pub mod authorize;
 pub mod clock;
-pub mod discovery;
+pub mod config;
 pub mod error;
-mod file_lock;
-pub mod fsperm;
+pub mod flow;
 pub mod http;
-pub mod id_token;
-pub mod manage;
 pub mod picture;
-pub mod provider;
-pub mod redirect;
-pub mod refresh;
 pub mod secret;
-pub mod signin;
+pub mod session;
+pub mod store;
 pub(crate) mod text;
-pub mod token;
-pub mod vault;
+
+// The modules by their concept's name, as embedders and the app use them.
+pub use config::{discovery, provider};
+pub use flow::request as authorize;
+pub use flow::response as redirect;
+pub use flow::{id_token, token};
+pub(crate) use session::account_slot;
+pub use session::accounts as manage;
+pub use session::refresh;
+pub use session::sign_in as signin;
+pub use store::registry as accounts;
+pub(crate) use store::{account_secret, file_lock};
+pub use store::{fsperm, vault};
 
 #[cfg(test)]
 mod hostile;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::file_lock::{FileLock, LockDir, LockError};
 use crate::secret::SecretString;
-use crate::signin::lock;
+use crate::session::latchkey::lock;
 
 /// How long a writer waits for another process's writer of the same account.
 pub const CROSS_PROCESS_LOCK_TIMEOUT: Duration = Duration::from_secs(45);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::accounts::{AccountId, AccountStatus, RegistryError};
 use crate::authorize::{AuthorizeError, PendingSummary, SignInOptions};
 use crate::error::ErrorCode;
-use crate::signin::{Latchkey, lock};
+use crate::session::latchkey::{Latchkey, lock};
 use crate::token::revoke;
 use crate::vault::VaultError;
 

@@ -1,0 +1,4 @@
+//! Configuration: the providers file and each provider's metadata.
+
+pub mod discovery;
+pub mod provider;

@@ -1,0 +1,8 @@
+//! The authorization flow, one RFC concept a file (AppAuth's pieces): the
+//! request and its pending store, the response from the redirect, the token
+//! endpoint, revocation, the ID token and UserInfo.
+
+pub mod id_token;
+pub mod request;
+pub mod response;
+pub mod token;

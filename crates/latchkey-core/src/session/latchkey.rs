@@ -1,0 +1,203 @@
+//! The Latchkey core: the one object an app (or the CLI) builds over its
+//! injected HTTP client, keychain, clock, registry and providers. Sign-in,
+//! refresh, the lifecycle and account management add their methods to it
+//! from their own files.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use crate::accounts::{AccountBook, AccountId, Registry, RegistryError};
+use crate::authorize::{AuthorizeError, PendingStore};
+use crate::clock::Clock;
+use crate::discovery::ProviderMetadata;
+use crate::http::HttpClient;
+use crate::provider::ProviderConfig;
+use crate::secret::SecretString;
+use crate::vault::{Vault, VaultError};
+
+/// An access token held in memory.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The token.
+    pub token: SecretString,
+    /// Expiry, if known.
+    pub expires_at: Option<SystemTime>,
+}
+
+/// The Latchkey core: providers, sign-in, accounts. One per process; the app
+/// and the CLI each build one over the same keychain and data folder.
+pub struct Latchkey {
+    pub(crate) http: Arc<dyn HttpClient>,
+    pub(crate) vault: Vault,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) pending: PendingStore,
+    pub(crate) registry: Registry,
+    pub(crate) providers: Vec<ProviderConfig>,
+    pub(crate) metadata: Mutex<HashMap<String, ProviderMetadata>>,
+    pub(crate) locks: crate::file_lock::LockDir,
+    /// Hashes of the `state`s of sign-ins completed lately (repeat links).
+    pub(crate) recent: Mutex<Vec<([u8; 32], Instant)>>,
+    pub(crate) access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
+    pub(crate) coordination: crate::session::state::Coordination,
+    pub(crate) jwks: crate::id_token::JwksCache,
+    pub(crate) changes: tokio::sync::broadcast::Sender<AccountId>,
+}
+
+impl std::fmt::Debug for Latchkey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Latchkey")
+            .field("registry", &self.registry.path())
+            .field("providers", &self.providers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Latchkey {
+    /// A core over the injected HTTP client, keychain, clock and registry, for
+    /// the valid providers of the providers file.
+    pub fn new(
+        http: Arc<dyn HttpClient>,
+        vault: Vault,
+        clock: Arc<dyn Clock>,
+        registry: Registry,
+        providers: Vec<ProviderConfig>,
+    ) -> Self {
+        let data_dir = registry
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let locks = crate::file_lock::LockDir::new(crate::file_lock::lock_dir_for(&data_dir));
+        Self {
+            pending: PendingStore::new(vault.clone(), locks.clone()),
+            http,
+            vault,
+            clock,
+            registry,
+            providers,
+            metadata: Mutex::new(HashMap::new()),
+            locks,
+            recent: Mutex::new(Vec::new()),
+            access_tokens: Mutex::new(HashMap::new()),
+            coordination: crate::session::state::Coordination::default(),
+            jwks: Mutex::new(HashMap::new()),
+            changes: tokio::sync::broadcast::channel(256).0,
+        }
+    }
+
+    /// The configured providers.
+    pub fn providers(&self) -> &[ProviderConfig] {
+        &self.providers
+    }
+
+    /// A configured provider.
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id.as_str() == id)
+    }
+
+    /// The injected HTTP client.
+    pub fn http(&self) -> &dyn HttpClient {
+        self.http.as_ref()
+    }
+
+    /// The registry file.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Fetches (and caches) a provider's metadata.
+    pub async fn discover(&self, provider_id: &str) -> Result<ProviderMetadata, AuthorizeError> {
+        let config = self
+            .provider(provider_id)
+            .ok_or_else(|| AuthorizeError::UnknownProvider {
+                id: provider_id.to_owned(),
+            })?;
+        let metadata = crate::discovery::discover(self.http.as_ref(), config).await?;
+        lock(&self.metadata).insert(provider_id.to_owned(), metadata.clone());
+        Ok(metadata)
+    }
+
+    /// A provider's metadata: cached, else discovered now.
+    pub async fn metadata(&self, provider_id: &str) -> Result<ProviderMetadata, AuthorizeError> {
+        let cached = lock(&self.metadata).get(provider_id).cloned();
+        match cached {
+            Some(metadata) => Ok(metadata),
+            None => self.discover(provider_id).await,
+        }
+    }
+
+    /// The registered accounts and the default one.
+    pub fn accounts(&self) -> Result<AccountBook, RegistryError> {
+        self.registry.load()
+    }
+
+    /// The in-memory access token's expiry for an account.
+    pub fn access_token_expiry(&self, id: &AccountId) -> Option<Option<SystemTime>> {
+        lock(&self.access_tokens).get(id).map(|t| t.expires_at)
+    }
+
+    /// The in-memory access token of an account, if any.
+    pub fn access_token(&self, id: &AccountId) -> Option<AccessToken> {
+        lock(&self.access_tokens).get(id).cloned()
+    }
+
+    /// Reads an account's refresh token from the keychain.
+    pub(crate) async fn read_refresh_token(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SecretString>, VaultError> {
+        match self.vault.get(id.as_str()).await? {
+            Some(raw) => crate::account_secret::decode(&raw, id.as_str()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The refresh token the provider currently accepts for an account: one
+    /// the keychain refused to store (kept in memory) if any, else the
+    /// keychain's. Call it holding the account's writer.
+    pub(crate) async fn live_refresh_token(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SecretString>, VaultError> {
+        match self.slot(id).unsaved() {
+            Some(token) => Ok(Some(token)),
+            None => self.read_refresh_token(id).await,
+        }
+    }
+
+    /// Writes an account's refresh token to the keychain. Call it holding the
+    /// account's writer.
+    pub(crate) async fn write_refresh_token(
+        &self,
+        id: &AccountId,
+        token: &SecretString,
+    ) -> Result<(), VaultError> {
+        self.vault
+            .set(id.as_str(), crate::account_secret::encode(token)?)
+            .await
+    }
+
+    /// Test seam: stores a refresh token for an account, as a sign-in would.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn testing_store_refresh_token(
+        &self,
+        id: &AccountId,
+        token: &SecretString,
+    ) -> Result<(), VaultError> {
+        self.write_refresh_token(id, token).await
+    }
+
+    /// Test seam: the refresh token in an account's keychain item.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn testing_refresh_token(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SecretString>, VaultError> {
+        self.read_refresh_token(id).await
+    }
+}

@@ -1,0 +1,174 @@
+//! The lifecycle of each account: refresh at launch, then before expiry;
+//! back off while offline; wait for "Retry now" while the provider refuses;
+//! stop when the account needs sign-in or is signed out. Its live status is
+//! what the window shows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::accounts::{AccountId, AccountStatus};
+use crate::secret::SecretString;
+use crate::session::latchkey::{AccessToken, Latchkey, lock};
+use crate::session::refresh::RefreshError;
+use crate::session::schedule::{Backoff, next_refresh_at, random_unit};
+pub use crate::session::state::LiveStatus;
+
+/// A guard that removes an account from the running set when its loop ends.
+struct Running<'a>(&'a Latchkey, AccountId);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.coordination.running).remove(&self.1);
+    }
+}
+
+impl Latchkey {
+    fn set_live(&self, id: &AccountId, status: LiveStatus) {
+        lock(&self.coordination.live).insert(id.clone(), status);
+        let _ = self.changes.send(id.clone());
+    }
+
+    /// The live status of every account with a running lifecycle.
+    pub fn live_status(&self, id: &AccountId) -> Option<LiveStatus> {
+        lock(&self.coordination.live).get(id).cloned()
+    }
+
+    /// Subscribes to "this account's state changed" notifications.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AccountId> {
+        self.changes.subscribe()
+    }
+
+    /// Wakes an account's lifecycle loop now ("Retry now").
+    pub fn retry_now(&self, id: &AccountId) {
+        if let Some(waker) = lock(&self.coordination.wakers).get(id) {
+            waker.notify_one();
+        }
+    }
+
+    /// Whether a lifecycle loop runs for this account.
+    pub fn is_running(&self, id: &AccountId) -> bool {
+        lock(&self.coordination.running).contains(id)
+    }
+
+    /// The lifecycle of one account: refresh now, then before expiry; back off
+    /// while offline; wait for "Retry now" while the provider refuses; stop
+    /// when it needs sign-in or is signed out. Returns immediately if a loop
+    /// already runs for this account.
+    pub async fn run_account(&self, id: AccountId, backoff: Backoff) {
+        if !lock(&self.coordination.running).insert(id.clone()) {
+            return;
+        }
+        let _running = Running(self, id.clone());
+        let waker = Arc::clone(
+            lock(&self.coordination.wakers)
+                .entry(id.clone())
+                .or_default(),
+        );
+        let mut attempt = 0u32;
+        let mut first = true;
+        loop {
+            let active = self
+                .registry
+                .load()
+                .ok()
+                .and_then(|book| book.get(&id).map(|a| a.status == AccountStatus::Active));
+            match active {
+                Some(true) => {}
+                Some(false) => {
+                    self.set_live(
+                        &id,
+                        LiveStatus::NeedsSignIn {
+                            reason: "its sign-in has ended".into(),
+                        },
+                    );
+                    return;
+                }
+                None => {
+                    lock(&self.coordination.live).remove(&id);
+                    let _ = self.changes.send(id.clone());
+                    return;
+                }
+            }
+            let now = self.clock.now();
+            let fresh = self
+                .access_token(&id)
+                .and_then(|t| t.expires_at)
+                .filter(|expires| *expires > now + Duration::from_secs(120));
+            let outcome = match fresh {
+                // Just signed in: no need to refresh before this token ages.
+                Some(expires_at) if attempt == 0 && first => Ok(AccessToken {
+                    token: SecretString::new(String::new()),
+                    expires_at: Some(expires_at),
+                }),
+                _ => {
+                    self.set_live(&id, LiveStatus::Refreshing);
+                    self.refresh_account(&id).await
+                }
+            };
+            first = false;
+            let wake_at = match outcome {
+                Ok(token) => {
+                    attempt = 0;
+                    self.flush_refresh_times().await;
+                    let now = self.clock.now();
+                    let next = next_refresh_at(now, token.expires_at);
+                    self.set_live(
+                        &id,
+                        LiveStatus::Ready {
+                            expires_at: token.expires_at,
+                            next_refresh_at: next,
+                        },
+                    );
+                    Some(next)
+                }
+                Err(RefreshError::Refused { reason, code }) => {
+                    attempt = 0;
+                    self.set_live(&id, LiveStatus::Refused { reason, code });
+                    // Not retried on a timer: only "Retry now" (or a restart).
+                    None
+                }
+                Err(err) if err.is_transient() => {
+                    attempt += 1;
+                    let retry_after = match &err {
+                        RefreshError::Transient { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    let retry_at = self.clock.now()
+                        + backoff.delay_honouring(attempt, random_unit(), retry_after);
+                    self.set_live(
+                        &id,
+                        LiveStatus::Offline {
+                            reason: err.to_string(),
+                            retry_at,
+                            attempt,
+                        },
+                    );
+                    Some(retry_at)
+                }
+                Err(RefreshError::UnknownAccount { .. }) => {
+                    lock(&self.coordination.live).remove(&id);
+                    let _ = self.changes.send(id.clone());
+                    return;
+                }
+                Err(err) => {
+                    self.set_live(
+                        &id,
+                        LiveStatus::NeedsSignIn {
+                            reason: err.to_string(),
+                        },
+                    );
+                    return;
+                }
+            };
+            // On the injected clock: wall-clock time, so a suspended laptop
+            // refreshes soon after it wakes (and tests drive it exactly).
+            match wake_at {
+                Some(wake_at) => tokio::select! {
+                    () = self.clock.sleep_until(wake_at) => {}
+                    () = waker.notified() => { attempt = attempt.saturating_sub(1); }
+                },
+                None => waker.notified().await,
+            }
+        }
+    }
+}

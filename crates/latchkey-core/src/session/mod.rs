@@ -1,0 +1,12 @@
+//! The session layer: the [`Latchkey`](sign_in::Latchkey) core, one slot
+//! per account, sign-in, refresh and its lifecycle, account management and
+//! the startup reconciliation.
+
+pub(crate) mod account_slot;
+pub mod accounts;
+pub mod latchkey;
+pub mod lifecycle;
+pub mod refresh;
+pub mod schedule;
+pub mod sign_in;
+pub(crate) mod state;

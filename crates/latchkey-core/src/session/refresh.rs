@@ -1,0 +1,642 @@
+//! Silent refresh and the token lifecycle.
+//!
+//! [`Latchkey::refresh_account`] redeems an account's refresh token without a
+//! browser, safely under concurrency:
+//! - **one writer per account** ([`crate::account_slot`]): a refresh takes the
+//!   account's writer — in the process, then across processes (the app and
+//!   the `latchkey` CLI) — and reads the refresh token from the keychain only
+//!   once it holds it, so a token rotated by another writer is never
+//!   presented again; callers that arrive while a refresh is running wait for
+//!   it and share its result;
+//! - **rotation**: a new refresh token is written to the keychain before the
+//!   new access token is used or announced; no new one keeps the old;
+//! - **only a dead grant ends an account**: `invalid_grant` from the token
+//!   endpoint, or a validly signed ID token proving another `sub`/`iss`/`aud`
+//!   (then the token is revoked first), delete the refresh token and mark the
+//!   account "needs sign-in". Everything else keeps it: transport errors,
+//!   5xx, 429 and any answer that is not OAuth (a WAF page, a proxy's 407, a
+//!   redirect) are transient ("offline", retried with backoff that honours
+//!   `Retry-After`); other OAuth errors (`invalid_client`, …) and ID tokens
+//!   Latchkey cannot accept are "refused" (not retried until "Retry now");
+//!   JWKS trouble and clock skew are transient.
+//!
+//! [`Latchkey::run_account`] is the per-account loop the app runs: refresh at
+//! launch, then before expiry ([`next_refresh_at`]), with capped exponential
+//! backoff and jitter ([`Backoff`]) while offline, woken early by "Retry now".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub use crate::account_slot::CROSS_PROCESS_LOCK_TIMEOUT;
+use crate::account_slot::{AccountSlot, AccountWriter};
+use crate::accounts::{Account, AccountId, AccountStatus, RegistryError};
+use crate::clock::unix_seconds;
+use crate::discovery::ProviderMetadata;
+use crate::error::ErrorCode;
+use crate::file_lock::LockError;
+use crate::id_token::{Expectations, IdTokenError, signed_by_provider, verify_cached};
+use crate::provider::ProviderConfig;
+use crate::secret::SecretString;
+use crate::session::latchkey::{AccessToken, Latchkey, lock};
+use crate::token::{Failure, TokenEndpoint, TokenError, refresh, revoke};
+use crate::vault::VaultError;
+
+/// How many refreshes run at once against one issuer.
+pub const PER_ISSUER_CONCURRENCY: usize = 8;
+
+// Where these lived before the session layer was split; the app uses these paths.
+pub use crate::session::lifecycle::LiveStatus;
+pub use crate::session::schedule::{
+    Backoff, DEFAULT_LIFETIME, MAX_RETRY_AFTER, MIN_REFRESH_INTERVAL, next_refresh_at,
+};
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// No such account.
+    #[error("there is no account {id}")]
+    UnknownAccount { id: String },
+    /// The grant is gone: the person must sign in again.
+    #[error("the account needs to sign in again: {reason}")]
+    NeedsSignIn { reason: String, code: &'static str },
+    /// The provider refused Latchkey's request (an OAuth error other than
+    /// `invalid_grant`, an ID token Latchkey cannot accept, a provider no
+    /// longer configured): the tokens are kept; retrying will not help until
+    /// the settings change.
+    #[error("the provider refused Latchkey's request: {reason}")]
+    Refused { reason: String, code: &'static str },
+    /// Network trouble, a timeout, 5xx, 429, a non-OAuth answer, JWKS
+    /// trouble, clock skew: try again later.
+    #[error("the provider could not be reached: {reason}")]
+    Transient {
+        reason: String,
+        code: &'static str,
+        /// How long the server asked us to wait, if it did.
+        retry_after: Option<Duration>,
+    },
+    /// The keychain failed.
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    /// The registry failed.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+}
+
+impl RefreshError {
+    /// A transient failure caused by `err` (its message and code kept).
+    fn transient<E: ErrorCode + std::fmt::Display>(err: &E) -> Self {
+        Self::Transient {
+            reason: err.to_string(),
+            code: err.code(),
+            retry_after: None,
+        }
+    }
+
+    /// True when a later retry may succeed on its own.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transient { .. } => true,
+            Self::Vault(err) => matches!(
+                err,
+                VaultError::Timeout { .. }
+                    | VaultError::Locked { .. }
+                    | VaultError::Unavailable { .. }
+                    | VaultError::Platform { .. }
+            ),
+            Self::Registry(_) => true,
+            Self::UnknownAccount { .. } | Self::NeedsSignIn { .. } | Self::Refused { .. } => false,
+        }
+    }
+}
+
+impl From<LockError> for RefreshError {
+    fn from(err: LockError) -> Self {
+        Self::transient(&err)
+    }
+}
+
+impl ErrorCode for RefreshError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownAccount { .. } => "unknown_account",
+            Self::NeedsSignIn { code, .. }
+            | Self::Transient { code, .. }
+            | Self::Refused { code, .. } => code,
+            Self::Vault(err) => err.code(),
+            Self::Registry(err) => err.code(),
+        }
+    }
+}
+
+/// Counts a refresh as active until dropped.
+struct Active<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// What a refresh needs to know about its account, read under the writer.
+struct Context {
+    account: Account,
+    provider: ProviderConfig,
+    metadata: ProviderMetadata,
+}
+
+impl Latchkey {
+    /// The slot of an account (created on first use).
+    pub(crate) fn slot(&self, id: &AccountId) -> Arc<AccountSlot> {
+        Arc::clone(
+            lock(&self.coordination.slots)
+                .entry(id.clone())
+                .or_default(),
+        )
+    }
+
+    /// Takes an account's writer (see [`crate::account_slot`]).
+    pub(crate) async fn writer(&self, id: &AccountId) -> Result<AccountWriter, LockError> {
+        self.slot(id)
+            .writer(&self.locks, id.as_str(), CROSS_PROCESS_LOCK_TIMEOUT)
+            .await
+    }
+
+    fn issuer_slots(&self, issuer: &str) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(
+            lock(&self.coordination.issuers)
+                .entry(issuer.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_ISSUER_CONCURRENCY))),
+        )
+    }
+
+    /// An access token valid for at least `min_validity`: the one in memory,
+    /// else a refreshed one.
+    pub async fn fresh_access_token(
+        &self,
+        id: &AccountId,
+        min_validity: Duration,
+    ) -> Result<AccessToken, RefreshError> {
+        if let Some(token) = self.access_token(id)
+            && token
+                .expires_at
+                .is_some_and(|e| e > self.clock.now() + min_validity)
+        {
+            return Ok(token);
+        }
+        self.refresh_account(id).await
+    }
+
+    /// Refreshes an account now (see the module docs for the guarantees).
+    /// Callers that arrive while a refresh of the same account is running
+    /// share its result instead of starting another.
+    pub async fn refresh_account(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+        let result = self.refresh_shared(id).await;
+        self.flush_refresh_times().await;
+        result
+    }
+
+    async fn refresh_shared(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+        let slot = self.slot(id);
+        let generation = slot.generation();
+        let writer = self.writer(id).await?;
+        if slot.generation() != generation
+            && let Some(token) = self.access_token(id)
+        {
+            // Someone refreshed while we waited: share their result.
+            return Ok(token);
+        }
+        let result = self.refresh_locked(&writer, id).await;
+        if result.is_ok() {
+            writer.bump_generation();
+        }
+        result
+    }
+
+    /// Stops starting refreshes and waits (up to `grace`) for the running ones
+    /// to finish, so that no rotated refresh token dies with the process.
+    /// Returns whether they all finished.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        self.coordination.closing.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.coordination.active.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("shutting down with refreshes still running");
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.flush_refresh_times().await;
+        true
+    }
+
+    /// The account, its provider and metadata, read under the writer (a
+    /// sign-out or sign-in again may have changed them while we waited).
+    async fn context(&self, id: &AccountId) -> Result<Context, RefreshError> {
+        let account = self
+            .registry
+            .load()?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?;
+        let provider = self
+            .provider(&account.provider_id)
+            .cloned()
+            .ok_or_else(|| RefreshError::Refused {
+                reason: format!(
+                    "the provider {:?} is no longer configured",
+                    account.provider_id
+                ),
+                code: "unknown_provider",
+            })?;
+        let metadata = self
+            .metadata(&account.provider_id)
+            .await
+            .map_err(|err| RefreshError::transient(&err))?;
+        Ok(Context {
+            account,
+            provider,
+            metadata,
+        })
+    }
+
+    async fn refresh_locked(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+    ) -> Result<AccessToken, RefreshError> {
+        use std::sync::atomic::Ordering;
+        self.coordination.active.fetch_add(1, Ordering::SeqCst);
+        let _active = Active(&self.coordination.active);
+        if self.coordination.closing.load(Ordering::SeqCst) {
+            return Err(RefreshError::Transient {
+                reason: "Latchkey is shutting down".into(),
+                code: "shutting_down",
+                retry_after: None,
+            });
+        }
+        let Context {
+            account,
+            provider,
+            metadata,
+        } = self.context(id).await?;
+        // A rotated token the keychain refused earlier is newer than the one in
+        // the keychain: store it now if the keychain is back, and use it.
+        let kept = match self.slot(id).unsaved() {
+            Some(token) => {
+                match self.write_refresh_token(id, &token).await {
+                    Ok(()) => {
+                        writer.clear_unsaved();
+                        tracing::info!(account = %id, "stored the rotated refresh token kept in memory");
+                    }
+                    Err(err) => {
+                        tracing::warn!(account = %id, code = err.code(), "the keychain still refuses the rotated refresh token");
+                    }
+                }
+                Some(token)
+            }
+            // Under the writer: the keychain has the newest token, whoever rotated it.
+            None => self.read_refresh_token(id).await?,
+        };
+        let Some(refresh_token) = kept else {
+            self.mark_needs_sign_in(id)
+                .map_err(|e| RefreshError::transient(&e))?;
+            return Err(RefreshError::NeedsSignIn {
+                reason: "its refresh token is missing from the keychain".into(),
+                code: "refresh_token_missing",
+            });
+        };
+        let endpoint = TokenEndpoint {
+            url: metadata.token_endpoint.clone(),
+            client_id: provider.client_id.clone(),
+            issuer: account.issuer.clone(),
+        };
+        let now = self.clock.now();
+        // At most PER_ISSUER_CONCURRENCY token requests in flight per issuer.
+        let slots = self.issuer_slots(&account.issuer);
+        let slot = slots.acquire().await.map_err(|_| RefreshError::Transient {
+            reason: "shutting down".into(),
+            code: "shutting_down",
+            retry_after: None,
+        })?;
+        let result = refresh(self.http.as_ref(), &endpoint, &refresh_token, now).await;
+        drop(slot);
+        let tokens = match result {
+            Ok(tokens) => tokens,
+            Err(err) => {
+                if let TokenError::InvalidResponse {
+                    rotated: Some(rotated),
+                    ..
+                } = &err
+                    && rotated != &refresh_token
+                {
+                    // The provider may have retired the token we sent.
+                    self.store_rotated(writer, id, rotated).await?;
+                }
+                return Err(self.token_failed(writer, id, &err).await);
+            }
+        };
+        // Rotation: persist the new refresh token before anything uses the new access token.
+        let live_token = match &tokens.refresh_token {
+            Some(new_token) if new_token != &refresh_token => {
+                self.store_rotated(writer, id, new_token).await?;
+                new_token.clone()
+            }
+            _ => refresh_token,
+        };
+        if let Some(id_token) = &tokens.id_token {
+            let expect = Expectations {
+                issuer: &account.issuer,
+                client_id: &provider.client_id,
+                nonce: None,
+                subject: Some(&account.subject),
+                now,
+            };
+            if let Err(err) = verify_cached(
+                self.http.as_ref(),
+                &self.jwks,
+                &metadata.jwks_uri,
+                id_token,
+                &expect,
+            )
+            .await
+            {
+                let proven = match &err {
+                    // Checked by us after the signature was verified.
+                    IdTokenError::SubjectChanged => true,
+                    IdTokenError::Issuer { .. } | IdTokenError::Audience { .. } => {
+                        signed_by_provider(
+                            self.http.as_ref(),
+                            &self.jwks,
+                            &metadata.jwks_uri,
+                            id_token,
+                            &provider.client_id,
+                        )
+                        .await
+                    }
+                    _ => false,
+                };
+                if proven {
+                    tracing::error!(account = %id, code = err.code(), error = %err, "the provider proved another identity for this grant; revoking it");
+                    self.revoke_quietly(&metadata, &provider, &live_token).await;
+                    return Err(self
+                        .grant_dead(writer, id, &err.to_string(), err.code())
+                        .await);
+                }
+                return Err(self.id_token_failed(id, &err, tokens.server_date));
+            }
+        }
+        let access = AccessToken {
+            token: tokens.access_token,
+            expires_at: tokens.expires_at,
+        };
+        lock(&self.access_tokens).insert(id.clone(), access.clone());
+        let refreshed_at = unix_seconds(self.clock.now());
+        if account.status == AccountStatus::Active {
+            // Only a timestamp changes: written in batches, off the refresh path.
+            self.touch_refreshed(id, refreshed_at);
+        } else {
+            self.registry.update(|book| {
+                if let Some(a) = book.get_mut(id) {
+                    a.last_refreshed_at = Some(refreshed_at);
+                    a.status = AccountStatus::Active;
+                }
+            })?;
+        }
+        tracing::info!(account = %id, rotated = tokens.refresh_token.is_some(), "access token refreshed");
+        Ok(access)
+    }
+
+    /// What a failed token request means (see [`Failure`]); only
+    /// `invalid_grant` ends the grant.
+    async fn token_failed(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+        err: &TokenError,
+    ) -> RefreshError {
+        match err.failure() {
+            Failure::GrantDead => {
+                self.grant_dead(writer, id, &err.to_string(), "invalid_grant")
+                    .await
+            }
+            Failure::Refused => {
+                tracing::warn!(account = %id, code = err.code(), error = %err, "the provider refused the refresh; the refresh token is kept");
+                RefreshError::Refused {
+                    reason: err.to_string(),
+                    code: err.code(),
+                }
+            }
+            Failure::Transient => {
+                tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
+                RefreshError::Transient {
+                    reason: err.to_string(),
+                    code: err.code(),
+                    retry_after: err.retry_after(),
+                }
+            }
+        }
+    }
+
+    /// A refreshed ID token failed a check that proves nothing about the
+    /// grant: the (stored) refresh token is kept.
+    fn id_token_failed(
+        &self,
+        id: &AccountId,
+        err: &IdTokenError,
+        server_date: Option<SystemTime>,
+    ) -> RefreshError {
+        tracing::warn!(account = %id, code = err.code(), error = %err, "the refreshed ID token was not accepted; the refresh token is kept");
+        match err {
+            IdTokenError::Jwks { .. } | IdTokenError::JwksTransport(_) => {
+                RefreshError::transient(err)
+            }
+            IdTokenError::Expired | IdTokenError::IssuedInFuture => RefreshError::Transient {
+                reason: clock_skew_text(self.clock.now(), server_date)
+                    .unwrap_or_else(|| err.to_string()),
+                code: "clock_skew",
+                retry_after: None,
+            },
+            _ => RefreshError::Refused {
+                reason: err.to_string(),
+                code: err.code(),
+            },
+        }
+    }
+
+    /// Revokes a refresh token at the provider, if it has an endpoint (best
+    /// effort: a grant is ended here anyway).
+    pub(crate) async fn revoke_quietly(
+        &self,
+        metadata: &ProviderMetadata,
+        provider: &ProviderConfig,
+        token: &SecretString,
+    ) {
+        let Some(endpoint) = &metadata.revocation_endpoint else {
+            return;
+        };
+        if let Err(err) = revoke(
+            self.http.as_ref(),
+            endpoint,
+            &provider.client_id,
+            token,
+            "refresh_token",
+        )
+        .await
+        {
+            tracing::warn!(code = err.code(), error = %err, "a refresh token could not be revoked");
+        }
+    }
+
+    /// Records a successful refresh time (written by [`Self::flush_refresh_times`]).
+    fn touch_refreshed(&self, id: &AccountId, at: u64) {
+        lock(&self.coordination.touched).insert(id.clone(), at);
+    }
+
+    /// Writes every pending refresh time to the registry in one atomic update,
+    /// on a blocking thread.
+    pub async fn flush_refresh_times(&self) {
+        let pending: HashMap<AccountId, u64> =
+            std::mem::take(&mut *lock(&self.coordination.touched));
+        if pending.is_empty() {
+            return;
+        }
+        let registry = self.registry.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            registry.update(|book| {
+                for (id, at) in &pending {
+                    if let Some(a) = book.get_mut(id) {
+                        a.last_refreshed_at = Some(*at);
+                    }
+                }
+            })
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(code = err.code(), error = %err, "could not record refresh times")
+            }
+            Err(err) => tracing::warn!(error = %err, "could not record refresh times"),
+        }
+    }
+
+    async fn store_rotated(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+        token: &SecretString,
+    ) -> Result<(), RefreshError> {
+        let mut last = None;
+        for attempt in 0..3u32 {
+            match self.write_refresh_token(id, token).await {
+                Ok(()) => {
+                    writer.clear_unsaved();
+                    return Ok(());
+                }
+                Err(err) => {
+                    tracing::warn!(account = %id, attempt, code = err.code(), "could not store the rotated refresh token");
+                    last = Some(err);
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+                }
+            }
+        }
+        // Keep it for the next attempt: the provider has retired the old one.
+        writer.keep_unsaved(token.clone());
+        Err(last.map_or_else(
+            || RefreshError::Transient {
+                reason: "keychain".into(),
+                code: "keychain_error",
+                retry_after: None,
+            },
+            RefreshError::Vault,
+        ))
+    }
+
+    /// The grant is dead: delete the token, keep the metadata, mark "needs sign-in".
+    async fn grant_dead(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+        reason: &str,
+        code: &'static str,
+    ) -> RefreshError {
+        tracing::warn!(account = %id, code, reason, "the grant has ended: the account needs sign-in");
+        writer.clear_unsaved();
+        if let Err(err) = self.vault.delete(id.as_str()).await {
+            tracing::warn!(account = %id, code = err.code(), "could not delete the dead refresh token");
+        }
+        if let Err(err) = self.mark_needs_sign_in(id) {
+            tracing::warn!(account = %id, code = err.code(), "could not mark the account");
+        }
+        RefreshError::NeedsSignIn {
+            reason: reason.to_owned(),
+            code,
+        }
+    }
+
+    /// Refreshes every active account concurrently (one task each, bounded
+    /// per issuer), as at launch; returns each result.
+    pub async fn refresh_all(
+        self: &Arc<Self>,
+    ) -> Vec<(AccountId, Result<AccessToken, RefreshError>)> {
+        let accounts: Vec<Account> = match self.registry.load() {
+            Ok(book) => book
+                .accounts
+                .into_iter()
+                .filter(|a| a.status == AccountStatus::Active)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let tasks: Vec<_> = accounts
+            .into_iter()
+            .map(|account| {
+                let core = Arc::clone(self);
+                let id = account.id.clone();
+                let task = tokio::spawn(async move { core.refresh_shared(&account.id).await });
+                (id, task)
+            })
+            .collect();
+        let mut results = Vec::with_capacity(tasks.len());
+        for (id, task) in tasks {
+            let result = task.await.unwrap_or_else(|err| {
+                Err(RefreshError::Transient {
+                    reason: format!("the refresh task failed: {err}"),
+                    code: "internal_error",
+                    retry_after: None,
+                })
+            });
+            results.push((id, result));
+        }
+        self.flush_refresh_times().await;
+        results
+    }
+}
+
+/// "Your clock is N minutes off", when the provider's `Date` shows it.
+fn clock_skew_text(now: SystemTime, server_date: Option<SystemTime>) -> Option<String> {
+    let server = server_date?;
+    let (ahead, by) = match now.duration_since(server) {
+        Ok(by) => (true, by),
+        Err(behind) => (false, behind.duration()),
+    };
+    if by < Duration::from_secs(90) {
+        return None;
+    }
+    let minutes = (by.as_secs() + 30) / 60;
+    Some(format!(
+        "this computer's clock is {minutes} minute{} {} the provider's; set the clock right (automatic time) and Latchkey will retry",
+        if minutes == 1 { "" } else { "s" },
+        if ahead { "ahead of" } else { "behind" }
+    ))
+}
+
+#[cfg(test)]
+#[path = "refresh_grant_tests.rs"]
+mod grant_tests;
+
+#[cfg(test)]
+#[path = "refresh_tests.rs"]
+mod tests;

@@ -1,0 +1,549 @@
+//! Sign-in, end to end inside the core: start a request, then complete it from
+//! the redirect the app received.
+//!
+//! [`SignIn::begin`] builds the request and remembers it in the keychain; the
+//! app opens the URL in the system browser. [`SignIn::complete`] takes the
+//! redirect URL (a deep link, warm or cold), matches its `state` to a pending
+//! request (consuming it), checks `iss` (RFC 9207) and errors, exchanges the
+//! code (PKCE), validates the ID token, stores the refresh token in the
+//! keychain and the account's metadata in the registry — in that order, so a
+//! failure leaves nothing half-stored.
+
+use std::time::Instant;
+
+use sha2::Digest as _;
+
+use url::Url;
+
+use crate::accounts::{Account, AccountId, RegistryError, new_account};
+use crate::authorize::{
+    AuthorizeError, PendingAuthorization, PendingHandle, PendingSummary, SignInOptions, Taken,
+    new_authorization,
+};
+use crate::clock::Clock;
+use crate::session::latchkey::lock;
+pub use crate::session::latchkey::{AccessToken, Latchkey};
+
+use crate::error::ErrorCode;
+use crate::http::HttpClient;
+use crate::id_token::{Expectations, IdTokenError, Identity, complete_from_userinfo, verify};
+
+use crate::redirect::{Redirect, RedirectError, check_issuer, parse_redirect};
+use crate::secret::SecretString;
+use crate::token::{TokenEndpoint, TokenError, exchange_code, revoke};
+use crate::vault::VaultError;
+
+/// Why a redirect did not complete a sign-in.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompleteError {
+    /// The link itself is malformed or not a callback.
+    #[error("{0}")]
+    Link(RedirectError),
+    /// No pending sign-in has this state (forged, replayed or already used).
+    #[error(
+        "a sign-in link arrived that matches no sign-in in progress (it may be forged or already used); it was ignored"
+    )]
+    UnknownState,
+    /// The pending sign-in had expired.
+    #[error(
+        "the sign-in with {provider_name} took longer than 10 minutes and expired; please start again"
+    )]
+    Expired { provider_name: String },
+    /// The person cancelled or refused at the provider.
+    #[error("sign-in cancelled at {provider_name}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Cancelled {
+        provider_name: String,
+        description: Option<String>,
+    },
+    /// The provider returned another error.
+    #[error("{provider_name} refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Authorization {
+        provider_name: String,
+        error: String,
+        description: Option<String>,
+    },
+    /// `iss` missing or wrong, or the link came on another provider's
+    /// redirect URI.
+    #[error("{0}")]
+    Issuer(RedirectError),
+    /// The provider sent its response in the URL fragment (`#code=…`), which
+    /// a native app must not accept; the sign-in it belonged to has ended.
+    #[error(
+        "{provider_name} sent the sign-in response in the URL fragment, which Latchkey does not accept (check the provider's response_mode setting); the sign-in has ended, please start again"
+    )]
+    Fragment { provider_name: String },
+    /// The code exchange failed.
+    #[error("signing in to {provider_name} failed: {source}")]
+    Token {
+        provider_name: String,
+        #[source]
+        source: TokenError,
+    },
+    /// The ID token was refused.
+    #[error("signing in to {provider_name} failed: {source}")]
+    IdToken {
+        provider_name: String,
+        #[source]
+        source: IdTokenError,
+    },
+    /// No refresh token: Latchkey could not keep the account signed in.
+    #[error(
+        "{provider_name} did not grant offline access (no refresh token), so Latchkey cannot keep this account signed in"
+    )]
+    NoRefreshToken { provider_name: String },
+    /// Another Latchkey process kept the account busy for too long.
+    #[error("the sign-in could not be saved: {reason}; nothing was stored")]
+    Busy { reason: String },
+    /// The same sign-in link arrived again just after it completed (a double
+    /// click on the browser's "open Latchkey?" prompt): nothing to do.
+    #[error("this sign-in link was already used a moment ago")]
+    Repeated,
+    /// The keychain failed; nothing was stored.
+    #[error("the sign-in could not be saved: {0}; nothing was stored")]
+    Vault(#[from] VaultError),
+    /// The registry failed; nothing was stored.
+    #[error("the sign-in could not be saved: {0}; nothing was stored")]
+    Registry(#[from] RegistryError),
+}
+
+impl CompleteError {
+    /// True for links that are ignored with a notice (forged, replayed, malformed).
+    pub fn is_ignored_link(&self) -> bool {
+        matches!(self, Self::Link(_) | Self::UnknownState)
+    }
+
+    /// True for a repeat of a link that just completed: a quiet no-op.
+    pub fn is_repeat(&self) -> bool {
+        matches!(self, Self::Repeated)
+    }
+}
+
+impl ErrorCode for CompleteError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Link(err) | Self::Issuer(err) => err.code(),
+            Self::Fragment { .. } => "fragment_response",
+            Self::UnknownState => "unknown_state",
+            Self::Expired { .. } => "sign_in_expired",
+            Self::Cancelled { .. } => "sign_in_cancelled",
+            Self::Authorization { .. } => "authorization_error",
+            Self::Token { source, .. } => source.code(),
+            Self::IdToken { source, .. } => source.code(),
+            Self::NoRefreshToken { .. } => "no_refresh_token",
+            Self::Busy { .. } => "lock_timeout",
+            Self::Repeated => "sign_in_link_repeated",
+            Self::Vault(err) => err.code(),
+            Self::Registry(err) => err.code(),
+        }
+    }
+}
+
+/// How long a completed sign-in's link counts as a harmless repeat.
+const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a failed save kept the new refresh token in the keychain.
+enum Kept {
+    Yes,
+    No,
+}
+
+/// How long each step of completing a sign-in took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Token endpoint round trip (ms).
+    pub exchange_ms: u64,
+    /// ID token validation incl. JWKS fetch (ms).
+    pub id_token_ms: u64,
+    /// Keychain write (ms).
+    pub keychain_ms: u64,
+    /// Link arrival to account stored (ms).
+    pub total_ms: u64,
+}
+
+/// A completed sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The stored account.
+    pub account: Account,
+    /// Whether the account existed already (signed in again).
+    pub replaced: bool,
+    /// For a sign-in again: whether the replaced refresh token was revoked.
+    pub old_token_revoked: Option<bool>,
+    /// A re-authentication that signed in as a *different* account: the
+    /// account it was meant for (left as it was).
+    pub reauth_of: Option<AccountId>,
+    /// The handle of the pending sign-in this completed (now gone).
+    pub handle: PendingHandle,
+    /// Step timings.
+    pub timings: Timings,
+}
+
+struct Exchanged {
+    identity: Identity,
+    refresh_token: Option<SecretString>,
+    access: AccessToken,
+    scopes: Vec<String>,
+    exchange_ms: u64,
+    id_token_ms: u64,
+}
+
+fn ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl PendingAuthorization {
+    /// Redeems the code of this (consumed) request: token exchange with the
+    /// PKCE verifier, then ID token validation with the nonce.
+    async fn complete(
+        self,
+        code: SecretString,
+        http: &dyn HttpClient,
+        clock: &dyn Clock,
+    ) -> Result<Exchanged, CompleteError> {
+        let provider_name = self.provider_name.clone();
+        let endpoint = TokenEndpoint {
+            url: self.endpoints.token_endpoint.clone(),
+            client_id: self.client_id.clone(),
+            issuer: self.endpoints.issuer.clone(),
+        };
+        let started = Instant::now();
+        let tokens = exchange_code(
+            http,
+            &endpoint,
+            &self.redirect_uri,
+            code,
+            self.pkce_verifier,
+            clock.now(),
+        )
+        .await
+        .map_err(|source| CompleteError::Token {
+            provider_name: provider_name.clone(),
+            source,
+        })?;
+        let exchange_ms = ms(started);
+        let started = Instant::now();
+        let id_error = |source| CompleteError::IdToken {
+            provider_name: provider_name.clone(),
+            source,
+        };
+        let expectations = Expectations {
+            issuer: &self.endpoints.issuer,
+            client_id: &self.client_id,
+            nonce: Some(&self.nonce),
+            subject: None,
+            now: clock.now(),
+        };
+        let verified = match tokens.id_token.as_ref() {
+            None => Err(IdTokenError::Missing),
+            Some(id_token) => verify(http, &self.endpoints.jwks_uri, id_token, &expectations).await,
+        };
+        let mut identity = match verified {
+            Ok(identity) => identity,
+            Err(err) => {
+                // The provider has just issued a grant we will not keep: end it there too.
+                if let (Some(endpoint), Some(refresh_token)) = (
+                    &self.endpoints.revocation_endpoint,
+                    tokens.refresh_token.as_ref(),
+                ) && let Err(revoke_err) = revoke(
+                    http,
+                    endpoint,
+                    &self.client_id,
+                    refresh_token,
+                    "refresh_token",
+                )
+                .await
+                {
+                    tracing::warn!(
+                        code = revoke_err.code(),
+                        "the refused sign-in's refresh token could not be revoked"
+                    );
+                }
+                return Err(id_error(err));
+            }
+        };
+        if (identity.name.is_none() || identity.email.is_none())
+            && let Some(userinfo) = &self.endpoints.userinfo_endpoint
+            && let Err(err) =
+                complete_from_userinfo(http, userinfo, &tokens.access_token, &mut identity).await
+        {
+            // The ID token already proved who signed in; UserInfo only adds display fields.
+            tracing::warn!(code = err.code(), error = %err, "UserInfo unavailable; keeping the ID token's claims");
+        }
+        let id_token_ms = ms(started);
+        Ok(Exchanged {
+            identity,
+            refresh_token: tokens.refresh_token,
+            access: AccessToken {
+                token: tokens.access_token,
+                expires_at: tokens.expires_at,
+            },
+            scopes: tokens.scopes.unwrap_or(self.scopes),
+            exchange_ms,
+            id_token_ms,
+        })
+    }
+}
+
+impl Latchkey {
+    /// Starts a sign-in: builds the request and remembers it (keychain).
+    /// The caller opens [`PendingSummary::authorization_url`] in the system browser.
+    pub async fn begin(
+        &self,
+        provider_id: &str,
+        options: &SignInOptions,
+    ) -> Result<PendingSummary, AuthorizeError> {
+        let metadata = self.metadata(provider_id).await?;
+        let provider =
+            self.provider(provider_id)
+                .ok_or_else(|| AuthorizeError::UnknownProvider {
+                    id: provider_id.to_owned(),
+                })?;
+        let now = self.clock.now();
+        let pending = new_authorization(provider, &metadata, options, now)?;
+        self.pending.insert(&pending, now).await?;
+        tracing::info!(provider = %provider.id, handle = pending.handle.as_str(), reauth = options.reauth_of.is_some(), "sign-in started");
+        Ok(pending.summary())
+    }
+
+    /// The sign-ins waiting for their redirect.
+    pub async fn pending(&self) -> Result<Vec<PendingSummary>, VaultError> {
+        self.pending.list(self.clock.now()).await
+    }
+
+    /// Cancels a pending sign-in; a late redirect for it is then ignored.
+    pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
+        self.pending.cancel(handle).await
+    }
+
+    /// Whether `state` belongs to a sign-in completed in the last minute
+    /// (and remembers it when `record`): a browser that delivers the same
+    /// link twice (a double click on its "open Latchkey?" prompt) does so
+    /// within seconds. Only a hash of the state is kept.
+    fn seen_lately(&self, state: &str, record: bool) -> bool {
+        let hash: [u8; 32] = sha2::Sha256::digest(state.as_bytes()).into();
+        let mut recent = lock(&self.recent);
+        recent.retain(|(_, at)| at.elapsed() < REPEAT_WINDOW);
+        let seen = recent.iter().any(|(h, _)| *h == hash);
+        if record && !seen {
+            recent.push((hash, Instant::now()));
+        }
+        seen
+    }
+
+    /// Stores a completed sign-in under the account's writer: the refresh
+    /// token, then the metadata. Returns whether the account existed, its
+    /// replaced refresh token (to revoke) and the keychain write's duration.
+    async fn store_signed_in(
+        &self,
+        account: &Account,
+        refresh_token: &SecretString,
+        access: AccessToken,
+    ) -> Result<(bool, Option<SecretString>, u64), (CompleteError, Kept)> {
+        let lost = |err: CompleteError| (err, Kept::No);
+        let writer = self.writer(&account.id).await.map_err(|err| {
+            lost(CompleteError::Busy {
+                reason: err.to_string(),
+            })
+        })?;
+        let existed = self
+            .registry
+            .load()
+            .map_err(|err| lost(err.into()))?
+            .get(&account.id)
+            .is_some();
+        // The old token of an account signed in again: revoked once the new one is stored.
+        let old_token = if existed {
+            self.live_refresh_token(&account.id).await.ok().flatten()
+        } else {
+            None
+        };
+        let started = Instant::now();
+        self.write_refresh_token(&account.id, refresh_token)
+            .await
+            .map_err(|err| lost(err.into()))?;
+        // Whatever was kept in memory for this account is older than this token.
+        writer.clear_unsaved();
+        let keychain_ms = ms(started);
+        if let Err(err) = self.registry.update(|book| book.upsert(account.clone())) {
+            if existed {
+                // The account's item now holds the new token: keep it.
+                return Err((err.into(), Kept::Yes));
+            }
+            // Do not leave a keychain item without its account.
+            let _ = self.vault.delete(account.id.as_str()).await;
+            return Err(lost(err.into()));
+        }
+        lock(&self.access_tokens).insert(account.id.clone(), access);
+        drop(writer);
+        Ok((existed, old_token, keychain_ms))
+    }
+
+    /// Completes a sign-in from a redirect URL received on `redirect_uri`.
+    pub async fn complete(&self, url: &str, redirect_uri: &Url) -> Result<SignedIn, CompleteError> {
+        let arrived = Instant::now();
+        let redirect = match parse_redirect(url, redirect_uri) {
+            Ok(redirect) => redirect,
+            Err(RedirectError::FragmentResponse { state: Some(state) }) => {
+                // The provider answered in the fragment: end the sign-in it belongs to.
+                return Err(match self.pending.take(&state, self.clock.now()).await? {
+                    Taken::Found(p) => CompleteError::Fragment {
+                        provider_name: p.provider_name.clone(),
+                    },
+                    Taken::Expired { provider_name } => CompleteError::Fragment { provider_name },
+                    Taken::Unknown => {
+                        CompleteError::Link(RedirectError::FragmentResponse { state: None })
+                    }
+                });
+            }
+            Err(err) => return Err(CompleteError::Link(err)),
+        };
+        let Some(state) = redirect.state() else {
+            return Err(CompleteError::UnknownState);
+        };
+        let pending = match self.pending.take(state, self.clock.now()).await? {
+            Taken::Found(p) => {
+                self.seen_lately(state, true);
+                *p
+            }
+            Taken::Expired { provider_name } => {
+                return Err(CompleteError::Expired { provider_name });
+            }
+            Taken::Unknown if self.seen_lately(state, false) => {
+                tracing::info!("a repeat of a sign-in link that was just used; ignored");
+                return Err(CompleteError::Repeated);
+            }
+            Taken::Unknown => return Err(CompleteError::UnknownState),
+        };
+        // Mix-up defence for providers without RFC 9207: the link must come
+        // on the redirect URI of the request it claims to answer.
+        crate::redirect::matches_pending(redirect_uri, &pending.redirect_uri)
+            .map_err(CompleteError::Issuer)?;
+        check_issuer(
+            redirect.iss(),
+            &pending.endpoints.issuer,
+            pending.endpoints.iss_required,
+        )
+        .map_err(CompleteError::Issuer)?;
+        let provider_name = pending.provider_name.clone();
+        let provider_id = pending.provider_id.clone();
+        let reauth_of = pending.reauth_of.clone().map(AccountId::new);
+        let handle = pending.summary().handle;
+        // An accounts file this version cannot write would waste the code (and
+        // strand a fresh refresh token): stop before the exchange.
+        self.registry.load()?;
+        let revocation_endpoint = pending.endpoints.revocation_endpoint.clone();
+        let client_id = pending.client_id.clone();
+        let code = match redirect {
+            Redirect::Success(response) => response.code,
+            Redirect::Error(e) if e.error == "access_denied" => {
+                return Err(CompleteError::Cancelled {
+                    provider_name,
+                    description: e.description,
+                });
+            }
+            Redirect::Error(e) => {
+                return Err(CompleteError::Authorization {
+                    provider_name,
+                    error: e.error,
+                    description: e.description,
+                });
+            }
+        };
+        let exchanged = pending
+            .complete(code, self.http.as_ref(), self.clock.as_ref())
+            .await?;
+        let refresh_token =
+            exchanged
+                .refresh_token
+                .ok_or_else(|| CompleteError::NoRefreshToken {
+                    provider_name: provider_name.clone(),
+                })?;
+        let exchanged_ms = (exchanged.exchange_ms, exchanged.id_token_ms);
+        let account = new_account(
+            &provider_id,
+            &exchanged.identity,
+            exchanged.scopes,
+            self.clock.now(),
+        );
+
+        // One writer per account: a refresh of the old grant that is running
+        // now finishes (and stores its rotated token) before we replace it.
+        let stored = self
+            .store_signed_in(&account, &refresh_token, exchanged.access)
+            .await;
+        let (existed, old_token, keychain_ms) = match stored {
+            Ok(stored) => stored,
+            Err((err, Kept::Yes)) => return Err(err),
+            Err((err, Kept::No)) => {
+                // The provider has issued a grant we could not keep: end it there.
+                if let Some(endpoint) = &revocation_endpoint
+                    && let Err(revoke_err) = revoke(
+                        self.http.as_ref(),
+                        endpoint,
+                        &client_id,
+                        &refresh_token,
+                        "refresh_token",
+                    )
+                    .await
+                {
+                    tracing::warn!(
+                        code = revoke_err.code(),
+                        "the unsaved sign-in's refresh token could not be revoked"
+                    );
+                }
+                return Err(err);
+            }
+        };
+        let replaced = existed;
+        let mut old_token_revoked = None;
+        if let Some(old) = old_token.filter(|old| old != &refresh_token) {
+            old_token_revoked = Some(match &revocation_endpoint {
+                Some(endpoint) => match revoke(
+                    self.http.as_ref(),
+                    endpoint,
+                    &client_id,
+                    &old,
+                    "refresh_token",
+                )
+                .await
+                {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!(account = %account.id, code = err.code(), error = %err, "the replaced refresh token could not be revoked");
+                        false
+                    }
+                },
+                None => false,
+            });
+        }
+        let timings = Timings {
+            exchange_ms: exchanged_ms.0,
+            id_token_ms: exchanged_ms.1,
+            keychain_ms,
+            total_ms: ms(arrived),
+        };
+        tracing::info!(
+            account = %account.id,
+            provider = %provider_id,
+            replaced,
+            exchange_ms = timings.exchange_ms,
+            id_token_ms = timings.id_token_ms,
+            keychain_ms = timings.keychain_ms,
+            total_ms = timings.total_ms,
+            "sign-in completed"
+        );
+        Ok(SignedIn {
+            handle,
+            reauth_of: reauth_of.filter(|id| id != &account.id),
+            account,
+            replaced,
+            old_token_revoked,
+            timings,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "sign_in_tests.rs"]
+mod tests;

@@ -1,0 +1,8 @@
+//! What Latchkey keeps: secrets in the OS keychain (the vault), non-secret
+//! account metadata in the registry file, lock files shared by processes.
+
+pub(crate) mod account_secret;
+pub(crate) mod file_lock;
+pub mod fsperm;
+pub mod registry;
+pub mod vault;
