@@ -4,9 +4,14 @@
 
 pub(crate) mod account_slot;
 pub mod accounts;
+mod grant;
 pub mod latchkey;
 pub mod lifecycle;
+pub mod reconcile;
 pub mod refresh;
 pub mod schedule;
 pub mod sign_in;
 pub(crate) mod state;
+
+#[cfg(test)]
+mod fixture;

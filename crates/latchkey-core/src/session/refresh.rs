@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 pub use crate::account_slot::CROSS_PROCESS_LOCK_TIMEOUT;
 use crate::account_slot::{AccountSlot, AccountWriter};
@@ -37,9 +37,9 @@ use crate::error::ErrorCode;
 use crate::file_lock::LockError;
 use crate::id_token::{Expectations, IdTokenError, signed_by_provider, verify_cached};
 use crate::provider::ProviderConfig;
-use crate::secret::SecretString;
+
 use crate::session::latchkey::{AccessToken, Latchkey, lock};
-use crate::token::{Failure, TokenEndpoint, TokenError, refresh, revoke};
+use crate::token::{TokenEndpoint, TokenError, refresh};
 use crate::vault::VaultError;
 
 /// How many refreshes run at once against one issuer.
@@ -86,7 +86,7 @@ pub enum RefreshError {
 
 impl RefreshError {
     /// A transient failure caused by `err` (its message and code kept).
-    fn transient<E: ErrorCode + std::fmt::Display>(err: &E) -> Self {
+    pub(crate) fn transient<E: ErrorCode + std::fmt::Display>(err: &E) -> Self {
         Self::Transient {
             reason: err.to_string(),
             code: err.code(),
@@ -409,87 +409,6 @@ impl Latchkey {
         Ok(access)
     }
 
-    /// What a failed token request means (see [`Failure`]); only
-    /// `invalid_grant` ends the grant.
-    async fn token_failed(
-        &self,
-        writer: &AccountWriter,
-        id: &AccountId,
-        err: &TokenError,
-    ) -> RefreshError {
-        match err.failure() {
-            Failure::GrantDead => {
-                self.grant_dead(writer, id, &err.to_string(), "invalid_grant")
-                    .await
-            }
-            Failure::Refused => {
-                tracing::warn!(account = %id, code = err.code(), error = %err, "the provider refused the refresh; the refresh token is kept");
-                RefreshError::Refused {
-                    reason: err.to_string(),
-                    code: err.code(),
-                }
-            }
-            Failure::Transient => {
-                tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
-                RefreshError::Transient {
-                    reason: err.to_string(),
-                    code: err.code(),
-                    retry_after: err.retry_after(),
-                }
-            }
-        }
-    }
-
-    /// A refreshed ID token failed a check that proves nothing about the
-    /// grant: the (stored) refresh token is kept.
-    fn id_token_failed(
-        &self,
-        id: &AccountId,
-        err: &IdTokenError,
-        server_date: Option<SystemTime>,
-    ) -> RefreshError {
-        tracing::warn!(account = %id, code = err.code(), error = %err, "the refreshed ID token was not accepted; the refresh token is kept");
-        match err {
-            IdTokenError::Jwks { .. } | IdTokenError::JwksTransport(_) => {
-                RefreshError::transient(err)
-            }
-            IdTokenError::Expired | IdTokenError::IssuedInFuture => RefreshError::Transient {
-                reason: clock_skew_text(self.clock.now(), server_date)
-                    .unwrap_or_else(|| err.to_string()),
-                code: "clock_skew",
-                retry_after: None,
-            },
-            _ => RefreshError::Refused {
-                reason: err.to_string(),
-                code: err.code(),
-            },
-        }
-    }
-
-    /// Revokes a refresh token at the provider, if it has an endpoint (best
-    /// effort: a grant is ended here anyway).
-    pub(crate) async fn revoke_quietly(
-        &self,
-        metadata: &ProviderMetadata,
-        provider: &ProviderConfig,
-        token: &SecretString,
-    ) {
-        let Some(endpoint) = &metadata.revocation_endpoint else {
-            return;
-        };
-        if let Err(err) = revoke(
-            self.http.as_ref(),
-            endpoint,
-            &provider.client_id,
-            token,
-            "refresh_token",
-        )
-        .await
-        {
-            tracing::warn!(code = err.code(), error = %err, "a refresh token could not be revoked");
-        }
-    }
-
     /// Records a successful refresh time (written by [`Self::flush_refresh_times`]).
     fn touch_refreshed(&self, id: &AccountId, at: u64) {
         lock(&self.coordination.touched).insert(id.clone(), at);
@@ -520,60 +439,6 @@ impl Latchkey {
                 tracing::warn!(code = err.code(), error = %err, "could not record refresh times")
             }
             Err(err) => tracing::warn!(error = %err, "could not record refresh times"),
-        }
-    }
-
-    async fn store_rotated(
-        &self,
-        writer: &AccountWriter,
-        id: &AccountId,
-        token: &SecretString,
-    ) -> Result<(), RefreshError> {
-        let mut last = None;
-        for attempt in 0..3u32 {
-            match self.write_refresh_token(id, token).await {
-                Ok(()) => {
-                    writer.clear_unsaved();
-                    return Ok(());
-                }
-                Err(err) => {
-                    tracing::warn!(account = %id, attempt, code = err.code(), "could not store the rotated refresh token");
-                    last = Some(err);
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
-                }
-            }
-        }
-        // Keep it for the next attempt: the provider has retired the old one.
-        writer.keep_unsaved(token.clone());
-        Err(last.map_or_else(
-            || RefreshError::Transient {
-                reason: "keychain".into(),
-                code: "keychain_error",
-                retry_after: None,
-            },
-            RefreshError::Vault,
-        ))
-    }
-
-    /// The grant is dead: delete the token, keep the metadata, mark "needs sign-in".
-    async fn grant_dead(
-        &self,
-        writer: &AccountWriter,
-        id: &AccountId,
-        reason: &str,
-        code: &'static str,
-    ) -> RefreshError {
-        tracing::warn!(account = %id, code, reason, "the grant has ended: the account needs sign-in");
-        writer.clear_unsaved();
-        if let Err(err) = self.vault.delete(id.as_str()).await {
-            tracing::warn!(account = %id, code = err.code(), "could not delete the dead refresh token");
-        }
-        if let Err(err) = self.mark_needs_sign_in(id) {
-            tracing::warn!(account = %id, code = err.code(), "could not mark the account");
-        }
-        RefreshError::NeedsSignIn {
-            reason: reason.to_owned(),
-            code,
         }
     }
 
@@ -613,24 +478,6 @@ impl Latchkey {
         self.flush_refresh_times().await;
         results
     }
-}
-
-/// "Your clock is N minutes off", when the provider's `Date` shows it.
-fn clock_skew_text(now: SystemTime, server_date: Option<SystemTime>) -> Option<String> {
-    let server = server_date?;
-    let (ahead, by) = match now.duration_since(server) {
-        Ok(by) => (true, by),
-        Err(behind) => (false, behind.duration()),
-    };
-    if by < Duration::from_secs(90) {
-        return None;
-    }
-    let minutes = (by.as_secs() + 30) / 60;
-    Some(format!(
-        "this computer's clock is {minutes} minute{} {} the provider's; set the clock right (automatic time) and Latchkey will retry",
-        if minutes == 1 { "" } else { "s" },
-        if ahead { "ahead of" } else { "behind" }
-    ))
 }
 
 #[cfg(test)]

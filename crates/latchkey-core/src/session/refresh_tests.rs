@@ -1,5 +1,8 @@
 //! Refresh and lifecycle tests over a fake IdP and an in-memory keychain.
 use super::*;
+use std::time::SystemTime;
+
+use crate::secret::SecretString;
 use std::path::PathBuf;
 
 pub(super) fn t0() -> SystemTime {
@@ -55,8 +58,7 @@ impl Drop for Setup {
 }
 
 pub(super) fn dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("latchkey-refresh-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("latchkey-refresh-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -271,10 +273,7 @@ struct RotatingIdp {
 }
 
 impl HttpClient for RotatingIdp {
-    fn execute(
-        &self,
-        request: HttpRequest,
-    ) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         let body = String::from_utf8_lossy(request.body()).into_owned();
         let presented = url::form_urlencoded::parse(body.as_bytes())
             .find(|(k, _)| k == "refresh_token")
