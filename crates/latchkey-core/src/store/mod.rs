@@ -2,7 +2,9 @@
 //! account metadata in the registry file, lock files shared by processes.
 
 pub(crate) mod account_secret;
+pub(crate) mod chunking;
 pub(crate) mod file_lock;
 pub mod fsperm;
 pub mod registry;
+pub mod secret_store;
 pub mod vault;

@@ -1,0 +1,419 @@
+//! Vault tests: timeouts, ordering, chunking, health.
+use super::*;
+
+fn memory_vault() -> Vault {
+    Vault::new(Arc::new(KeyringStore::in_memory("test-service")))
+}
+
+#[tokio::test]
+async fn missing_is_none_and_delete_is_idempotent() {
+    let vault = memory_vault();
+    assert_eq!(vault.get("absent").await.expect("get"), None);
+    vault.delete("absent").await.expect("delete missing");
+    vault.set("k", SecretString::new("v1")).await.expect("set");
+    vault
+        .set("k", SecretString::new("v2"))
+        .await
+        .expect("replace");
+    assert_eq!(
+        vault.get("k").await.expect("get").expect("some").expose(),
+        "v2"
+    );
+    vault.delete("k").await.expect("delete");
+    vault.delete("k").await.expect("delete again");
+    assert_eq!(vault.get("k").await.expect("get"), None);
+}
+
+/// A store whose first write of each value in `stuck` blocks until released.
+#[derive(Debug, Default)]
+struct GatedStore {
+    inner: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    gate: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+    stuck: std::sync::Mutex<Vec<String>>,
+}
+
+impl GatedStore {
+    fn release(&self) {
+        *self.gate.lock().expect("gate") = true;
+        self.opened.notify_all();
+    }
+}
+
+impl SecretStore for GatedStore {
+    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        Ok(self
+            .inner
+            .lock()
+            .expect("inner")
+            .get(key)
+            .cloned()
+            .map(SecretString::new))
+    }
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+        if self
+            .stuck
+            .lock()
+            .expect("stuck")
+            .iter()
+            .any(|v| secret.expose().ends_with(v.as_str()))
+        {
+            let mut open = self.gate.lock().expect("gate");
+            while !*open {
+                open = self.opened.wait(open).expect("wait");
+            }
+        }
+        self.inner
+            .lock()
+            .expect("inner")
+            .insert(key.to_owned(), secret.expose().to_owned());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), VaultError> {
+        self.inner.lock().expect("inner").remove(key);
+        Ok(())
+    }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        Ok(self.inner.lock().expect("inner").keys().cloned().collect())
+    }
+}
+
+#[tokio::test]
+async fn a_write_that_timed_out_never_lands_after_a_newer_one() {
+    let store = Arc::new(GatedStore::default());
+    store.stuck.lock().expect("stuck").push("RT-old".into());
+    let vault = Vault::new(store.clone()).with_timeout(Duration::from_millis(200));
+    // A locked collection: the write hangs and its caller gives up.
+    let old = vault.set("acct-1", SecretString::new("RT-old")).await;
+    assert_eq!(old.expect_err("stuck").code(), "keychain_timeout");
+    // A newer write while the old one is still stuck: it must not run, or
+    // the old one would overwrite it when the keychain wakes up.
+    let newer = vault.set("acct-1", SecretString::new("RT-new")).await;
+    // Another key is not held up.
+    vault
+        .set("acct-2", SecretString::new("other"))
+        .await
+        .expect("other key");
+    store.release();
+    // Wait until the stuck write has landed.
+    for _ in 0..100 {
+        if store.get("acct-1").expect("get").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let landed = vault.get("acct-1").await.expect("get").expect("some");
+    if newer.is_ok() {
+        assert_eq!(
+            landed.expose(),
+            "RT-new",
+            "a write reported as stored was overwritten by an older one"
+        );
+    }
+    assert_eq!(
+        newer.expect_err("queued behind the stuck write").code(),
+        "keychain_timeout"
+    );
+    // Once the old write has returned, writes work again, in order.
+    vault
+        .set("acct-1", SecretString::new("RT-new"))
+        .await
+        .expect("set");
+    assert_eq!(
+        vault
+            .get("acct-1")
+            .await
+            .expect("get")
+            .expect("some")
+            .expose(),
+        "RT-new"
+    );
+}
+
+#[tokio::test]
+async fn health_follows_the_keychain_calls() {
+    let vault = Vault::new(Arc::new(UnavailableStore(VaultError::Locked {
+        reason: "locked".into(),
+    })));
+    let health = vault.health();
+    assert!(health.borrow().is_none());
+    let _ = vault.get("k").await;
+    assert_eq!(
+        health.borrow().as_ref().map(ErrorCode::code),
+        Some("keychain_locked")
+    );
+    let ok = memory_vault();
+    let health = ok.health();
+    ok.get("k").await.expect("get");
+    assert!(health.borrow().is_none());
+}
+
+#[tokio::test]
+async fn check_passes_on_a_working_store_and_leaves_nothing() {
+    let vault = memory_vault();
+    vault.check().await.expect("probe");
+    assert_eq!(vault.get(PROBE_KEY).await.expect("get"), None);
+}
+
+#[tokio::test]
+async fn unavailable_store_reports_its_reason() {
+    let vault = Vault::new(Arc::new(UnavailableStore(VaultError::Unavailable {
+        reason: "no session bus".into(),
+    })));
+    let err = vault.check().await.expect_err("unavailable");
+    assert_eq!(err.code(), "keychain_unavailable");
+    assert!(err.to_string().contains("no session bus"));
+}
+
+#[derive(Debug, Default)]
+struct HangingStore {
+    calls: std::sync::atomic::AtomicUsize,
+}
+impl SecretStore for HangingStore {
+    fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(None)
+    }
+    fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(())
+    }
+    fn delete(&self, _: &str) -> Result<(), VaultError> {
+        Ok(())
+    }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn headless_parts_are_swept_and_nothing_else() {
+    let store = Arc::new(KeyringStore::in_memory("sweep-test"));
+    let vault = Vault::new(store.clone()).with_chunk_chars(50);
+    let long = "x".repeat(200);
+    for key in ["acct-lost", "acct-kept", "pending-authorizations"] {
+        vault
+            .set(key, SecretString::new(long.clone()))
+            .await
+            .expect("set");
+    }
+    // A crash left parts without their head; a head was deleted by hand.
+    store.delete("acct-lost").expect("delete head");
+    store.delete("pending-authorizations").expect("delete head");
+    assert_eq!(vault.headless_heads().await.expect("heads"), ["acct-lost"]);
+    let removed = vault
+        .delete_headless_parts("acct-lost")
+        .await
+        .expect("sweep");
+    assert!(
+        vault
+            .delete_headless_parts("acct-kept")
+            .await
+            .expect("kept")
+            .is_empty(),
+        "a head that exists keeps its parts"
+    );
+    assert_eq!(
+        removed,
+        [
+            "acct-lost.part1",
+            "acct-lost.part2",
+            "acct-lost.part3",
+            "acct-lost.part4"
+        ]
+    );
+    let left = store.list_keys().expect("keys");
+    assert!(left.iter().all(|k| !k.starts_with("acct-lost")), "{left:?}");
+    // An intact item, and parts that are not an account's, are left alone.
+    assert_eq!(
+        vault
+            .get("acct-kept")
+            .await
+            .expect("get")
+            .expect("some")
+            .expose(),
+        long
+    );
+    assert!(
+        left.iter()
+            .any(|k| k.starts_with("pending-authorizations.part"))
+    );
+    assert!(vault.headless_heads().await.expect("again").is_empty());
+}
+
+#[tokio::test]
+async fn large_secrets_are_split_and_reassembled() {
+    let store = Arc::new(KeyringStore::in_memory("chunk-test"));
+    let vault = Vault::new(store.clone()).with_chunk_chars(100);
+    let big: String = (0..1000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    vault
+        .set("acct-1", SecretString::new(big.clone()))
+        .await
+        .expect("set");
+    assert_eq!(
+        vault
+            .get("acct-1")
+            .await
+            .expect("get")
+            .expect("some")
+            .expose(),
+        big
+    );
+    // Every raw item respects the limit.
+    let keys = store.list_keys().expect("keys");
+    assert_eq!(keys.len(), 11, "{keys:?}");
+    for key in &keys {
+        assert!(
+            store
+                .get(key)
+                .expect("raw")
+                .expect("some")
+                .expose()
+                .chars()
+                .count()
+                <= 100,
+            "{key}"
+        );
+    }
+    assert_eq!(vault.list_keys().await.expect("list"), ["acct-1"]);
+    // Shrinking removes the parts no longer needed.
+    vault
+        .set("acct-1", SecretString::new("short"))
+        .await
+        .expect("set");
+    assert_eq!(store.list_keys().expect("keys"), ["acct-1"]);
+    assert_eq!(
+        vault
+            .get("acct-1")
+            .await
+            .expect("get")
+            .expect("some")
+            .expose(),
+        "short"
+    );
+    // Delete removes the parts too.
+    vault
+        .set("acct-1", SecretString::new(big))
+        .await
+        .expect("set");
+    vault.delete("acct-1").await.expect("delete");
+    assert!(store.list_keys().expect("keys").is_empty());
+}
+
+#[tokio::test]
+async fn default_limit_fits_windows_credential_manager() {
+    let store = Arc::new(KeyringStore::in_memory("chunk-default"));
+    let vault = Vault::new(store.clone());
+    let secret: String = "é".repeat(5000);
+    vault
+        .set("k", SecretString::new(secret.clone()))
+        .await
+        .expect("set");
+    for key in store.list_keys().expect("keys") {
+        let raw = store.get(&key).expect("raw").expect("some");
+        let utf16_bytes = raw.expose().encode_utf16().count() * 2;
+        assert!(utf16_bytes <= 2560, "{key}: {utf16_bytes} bytes");
+    }
+    assert_eq!(
+        vault.get("k").await.expect("get").expect("some").expose(),
+        secret
+    );
+}
+
+#[tokio::test]
+async fn a_missing_part_is_reported_as_damage() {
+    let store = Arc::new(KeyringStore::in_memory("chunk-missing"));
+    let vault = Vault::new(store.clone()).with_chunk_chars(50);
+    vault
+        .set("k", SecretString::new("x".repeat(200)))
+        .await
+        .expect("set");
+    store.delete("k.part2").expect("delete a part");
+    assert_eq!(
+        vault.get("k").await.expect_err("damaged").code(),
+        "keychain_corrupt"
+    );
+}
+
+#[tokio::test]
+async fn stuck_calls_do_not_pile_up() {
+    let store = Arc::new(HangingStore::default());
+    let vault = Vault::new(store.clone()).with_timeout(Duration::from_millis(20));
+    for _ in 0..MAX_IN_FLIGHT {
+        assert!(vault.get("k").await.is_err());
+    }
+    // The stuck calls still hold every slot: more calls time out waiting,
+    // without starting another blocking call.
+    for _ in 0..3 {
+        assert_eq!(
+            vault.get("k").await.expect_err("busy").code(),
+            "keychain_timeout"
+        );
+    }
+    assert_eq!(
+        store.calls.load(std::sync::atomic::Ordering::SeqCst),
+        MAX_IN_FLIGHT
+    );
+    // Once they return, calls go through again.
+    let patient = vault.clone().with_timeout(Duration::from_secs(2));
+    assert_eq!(patient.get("k").await.expect("answers again"), None);
+}
+
+/// A keychain that answers, slowly: counts how many calls run at once.
+#[derive(Debug, Default)]
+struct SlowStore {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+impl SecretStore for SlowStore {
+    fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let running = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(running, SeqCst);
+        std::thread::sleep(Duration::from_millis(30));
+        self.now.fetch_sub(1, SeqCst);
+        Ok(Some(SecretString::new("lk1:1:v")))
+    }
+    fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
+        Ok(())
+    }
+    fn delete(&self, _: &str) -> Result<(), VaultError> {
+        Ok(())
+    }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_keychain_serves_every_caller_in_turn() {
+    // Many accounts refresh at once (a launch): more calls than slots.
+    let store = Arc::new(SlowStore::default());
+    let vault = Vault::new(store.clone()).with_timeout(Duration::from_secs(5));
+    let calls = (0..4 * MAX_IN_FLIGHT).map(|i| {
+        let vault = vault.clone();
+        tokio::spawn(async move { vault.get(&format!("acct-{i}")).await })
+    });
+    for call in futures_util::future::join_all(calls).await {
+        let value = call.expect("task").expect("answered, not refused");
+        assert_eq!(value.expect("some").expose(), "v");
+    }
+    assert_eq!(
+        store.most.load(std::sync::atomic::Ordering::SeqCst),
+        MAX_IN_FLIGHT,
+        "never more than the slots at once"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_keychain_times_out() {
+    let vault =
+        Vault::new(Arc::new(HangingStore::default())).with_timeout(Duration::from_millis(50));
+    assert_eq!(
+        vault.check().await.expect_err("timeout").code(),
+        "keychain_timeout"
+    );
+}
