@@ -1,0 +1,244 @@
+//! The pending authorizations waiting for their redirect.
+//!
+//! [`PendingStore`] keeps every pending authorization in **one keychain item**
+//! (never a plain file), so they survive the app being closed or crashing while
+//! the person is in the browser. Expired entries (older than [`PENDING_TTL`])
+//! are purged on every access; every change is a read-modify-write under a
+//! lock file shared with the other Latchkey processes.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::clock::{from_unix_seconds, unix_seconds};
+use crate::flow::request::{
+    Endpoints, PENDING_KEY, PendingAuthorization, PendingHandle, PendingSummary,
+};
+use crate::secret::SecretString;
+use crate::vault::{Vault, VaultError};
+
+/// The keychain form of a pending authorization. Only ever serialized into
+/// the keychain item, never to a file, a log or the UI.
+#[derive(Serialize, Deserialize)]
+struct PendingRecord {
+    state: String,
+    pkce_verifier: String,
+    nonce: String,
+    provider_id: String,
+    provider_name: String,
+    client_id: String,
+    redirect_uri: Url,
+    scopes: Vec<String>,
+    endpoints: Endpoints,
+    authorization_url: Url,
+    login_hint: Option<String>,
+    #[serde(default)]
+    reauth_of: Option<String>,
+    created_at: u64,
+    expires_at: u64,
+}
+
+impl From<&PendingAuthorization> for PendingRecord {
+    fn from(p: &PendingAuthorization) -> Self {
+        Self {
+            state: p.state.expose().to_owned(),
+            pkce_verifier: p.pkce_verifier.expose().to_owned(),
+            nonce: p.nonce.expose().to_owned(),
+            provider_id: p.provider_id.clone(),
+            provider_name: p.provider_name.clone(),
+            client_id: p.client_id.clone(),
+            redirect_uri: p.redirect_uri.clone(),
+            scopes: p.scopes.clone(),
+            endpoints: p.endpoints.clone(),
+            authorization_url: p.authorization_url.clone(),
+            login_hint: p.login_hint.clone(),
+            reauth_of: p.reauth_of.clone(),
+            created_at: unix_seconds(p.created_at),
+            expires_at: unix_seconds(p.expires_at),
+        }
+    }
+}
+
+impl From<PendingRecord> for PendingAuthorization {
+    fn from(r: PendingRecord) -> Self {
+        Self {
+            handle: PendingHandle::for_state(&r.state),
+            state: SecretString::new(r.state),
+            pkce_verifier: SecretString::new(r.pkce_verifier),
+            nonce: SecretString::new(r.nonce),
+            provider_id: r.provider_id,
+            provider_name: r.provider_name,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            scopes: r.scopes,
+            endpoints: r.endpoints,
+            authorization_url: r.authorization_url,
+            login_hint: r.login_hint,
+            reauth_of: r.reauth_of,
+            created_at: from_unix_seconds(r.created_at),
+            expires_at: from_unix_seconds(r.expires_at),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct PendingFile {
+    version: u32,
+    entries: Vec<PendingRecord>,
+}
+
+/// What [`PendingStore::take`] found for a `state`.
+#[derive(Debug)]
+pub enum Taken {
+    /// The request, now removed from the store.
+    Found(Box<PendingAuthorization>),
+    /// It existed but had expired (now removed).
+    Expired { provider_name: String },
+    /// Unknown or already used.
+    Unknown,
+}
+
+/// The pending authorizations, kept in one keychain item.
+#[derive(Debug)]
+pub struct PendingStore {
+    vault: Vault,
+    lock: tokio::sync::Mutex<()>,
+    locks: crate::file_lock::LockDir,
+}
+
+/// The lock file around every read-modify-write of [`PENDING_KEY`].
+const PENDING_LOCK: &str = "pending-authorizations";
+
+/// How long to wait for another process's use of the pending sign-ins.
+const PENDING_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The right to read-modify-write the pending sign-ins.
+struct PendingGuard<'a> {
+    _in_process: tokio::sync::MutexGuard<'a, ()>,
+    _file: crate::file_lock::FileLock,
+}
+
+impl PendingStore {
+    /// A store in `vault`; `locks` is the lock folder shared with the other
+    /// Latchkey processes of this user.
+    pub(crate) fn new(vault: Vault, locks: crate::file_lock::LockDir) -> Self {
+        Self {
+            vault,
+            lock: tokio::sync::Mutex::new(()),
+            locks,
+        }
+    }
+
+    /// Every change is a read-modify-write of one keychain item: in this
+    /// process and across processes (an instance starting while another
+    /// quits, the CLI) one at a time, or one would lose the other's sign-ins.
+    async fn guard(&self) -> Result<PendingGuard<'_>, VaultError> {
+        let in_process = self.lock.lock().await;
+        let file = self
+            .locks
+            .lock(PENDING_LOCK, PENDING_LOCK_TIMEOUT)
+            .await
+            .map_err(|err| VaultError::Platform {
+                reason: format!("the pending sign-ins are busy: {err}"),
+            })?;
+        Ok(PendingGuard {
+            _in_process: in_process,
+            _file: file,
+        })
+    }
+
+    async fn load(&self) -> Result<Vec<PendingAuthorization>, VaultError> {
+        let Some(secret) = self.vault.get(PENDING_KEY).await? else {
+            return Ok(Vec::new());
+        };
+        match serde_json::from_str::<PendingFile>(secret.expose()) {
+            Ok(file) => Ok(file
+                .entries
+                .into_iter()
+                .map(PendingAuthorization::from)
+                .collect()),
+            Err(_) => {
+                tracing::warn!("the pending sign-ins item is damaged; starting with none");
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn save(&self, entries: &[PendingAuthorization]) -> Result<(), VaultError> {
+        if entries.is_empty() {
+            return self.vault.delete(PENDING_KEY).await;
+        }
+        let file = PendingFile {
+            version: 1,
+            entries: entries.iter().map(PendingRecord::from).collect(),
+        };
+        let json = serde_json::to_string(&file).map_err(|err| VaultError::Platform {
+            reason: format!("cannot encode pending sign-ins: {err}"),
+        })?;
+        self.vault.set(PENDING_KEY, SecretString::new(json)).await
+    }
+
+    /// Remembers a new pending authorization (and purges expired ones).
+    pub async fn insert(
+        &self,
+        pending: &PendingAuthorization,
+        now: SystemTime,
+    ) -> Result<(), VaultError> {
+        let _guard = self.guard().await?;
+        let mut entries = self.load().await?;
+        entries.retain(|p| !p.is_expired(now));
+        let record = PendingRecord::from(pending);
+        entries.push(PendingAuthorization::from(record));
+        self.save(&entries).await
+    }
+
+    /// Removes and returns the authorization for `state`: it can be used once.
+    pub async fn take(&self, state: &str, now: SystemTime) -> Result<Taken, VaultError> {
+        let _guard = self.guard().await?;
+        let mut entries = self.load().await?;
+        let before = entries.len();
+        let position = entries.iter().position(|p| p.state.expose() == state);
+        let taken = position.map(|i| entries.remove(i));
+        entries.retain(|p| !p.is_expired(now));
+        if taken.is_some() || entries.len() != before {
+            self.save(&entries).await?;
+        }
+        Ok(match taken {
+            Some(p) if p.is_expired(now) => Taken::Expired {
+                provider_name: p.provider_name,
+            },
+            Some(p) => Taken::Found(Box::new(p)),
+            None => Taken::Unknown,
+        })
+    }
+
+    /// Cancels a pending sign-in; `false` when there was none.
+    pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
+        let _guard = self.guard().await?;
+        let mut entries = self.load().await?;
+        let before = entries.len();
+        entries.retain(|p| &p.handle != handle);
+        let removed = entries.len() != before;
+        if removed {
+            self.save(&entries).await?;
+        }
+        Ok(removed)
+    }
+
+    /// The live pending sign-ins (expired ones are purged).
+    pub async fn list(&self, now: SystemTime) -> Result<Vec<PendingSummary>, VaultError> {
+        let _guard = self.guard().await?;
+        let mut entries = self.load().await?;
+        let before = entries.len();
+        entries.retain(|p| !p.is_expired(now));
+        if entries.len() != before {
+            tracing::info!(
+                purged = before - entries.len(),
+                "expired pending sign-ins purged"
+            );
+            self.save(&entries).await?;
+        }
+        Ok(entries.iter().map(PendingAuthorization::summary).collect())
+    }
+}
