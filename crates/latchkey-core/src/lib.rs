@@ -56,9 +56,8 @@ pub use store::registry as accounts;
 pub(crate) use store::{account_secret, file_lock};
 pub use store::{fsperm, vault};
 
-#[cfg(test)]
-mod hostile;
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::ErrorCode;
