@@ -19,6 +19,10 @@ import * as ui from './lib/ui.mjs';
 
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const SETTLED = new Set(['ready', 'offline', 'refused', 'needs_sign_in']);
+// How long a race test lets the app finish its side (sign-out, sign-in) before the held refresh
+// is released: today's app needs well under a second; one that serializes them waits for the
+// release, and this is what that costs it.
+const DECIDE_MS = 6000;
 
 let idp;
 
@@ -234,7 +238,7 @@ test('sign-out while the IdP holds the refresh response: afterwards no active to
       // refresh keeps the account until the release. Either way, release once it is decided
       // (the app's HTTP client gives up on a response after 30 s: release well before).
       const goneFirst = await wd
-        .waitFor(async () => !(await ui.accounts(wd)).some((a) => a.id === olga.id), { what: 'the sign-out', timeoutMs: 10_000 })
+        .waitFor(async () => !(await ui.accounts(wd)).some((a) => a.id === olga.id), { what: 'the sign-out', timeoutMs: DECIDE_MS })
         .then(() => true, () => false);
       console.log(`# the sign-out finished ${goneFirst ? 'before' : 'after'} the held refresh was released`);
       await idp.holdRefreshes('off');
@@ -279,7 +283,7 @@ for (const phase of ['response', 'request']) {
         await wd.waitFor(() => logCount(desktop, 'deep link received') > links, { what: 'the sign-in link to reach the app' });
         // Today's app completes the sign-in beside the refresh; one that serializes them finishes it
         // after the release. Release once that is decided (well within the app's 30 s HTTP timeout).
-        const completedFirst = await ui.waitNotice(wd, 'signed_in', { after: signedIn, timeoutMs: 10_000 }).then(() => true, () => false);
+        const completedFirst = await ui.waitNotice(wd, 'signed_in', { after: signedIn, timeoutMs: DECIDE_MS }).then(() => true, () => false);
         console.log(`# the sign-in again completed ${completedFirst ? 'before' : 'after'} the held refresh was released`);
         await idp.holdRefreshes('off');
         assert.equal(await idp.releaseRefreshes(), 1, 'one held refresh released');
