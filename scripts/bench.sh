@@ -11,7 +11,7 @@ need_rust
 npm_ci
 COUNT="${1:-100}"
 ROUNDS="${2:-5}"
-cargo bench --locked -p latchkey-core --bench launch_refresh --no-run
+cargo bench --locked -p latchkey-core --features testing --bench launch_refresh --no-run
 WORK="$(mktemp -d)"
 trap 'kill $IDP_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 node tests/idp/server.mjs --port 0 >"$WORK/idp.json" 2>"$WORK/idp.log" &
@@ -23,5 +23,5 @@ node tests/idp/seed.mjs "$ISSUER" "$COUNT" >"$WORK/tokens.json"
 mkdir -p "$WORK/home"
 env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" dbus-run-session -- bash -c '
   eval "$(echo -n bench | gnome-keyring-daemon --unlock --components=secrets)"; sleep 0.5
-  cargo bench --locked -p latchkey-core --bench launch_refresh -- "$0" "$1" "$2"' "$ISSUER" "$WORK/tokens.json" "$ROUNDS" 2>&1 \
+  cargo bench --locked -p latchkey-core --features testing --bench launch_refresh -- "$0" "$1" "$2"' "$ISSUER" "$WORK/tokens.json" "$ROUNDS" 2>&1 \
   | grep -v 'Failed to set fd limit'

@@ -24,6 +24,8 @@ if [[ "${1:-}" != "e2e" ]]; then
   cargo fmt --all --check
   log "cargo clippy -D warnings"
   cargo clippy --locked --workspace --all-targets -- -D warnings
+  # The core's benches and test seams (feature `testing`) are linted too.
+  cargo clippy --locked -p latchkey-core --all-targets --features testing -- -D warnings
   log "unit and integration tests"
   cargo test --locked --workspace
   log "UI tests (headless Chromium, fake backend)"

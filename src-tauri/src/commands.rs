@@ -196,12 +196,15 @@ pub async fn refresh_account(
     shell: State<'_, Arc<Shell>>,
     id: String,
 ) -> Result<Option<u64>, UiError> {
-    let token = shell
-        .core
-        .refresh_account(&AccountId::new(id))
-        .await
-        .map_err(ui)?;
+    refresh_and_show(&shell, id).await
+}
+
+/// The window shows the outcome either way: a failed refresh may have just
+/// marked the account "needs sign-in".
+async fn refresh_and_show(shell: &Shell, id: String) -> Result<Option<u64>, UiError> {
+    let result = shell.core.refresh_account(&AccountId::new(id)).await;
     shell.reload_accounts().await;
+    let token = result.map_err(ui)?;
     Ok(token.expires_at.map(latchkey_core::clock::unix_millis))
 }
 
@@ -233,7 +236,10 @@ pub async fn open_folder(
         .parent()
         .ok_or_else(|| UiError::new("unknown_folder", "there is no such folder"))?
         .to_path_buf();
-    let _ = std::fs::create_dir_all(&dir);
+    if !dir.is_dir() {
+        // Latchkey's folders are private (0700 on Unix).
+        let _ = latchkey_core::fsperm::create_private_dir_all(&dir);
+    }
     app.opener()
         .open_path(dir.display().to_string(), None::<&str>)
         .map_err(|err| {
@@ -242,4 +248,83 @@ pub async fn open_folder(
                 format!("the folder could not be opened: {err}"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_core::accounts::{Registry, new_account};
+    use latchkey_core::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
+    use latchkey_core::id_token::Identity;
+    use latchkey_core::signin::Latchkey;
+    use latchkey_core::vault::{KeyringStore, Vault};
+
+    const ISSUER: &str = "https://id.example";
+
+    /// Answers discovery only.
+    #[derive(Debug)]
+    struct Discovery;
+
+    impl HttpClient for Discovery {
+        fn execute(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            let body = serde_json::json!({
+                "issuer": ISSUER,
+                "authorization_endpoint": format!("{ISSUER}/auth"),
+                "token_endpoint": format!("{ISSUER}/token"),
+                "jwks_uri": format!("{ISSUER}/jwks"),
+                "code_challenge_methods_supported": ["S256"],
+                "response_types_supported": ["code"],
+            });
+            let mut response = HttpResponse::new(body.to_string().into_bytes());
+            #[allow(clippy::expect_used)]
+            let json = "application/json".parse().expect("header value");
+            response.headers_mut().insert("content-type", json);
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_still_shows_the_new_account_state() {
+        let dir = std::env::temp_dir().join(format!("latchkey-app-refresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let providers = latchkey_core::provider::parse_providers(&format!(
+            "[[provider]]\nid = \"p\"\nissuer = \"{ISSUER}\"\nclient_id = \"c\"\n"
+        ))
+        .expect("parses");
+        let config = providers[0].config.as_ref().expect("valid").clone();
+        let registry = Registry::in_dir(&dir);
+        let identity = Identity {
+            issuer: ISSUER.into(),
+            subject: "alice".into(),
+            name: None,
+            email: Some("alice@example.test".into()),
+            picture: None,
+        };
+        let account = new_account(
+            "p",
+            &identity,
+            vec!["openid".into()],
+            std::time::SystemTime::now(),
+        );
+        let id = account.id.to_string();
+        registry.update(|b| b.upsert(account)).expect("account");
+        // The keychain has no item for it: the refresh marks it "needs sign-in".
+        let vault = Vault::new(Arc::new(KeyringStore::in_memory("app-refresh-test")));
+        let core = Arc::new(Latchkey::new(
+            Arc::new(Discovery),
+            vault.clone(),
+            Arc::new(latchkey_core::clock::SystemClock),
+            registry,
+            vec![config],
+        ));
+        let shell = Shell::new(vault, core, None, Ok(providers));
+        shell.show_accounts();
+        assert_eq!(shell.snapshot().accounts[0].status, "signed_in");
+        let err = refresh_and_show(&shell, id)
+            .await
+            .expect_err("no refresh token");
+        assert_eq!(err.code, "refresh_token_missing");
+        assert_eq!(shell.snapshot().accounts[0].status, "needs_sign_in");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

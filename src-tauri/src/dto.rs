@@ -59,15 +59,18 @@ pub struct AccountDto {
     pub picture: Option<String>,
     /// The default account.
     pub is_default: bool,
-    /// `refreshing`, `ready`, `offline`, `needs_sign_in`, or `signed_in`
-    /// (stored, no access token in memory yet).
+    /// `refreshing`, `ready`, `offline`, `refused` (the provider refused
+    /// Latchkey's request: tokens kept, waits for "Retry now"),
+    /// `needs_sign_in`, or `signed_in` (stored, no access token in memory yet).
     pub status: &'static str,
     /// When the in-memory access token expires (ms since epoch).
     pub access_expires_at_ms: Option<u64>,
     /// When offline: the next attempt (ms since epoch).
     pub retry_at_ms: Option<u64>,
-    /// Why it is offline or needs sign-in (plain language, no secret).
+    /// Why it is offline, refused or needs sign-in (plain language, no secret).
     pub problem: Option<String>,
+    /// When refused: the stable code (e.g. `invalid_client`).
+    pub problem_code: Option<&'static str>,
     /// When the account was added (ms since epoch).
     pub created_at_ms: u64,
 }

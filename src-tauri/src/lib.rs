@@ -4,9 +4,11 @@
 mod commands;
 mod dto;
 mod error;
+mod keychain;
 mod links;
 mod shell;
 mod startup;
+mod status;
 
 use std::sync::Arc;
 
@@ -27,6 +29,20 @@ pub(crate) fn log_file() -> Option<std::path::PathBuf> {
     default_data_dir().map(|d| d.join("logs").join("latchkey.log"))
 }
 
+/// Opens the log for appending: folder 0700, file 0600 on Unix whatever the
+/// umask (an older, looser log is tightened); past 5 MiB it starts over and
+/// keeps the previous one as `latchkey.log.old` (also 0600).
+fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
+    use latchkey_core::fsperm::{FILE_MODE, create_private_dir_all, open_private, tighten};
+    create_private_dir_all(path.parent()?).ok()?;
+    let old = path.with_extension("log.old");
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 5 * 1024 * 1024) {
+        let _ = std::fs::rename(path, &old);
+    }
+    tighten(&old, FILE_MODE);
+    open_private(path, std::fs::OpenOptions::new().create(true).append(true)).ok()
+}
+
 fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -36,18 +52,7 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    let file = log_file().and_then(|path| {
-        std::fs::create_dir_all(path.parent()?).ok()?;
-        // Keep the log small: start over past 5 MiB.
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 5 * 1024 * 1024) {
-            let _ = std::fs::rename(&path, path.with_extension("log.old"));
-        }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ok()
-    });
+    let file = log_file().and_then(|path| open_log(&path));
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::sync::Mutex::new(f))
@@ -90,6 +95,7 @@ fn build_shell() -> Shell {
     let data_dir =
         default_data_dir().unwrap_or_else(|| std::env::temp_dir().join("dev.latchkey.app"));
     let registry = Registry::in_dir(&data_dir);
+    registry.tighten_permissions();
     tracing::info!(path = %registry.path().display(), "accounts file");
     let configs = entries
         .as_ref()
@@ -116,9 +122,14 @@ pub fn run() {
         // Single-instance first: a second launch (e.g. by a deep link) hands its
         // arguments to this process and exits; the deep-link feature turns them
         // into `on_open_url` events.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!("second instance forwarded its arguments");
-            links::focus_main_window(app);
+            // A plain launch raises the window; a link raises it only when it
+            // completes a sign-in in progress (links.rs), since any web page
+            // can send one.
+            if !links::carries_link(&argv) {
+                links::focus_main_window(app);
+            }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
@@ -153,8 +164,9 @@ pub fn run() {
                     links::handle_link(app.handle(), url.as_str());
                 }
             }
-            startup::check_keychain(&shell);
+            keychain::watch_keychain(&shell);
             startup::check_providers(&shell);
+            startup::warn_shared_redirect_uris(&shell);
             #[cfg(unix)]
             exit_on_signals(app.handle().clone(), Arc::clone(&shell));
             startup::forward_changes(&shell);
@@ -255,4 +267,35 @@ fn relaunch_after_lost_handoff(err: &tauri::Error) {
         .env(RELAUNCHED, &me)
         .exec();
     tracing::error!(error = %err, "could not start again");
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    #[test]
+    fn the_log_and_its_folder_are_private() {
+        let root = std::env::temp_dir().join(format!("latchkey-app-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let path = root.join("logs").join("latchkey.log");
+        drop(super::open_log(&path).expect("log"));
+        assert_eq!(mode(&root.join("logs")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        // A log (and folder) left loose by an older version is tightened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::set_permissions(root.join("logs"), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        drop(super::open_log(&path).expect("log"));
+        assert_eq!(mode(&root.join("logs")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        std::fs::remove_dir_all(&root).ok();
+    }
 }

@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use latchkey_core::ErrorCode;
-use latchkey_core::accounts::AccountStatus;
 use latchkey_core::clock::unix_millis;
+use latchkey_core::picture::PictureFetcher;
+use latchkey_core::picture::cache::PictureCache;
 use latchkey_core::provider::{ProviderConfig, ProviderEntry};
 use latchkey_core::refresh::LiveStatus;
 use latchkey_core::signin::Latchkey;
@@ -32,6 +33,10 @@ pub struct Shell {
     pub core: Arc<Latchkey>,
     /// Profile pictures by URL (`None` = could not be loaded).
     pictures: Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// Fetches pictures with fenced clients (`None`: the client could not be built).
+    picture_fetcher: Option<PictureFetcher>,
+    /// Pictures kept across launches (`None`: no cache folder is known).
+    picture_cache: Option<PictureCache>,
     state: Mutex<StateDto>,
     next_notice: Mutex<u64>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
@@ -90,6 +95,10 @@ impl Shell {
             configs,
             core,
             pictures: Mutex::new(std::collections::HashMap::new()),
+            picture_fetcher: PictureFetcher::new()
+                .inspect_err(|err| tracing::warn!(error = %err, "no picture client"))
+                .ok(),
+            picture_cache: PictureCache::default_dir().map(PictureCache::in_dir),
             state: Mutex::new(StateDto {
                 version: env!("CARGO_PKG_VERSION"),
                 accounts_file,
@@ -245,29 +254,8 @@ impl Shell {
                             let expiry = self.core.access_token_expiry(&a.id);
                             let is_default = default.as_ref() == Some(&a.id);
                             let live = self.core.live_status(&a.id);
-                            let mut retry_at_ms = None;
-                            let mut problem = None;
-                            let status = match (a.status, &live, &expiry) {
-                                (AccountStatus::NeedsSignIn, _, _) => "needs_sign_in",
-                                (_, Some(LiveStatus::NeedsSignIn { reason }), _) => {
-                                    problem = Some(reason.clone());
-                                    "needs_sign_in"
-                                }
-                                (_, Some(LiveStatus::Refreshing), _) => "refreshing",
-                                (
-                                    _,
-                                    Some(LiveStatus::Offline {
-                                        reason, retry_at, ..
-                                    }),
-                                    _,
-                                ) => {
-                                    retry_at_ms = Some(unix_millis(*retry_at));
-                                    problem = Some(reason.clone());
-                                    "offline"
-                                }
-                                (_, _, Some(_)) => "ready",
-                                (_, _, None) => "signed_in",
-                            };
+                            let shown =
+                                crate::status::account_status(a.status, live.as_ref(), expiry);
                             AccountDto {
                                 provider_name: name_of(&a.provider_id),
                                 id: a.id.to_string(),
@@ -280,10 +268,11 @@ impl Shell {
                                     Self::lock(&self.pictures).get(url).cloned().flatten()
                                 }),
                                 is_default,
-                                status,
+                                status: shown.status,
                                 access_expires_at_ms: expiry.flatten().map(unix_millis),
-                                retry_at_ms,
-                                problem,
+                                retry_at_ms: shown.retry_at_ms,
+                                problem: shown.problem,
+                                problem_code: shown.problem_code,
                                 created_at_ms: a.created_at * 1000,
                             }
                         })
@@ -298,26 +287,39 @@ impl Shell {
         });
     }
 
-    /// Loads the profile pictures not tried yet, then shows them.
+    /// Loads the profile pictures not tried yet in this run, then shows them:
+    /// from the picture cache, else fetched once (and cached) — so a picture's
+    /// host is asked again only when the account's `picture` URL changes.
     pub async fn load_pictures(&self) {
         let Ok(book) = self.core.accounts() else {
             return;
         };
         let mut loaded = false;
-        for account in book.accounts {
-            let Some(url) = account.picture else { continue };
+        for account in &book.accounts {
+            let Some(url) = account.picture.clone() else {
+                continue;
+            };
             if Self::lock(&self.pictures).contains_key(&url) {
                 continue;
             }
-            let dev = self
-                .provider(&account.provider_id)
-                .is_some_and(|p| p.insecure_http_loopback);
-            let data = latchkey_core::accounts::picture_data_url(self.core.http(), &url, dev).await;
+            let fetch = || async {
+                match &self.picture_fetcher {
+                    Some(fetcher) => fetcher.fetch(&url, &account.issuer).await,
+                    None => None,
+                }
+            };
+            let data = match &self.picture_cache {
+                Some(cache) => cache.get_or_fetch(&url, fetch).await,
+                None => fetch().await,
+            };
             if data.is_none() {
                 tracing::info!(account = %account.id, "profile picture not loaded; showing initials");
             }
             Self::lock(&self.pictures).insert(url, data);
             loaded = true;
+        }
+        if let Some(cache) = &self.picture_cache {
+            cache.retain(book.accounts.iter().filter_map(|a| a.picture.as_deref()));
         }
         if loaded {
             self.reload_accounts().await;

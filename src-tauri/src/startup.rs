@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
 
-use crate::dto::{KeychainStatus, ProviderStatus};
+use crate::dto::ProviderStatus;
 use crate::error::UiError;
 use crate::shell::Shell;
 
@@ -43,29 +43,40 @@ pub fn check_providers(shell: &Arc<Shell>) {
     }
 }
 
-/// Proves the keychain works (write, read back, delete a probe item).
-pub fn check_keychain(shell: &Arc<Shell>) {
+/// Mix-up defence check (RFC 9700 §4.4.2): warns in the log when two providers
+/// share one explicit redirect URI and neither names itself with RFC 9207
+/// `iss` (then a response meant for one could complete a sign-in with the
+/// other). A provider whose metadata cannot be fetched counts as not naming itself.
+pub fn warn_shared_redirect_uris(shell: &Arc<Shell>) {
+    let configs: Vec<_> = shell.configs.iter().flatten().cloned().collect();
+    let shared = latchkey_core::provider::shared_redirect_uris(&configs);
+    if shared.is_empty() {
+        return;
+    }
     let shell = Arc::clone(shell);
     tauri::async_runtime::spawn(async move {
-        let started = std::time::Instant::now();
-        let result = shell.vault.check().await;
-        let elapsed_ms = started.elapsed().as_millis();
-        match &result {
-            Ok(()) => tracing::info!(elapsed_ms, "keychain usable"),
-            Err(err) => {
-                tracing::error!(code = err.code(), error = %err, elapsed_ms, "keychain unusable")
+        for (uri, ids) in shared {
+            let mut without_iss = Vec::new();
+            for id in ids {
+                let named = shell
+                    .core
+                    .metadata(id.as_str())
+                    .await
+                    .is_ok_and(|m| m.authorization_response_iss_parameter_supported);
+                if !named {
+                    without_iss.push(id.to_string());
+                }
+            }
+            if without_iss.len() > 1 {
+                tracing::warn!(
+                    redirect_uri = %uri,
+                    providers = ?without_iss,
+                    "providers without RFC 9207 (iss) share one redirect URI: a sign-in response \
+                     meant for one could complete a sign-in with another; give each its own \
+                     redirect_uri (or remove it to use dev.latchkey:/oauth/callback/<id>)"
+                );
             }
         }
-        shell.update(|state| match result {
-            Ok(()) => {
-                state.keychain.status = KeychainStatus::Ok;
-                state.keychain.error = None;
-            }
-            Err(err) => {
-                state.keychain.status = KeychainStatus::Unavailable;
-                state.keychain.error = Some(UiError::from_core(&err));
-            }
-        });
     });
 }
 

@@ -91,3 +91,33 @@ test('no session bus at all: the app starts, says why, and keeps the metadata', 
     await desktop.stopApp();
   }
 });
+
+test('the keychain daemon restarts while the app runs: Latchkey reconnects and keeps working', async () => {
+  const desktop = new Desktop('keychain-restart');
+  desktop.writeProviders(providers());
+  const wd = await desktop.startApp();
+  try {
+    await ui.waitProvidersChecked(wd);
+    await ui.signIn(desktop, wd, 'local', 'olga');
+    // gnome-keyring-daemon --replace, as a desktop session does after a crash or an
+    // update: the app's Secret Service session is gone. The new daemon reads the same
+    // keyring file (same HOME as the one session.sh started), unlocked the same way.
+    const replaced = spawnSync('gnome-keyring-daemon', ['--replace', '--unlock', '--components=secrets'], {
+      input: 'latchkey-test', env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: desktop.env.DBUS_SESSION_BUS_ADDRESS }, encoding: 'utf8', timeout: 15_000,
+    });
+    assert.equal(replaced.status, 0, replaced.stderr);
+    await wd.waitFor(() => spawnSync('secret-tool', ['search', '--all', 'service', 'latchkey-e2e-ready'], { env: desktop.env }).status === 0
+      || spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets',
+        'org.freedesktop.DBus.Peer.Ping'], { env: desktop.env }).status === 0, { what: 'the new keychain daemon' });
+    // The next keychain calls (a second sign-in stores its token) work without a restart.
+    await ui.signIn(desktop, wd, 'local', 'pia');
+    const pia = (await ui.accounts(wd)).find((a) => a.email === 'pia@example.test');
+    assert.ok(desktop.keychainSecret(pia.id), 'the new account is in the keychain');
+    assert.match(desktop.appLogText(), /keychain connection is stale; reconnecting/);
+    assert.equal(await wd.execute('return getComputedStyle(document.getElementById("keychain-banner")).display'), 'none',
+      'no keychain banner once calls work');
+    assert.equal(await ui.countNotices(wd, 'keychain_error'), 0);
+  } finally {
+    await desktop.stopApp();
+  }
+});

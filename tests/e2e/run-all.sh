@@ -7,21 +7,36 @@ cd "$(dirname "$0")/../.."
 passed=0
 failed=0
 status=0
+# Every process a file starts carries LATCHKEY_E2E_RUN=<its marker> in its
+# environment, also those a launcher detached into a session of their own (the
+# browser stand-in, an app started by a deep link). They are stopped by PID,
+# found through that marker — never by name: a person may be running Latchkey
+# (or chromium, or node) beside the suite.
+kill_marked() {
+  local marker="LATCHKEY_E2E_RUN=$1" env pid pids=()
+  for env in /proc/[0-9]*/environ; do
+    pid=${env#/proc/}
+    pid=${pid%/environ}
+    [[ $pid == "$$" ]] && continue
+    if tr '\0' '\n' <"$env" 2>/dev/null | grep -qxF "$marker"; then pids+=("$pid"); fi
+  done
+  ((${#pids[@]})) && kill -KILL "${pids[@]}" 2>/dev/null
+  return 0
+}
+marker=""
 # `timeout` runs each file in its own process group, out of reach of Ctrl-C: stop it by hand.
 stop_all() {
-  pkill -f "dbus-run-session -- tests/e2e/session.sh" 2>/dev/null
-  pkill -f "node --test --test-concurrency=1" 2>/dev/null
-  pkill -f "tests/browser/standin.mjs" 2>/dev/null
-  pkill -x tauri-driver 2>/dev/null
-  pkill -x latchkey-app 2>/dev/null
+  [[ -n "$marker" ]] && kill_marked "$marker"
   exit 130
 }
 trap stop_all INT TERM
 for file in "$@"; do
   keyring_home="$(mktemp -d)"
   log="$(mktemp)"
+  marker="$$-$RANDOM-$(basename "$file")"
   echo "── $file"
   env HOME="$keyring_home" XDG_DATA_HOME="$keyring_home/.local/share" XDG_CONFIG_HOME="$keyring_home/.config" \
+    LATCHKEY_E2E_RUN="$marker" \
     timeout --kill-after=30 "${LATCHKEY_E2E_FILE_TIMEOUT:-900}" dbus-run-session -- tests/e2e/session.sh "$file" 2>&1 | grep -v 'Failed to set fd limit' | tee "$log"
   rc=${PIPESTATUS[0]}
   p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$log" | tail -1)
@@ -35,8 +50,7 @@ for file in "$@"; do
   fi
   rm -rf "$keyring_home" "$log"
   # Nothing of one file may outlive it (a held browser stand-in, a cold-started app).
-  pkill -f "tests/browser/standin.mjs" 2>/dev/null || true
-  pkill -x latchkey-app 2>/dev/null || true
+  kill_marked "$marker"
 done
 echo
 echo "e2e: $passed passed, $failed failed"

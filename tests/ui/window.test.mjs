@@ -116,6 +116,32 @@ test('every account status renders with its action', async () => {
   await page.close();
 });
 
+test('refused: its own state, the reason under Details, Retry now by keyboard', async () => {
+  const { page, errors } = await open('refused');
+  const card = '#accounts .account[data-status=refused]';
+  assert.equal(await page.textContent(`${card} .chip.status`), 'Refused');
+  assert.equal(await page.getAttribute(`${card} .chip.status`, 'aria-label'), 'Build bot: Refused');
+  assert.match(await page.textContent(`${card} .refusal`), /The provider refused Latchkey's request — check the provider settings/);
+  // The reason is under Details, closed at first.
+  assert.equal(await page.isVisible(`${card} .refusal .reason`), false);
+  await page.click(`${card} .refusal summary`);
+  assert.match(await page.textContent(`${card} .refusal .reason`), /invalid_client/);
+  assert.equal(await page.textContent(`${card} .refusal details code`), 'invalid_client');
+  assert.deepEqual(
+    await page.$$eval(`${card} .actions button`, (n) => n.map((b) => b.textContent)),
+    ['Retry now', 'Make default', 'Rename', 'Sign in again', 'Sign out'],
+  );
+  await shot(page, 'refused');
+  // Retry now is reachable and works from the keyboard, like offline's.
+  await page.focus(`${card} .retry`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(card, { state: 'detached' });
+  const calls = await page.evaluate(() => window.__latchkeyFakeCalls.filter((c) => c.command === 'retry_account'));
+  assert.deepEqual(calls.map((c) => c.args.id), ['acct-00000000000000000002']);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('errors: dismissible notices with details, persistent banners', async () => {
   const { page } = await open('errors');
   assert.equal(await page.$$eval('#notices .notice', (n) => n.length), 2);

@@ -86,8 +86,20 @@ const ACCOUNT_STATUS = {
   signed_in: ['Signed in', 'chip-ok'],
   refreshing: ['Refreshing…', 'chip-muted'],
   offline: ['Offline', 'chip-warn'],
+  refused: ['Refused', 'chip-refused'],
   needs_sign_in: ['Needs sign-in', 'chip-err'],
 };
+
+/** The provider refused Latchkey's request (tokens kept): say what to check, reason under Details. */
+function refusal(a) {
+  if (a.status !== 'refused') return null;
+  return el('div', { className: 'refusal', role: 'note' },
+    el('span', {}, 'The provider refused Latchkey\'s request — check the provider settings. Nothing was deleted; Latchkey tries again when you choose Retry now.'),
+    el('details', {},
+      el('summary', { 'aria-label': `Details: ${a.email ?? accountTitle(a)}` }, 'Details'),
+      el('span', { className: 'reason' }, a.problem ?? ''),
+      a.problemCode ? el('code', {}, a.problemCode) : null));
+}
 
 function inWords(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -143,9 +155,12 @@ function renderAccounts(state) {
           el('span', { className: `chip status ${chip}`, role: 'status', 'aria-label': `${who}: ${label}` },
             a.status === 'refreshing' ? el('span', { className: 'spinner small', 'aria-hidden': 'true' }) : null, label)),
         el('span', { className: 'detail muted', dataset: { liveDetail: a.id }, title: a.problem ?? '' }, statusDetail(a)),
+        refusal(a),
         el('div', { className: 'actions' },
           a.status === 'needs_sign_in' ? action('reauth primary', 'Sign in again', () => reauth(a)) : null,
-          a.status === 'offline' ? action('retry primary', 'Retry now', () => run(backend.retryAccount(a.id))) : null,
+          a.status === 'offline' || a.status === 'refused'
+            ? action('retry primary', 'Retry now', () => run(backend.retryAccount(a.id)))
+            : null,
           a.isDefault ? null : action('make-default', 'Make default', () => run(backend.makeDefaultAccount(a.id))),
           action('rename', 'Rename', () => openRename(a)),
           a.status === 'needs_sign_in' ? null : action('reauth', 'Sign in again', () => reauth(a)),

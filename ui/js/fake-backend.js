@@ -22,6 +22,7 @@ const account = (n, fields) => ({
   accessExpiresAtMs: now + 42 * min,
   retryAtMs: null,
   problem: null,
+  problemCode: null,
   createdAtMs: now - n * 86_400_000,
   ...fields,
 });
@@ -51,6 +52,16 @@ const SCENARIOS = {
       account(2, { name: 'Alice M.', email: 'alice@home.example.org', providerId: 'home', providerName: 'Home Mail', status: 'refreshing', accessExpiresAtMs: null }),
       account(3, { name: 'Build bot', email: 'bot@work.example.com', status: 'offline', accessExpiresAtMs: null, retryAtMs: now + 25_000, problem: 'cannot reach the provider' }),
       account(4, { name: 'Old project', email: 'alice@old.example.net', status: 'needs_sign_in', accessExpiresAtMs: null, problem: 'the provider refused the refresh token (invalid_grant)' }),
+    ],
+  }),
+  refused: () => ({
+    ...base(),
+    accounts: [
+      account(1, { name: 'Alice Martin', email: 'alice@work.example.com', isDefault: true }),
+      account(2, {
+        name: 'Build bot', email: 'bot@work.example.com', status: 'refused', accessExpiresAtMs: null,
+        problem: 'Example Work refused the request: invalid_client (client authentication failed)', problemCode: 'invalid_client',
+      }),
     ],
   }),
   pending: () => ({
@@ -116,7 +127,7 @@ const COMMANDS = {
     state.notices.push({ id: nextId++, level: 'info', code: 'signed_out', message: `Signed out ${a.email}.`, atMs: Date.now() });
   },
   retry_account: ({ id }) => {
-    Object.assign(find(id), { status: 'ready', retryAtMs: null, problem: null, accessExpiresAtMs: Date.now() + 60 * min });
+    Object.assign(find(id), { status: 'ready', retryAtMs: null, problem: null, problemCode: null, accessExpiresAtMs: Date.now() + 60 * min });
   },
   refresh_account: ({ id }) => find(id).accessExpiresAtMs,
   open_folder: () => {},

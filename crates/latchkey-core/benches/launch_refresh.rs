@@ -115,7 +115,7 @@ async fn core(
         })
         .unwrap();
     for ((_, id), (_, token)) in ids.iter().zip(tokens) {
-        core.store_refresh_token(id, &SecretString::new(token.clone()))
+        core.testing_store_refresh_token(id, &SecretString::new(token.clone()))
             .await
             .unwrap();
     }
@@ -133,7 +133,11 @@ async fn core(
     }
     let mut rotated = Vec::new();
     for (login, id) in &ids {
-        let token = core.refresh_token(id).await.unwrap().expect("stored");
+        let token = core
+            .testing_refresh_token(id)
+            .await
+            .unwrap()
+            .expect("stored");
         rotated.push((login.clone(), token.expose().to_owned()));
         core.sign_out_local_for_bench(id).await;
     }

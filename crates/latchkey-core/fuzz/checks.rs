@@ -34,6 +34,17 @@ pub fn redirect(data: &[u8]) {
                 );
             }
         }
+        // What a link carries reaches messages only in RFC 6749's character set.
+        let printable = |text: &str| text.chars().all(|c| c == ' ' || c.is_ascii_graphic());
+        match parse_redirect(&candidate, &expected) {
+            Err(err) => assert!(printable(&err.to_string()), "unfiltered: {err}"),
+            Ok(Redirect::Error(e)) => {
+                assert!(e.error.len() <= 64 && printable(&e.error), "{:?}", e.error);
+                let description = e.description.as_deref().unwrap_or("");
+                assert!(description.len() <= 300 && printable(description));
+            }
+            Ok(Redirect::Success(_)) => {}
+        }
         if let Ok(redirect) = parse_redirect(&candidate, &expected) {
             let _ = check_issuer(redirect.iss(), "https://id.example", true);
             if let Redirect::Success(response) = &redirect {

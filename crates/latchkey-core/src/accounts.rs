@@ -4,6 +4,7 @@
 //! The file has a schema version and is written atomically (temp file, fsync,
 //! rename, fsync of the folder), so a crash leaves either the old or the new
 //! file. Secrets live in the keychain under the account's id, never here.
+//! The folder is 0700 and every file in it 0600 on Unix ([`crate::fsperm`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::{from_unix_seconds, unix_seconds};
 use crate::error::ErrorCode;
+use crate::fsperm::{FILE_MODE, create_private_dir_all, open_private, tighten};
 use crate::provider::APP_IDENTIFIER;
 
 /// Current schema version of `accounts.json`.
@@ -47,21 +49,6 @@ impl AccountId {
 impl std::fmt::Display for AccountId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// What the keychain item of an account holds (JSON, only ever in the keychain).
-#[derive(Serialize, Deserialize)]
-pub struct AccountSecret {
-    /// Format version.
-    pub v: u32,
-    /// The refresh token.
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for AccountSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccountSecret([redacted])")
     }
 }
 
@@ -313,7 +300,7 @@ impl Registry {
             source,
         };
         let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| io("create the folder of", e))?;
+        create_private_dir_all(dir).map_err(|e| io("create the folder of", e))?;
         let file = RegistryFile {
             version: SCHEMA_VERSION,
             default_account: book.default.clone(),
@@ -327,7 +314,10 @@ impl Registry {
             TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = open_private(
+                &tmp,
+                std::fs::OpenOptions::new().write(true).create_new(true),
+            )?;
             f.write_all(&json)?;
             f.write_all(b"\n")?;
             f.sync_all()?;
@@ -353,13 +343,15 @@ impl Registry {
             path: self.path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| io("create the folder of", e))?;
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("accounts.lock"))
-            .map_err(|e| io("lock", e))?;
+        create_private_dir_all(dir).map_err(|e| io("create the folder of", e))?;
+        let lock = open_private(
+            &dir.join("accounts.lock"),
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true),
+        )
+        .map_err(|e| io("lock", e))?;
         lock.lock().map_err(|e| io("lock", e))?;
         let mut book = self.load()?;
         let out = f(&mut book);
@@ -387,57 +379,33 @@ impl Registry {
             path: self.path.clone(),
             source,
         })?;
+        tighten(&target, FILE_MODE);
         Ok(target)
+    }
+
+    /// Makes the folder 0700 and the accounts file, its lock and any
+    /// quarantined copies 0600 (Unix; best effort), for files written by an
+    /// older version or under a permissive umask. Call once at startup.
+    pub fn tighten_permissions(&self) {
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        if !dir.is_dir() {
+            return;
+        }
+        tighten(dir, crate::fsperm::DIR_MODE);
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("accounts.") || name.starts_with(".accounts.json.") {
+                tighten(&entry.path(), FILE_MODE);
+            }
+        }
     }
 }
 
 static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Largest profile picture fetched.
-pub const MAX_PICTURE_BYTES: usize = 256 * 1024;
-
-/// Fetches an account's `picture` (from the ID token or UserInfo) for the
-/// window, as a `data:` URL: https only (or http on loopback for development
-/// issuers), no credentials or cookies sent, no redirects followed, at most
-/// [`MAX_PICTURE_BYTES`], PNG/JPEG/GIF/WebP only. `None` when any of that fails.
-pub async fn picture_data_url(
-    http: &dyn crate::http::HttpClient,
-    picture: &str,
-    allow_loopback_http: bool,
-) -> Option<String> {
-    use base64::Engine as _;
-    let url = url::Url::parse(picture).ok()?;
-    let allowed = match url.scheme() {
-        "https" => true,
-        "http" => allow_loopback_http && crate::provider::is_loopback_url(&url),
-        _ => false,
-    };
-    if !allowed {
-        return None;
-    }
-    let request = http::Request::get(url.as_str()).body(Vec::new()).ok()?;
-    let response = http.execute(request).await.ok()?;
-    if !response.status().is_success() || response.body().len() > MAX_PICTURE_BYTES {
-        return None;
-    }
-    let mime = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)?
-        .to_str()
-        .ok()?
-        .split(';')
-        .next()?
-        .trim()
-        .to_ascii_lowercase();
-    if !matches!(
-        mime.as_str(),
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    ) {
-        return None;
-    }
-    let data = base64::engine::general_purpose::STANDARD.encode(response.body());
-    Some(format!("data:{mime};base64,{data}"))
-}
 
 fn classify(err: &serde_json::Error) -> &'static str {
     match err.classify() {
@@ -592,6 +560,35 @@ mod tests {
         );
         assert_eq!(registry.load().expect("fresh"), AccountBook::default());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_and_every_file_are_private_whatever_the_umask() {
+        use crate::fsperm::tests::{mode, permissive_umask};
+        use std::os::unix::fs::PermissionsExt as _;
+        permissive_umask();
+        let dir = temp_dir("modes").join("data");
+        let registry = Registry::in_dir(&dir);
+        let now = SystemTime::now();
+        let alice = new_account("p", &identity("alice"), vec!["openid".into()], now);
+        registry.update(|b| b.upsert(alice)).expect("insert");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(registry.path()), 0o600);
+        assert_eq!(mode(&dir.join("accounts.lock")), 0o600);
+        // Files of an older version are tightened at startup.
+        let loose = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(registry.path(), loose.clone()).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        registry.tighten_permissions();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(registry.path()), 0o600);
+        // The quarantined copy of a (loose) damaged file is private too.
+        std::fs::write(registry.path(), b"{ garbage").expect("write");
+        std::fs::set_permissions(registry.path(), loose).expect("chmod");
+        let aside = registry.quarantine(now).expect("moved");
+        assert_eq!(mode(&aside), 0o600);
+        std::fs::remove_dir_all(dir.parent().expect("parent")).ok();
     }
 
     #[test]

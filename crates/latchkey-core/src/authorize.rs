@@ -212,7 +212,9 @@ impl ErrorCode for AuthorizeError {
 }
 
 /// Builds an authorization request: PKCE S256, 256-bit `state` and `nonce`
-/// from the OS CSPRNG, the provider's scopes, optional `login_hint`/`prompt`.
+/// from the OS CSPRNG, the provider's scopes, optional `login_hint`/`prompt`,
+/// and the redirect URI of [`ProviderConfig::redirect_uri_for`] (one per
+/// provider unless it advertises RFC 9207 `iss`: the mix-up defence).
 pub fn new_authorization(
     provider: &ProviderConfig,
     metadata: &ProviderMetadata,
@@ -220,9 +222,11 @@ pub fn new_authorization(
     now: SystemTime,
 ) -> Result<PendingAuthorization, AuthorizeError> {
     let configuration = |reason: String| AuthorizeError::Configuration { reason };
+    let redirect_uri =
+        provider.redirect_uri_for(metadata.authorization_response_iss_parameter_supported);
     let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
         .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
-        .set_redirect_uri(RedirectUrl::from_url(provider.redirect_uri.clone()));
+        .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
     // S256 only; the verifier is 64 random bytes (86 characters, RFC 7636 §4.1).
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
     let state = CsrfToken::new_random_len(RANDOM_BYTES);
@@ -261,7 +265,7 @@ pub fn new_authorization(
         provider_id: provider.id.to_string(),
         provider_name: provider.name.clone(),
         client_id: provider.client_id.clone(),
-        redirect_uri: provider.redirect_uri.clone(),
+        redirect_uri,
         scopes: provider.scopes.clone(),
         endpoints: Endpoints::from_metadata(metadata),
         authorization_url,
@@ -358,15 +362,48 @@ pub enum Taken {
 pub struct PendingStore {
     vault: Vault,
     lock: tokio::sync::Mutex<()>,
+    locks: crate::file_lock::LockDir,
+}
+
+/// The lock file around every read-modify-write of [`PENDING_KEY`].
+const PENDING_LOCK: &str = "pending-authorizations";
+
+/// How long to wait for another process's use of the pending sign-ins.
+const PENDING_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The right to read-modify-write the pending sign-ins.
+struct PendingGuard<'a> {
+    _in_process: tokio::sync::MutexGuard<'a, ()>,
+    _file: crate::file_lock::FileLock,
 }
 
 impl PendingStore {
-    /// A store in `vault`.
-    pub fn new(vault: Vault) -> Self {
+    /// A store in `vault`; `locks` is the lock folder shared with the other
+    /// Latchkey processes of this user.
+    pub(crate) fn new(vault: Vault, locks: crate::file_lock::LockDir) -> Self {
         Self {
             vault,
             lock: tokio::sync::Mutex::new(()),
+            locks,
         }
+    }
+
+    /// Every change is a read-modify-write of one keychain item: in this
+    /// process and across processes (an instance starting while another
+    /// quits, the CLI) one at a time, or one would lose the other's sign-ins.
+    async fn guard(&self) -> Result<PendingGuard<'_>, VaultError> {
+        let in_process = self.lock.lock().await;
+        let file = self
+            .locks
+            .lock(PENDING_LOCK, PENDING_LOCK_TIMEOUT)
+            .await
+            .map_err(|err| VaultError::Platform {
+                reason: format!("the pending sign-ins are busy: {err}"),
+            })?;
+        Ok(PendingGuard {
+            _in_process: in_process,
+            _file: file,
+        })
     }
 
     async fn load(&self) -> Result<Vec<PendingAuthorization>, VaultError> {
@@ -406,7 +443,7 @@ impl PendingStore {
         pending: &PendingAuthorization,
         now: SystemTime,
     ) -> Result<(), VaultError> {
-        let _guard = self.lock.lock().await;
+        let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         entries.retain(|p| !p.is_expired(now));
         let record = PendingRecord::from(pending);
@@ -416,7 +453,7 @@ impl PendingStore {
 
     /// Removes and returns the authorization for `state`: it can be used once.
     pub async fn take(&self, state: &str, now: SystemTime) -> Result<Taken, VaultError> {
-        let _guard = self.lock.lock().await;
+        let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         let before = entries.len();
         let position = entries.iter().position(|p| p.state.expose() == state);
@@ -436,7 +473,7 @@ impl PendingStore {
 
     /// Cancels a pending sign-in; `false` when there was none.
     pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
-        let _guard = self.lock.lock().await;
+        let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         let before = entries.len();
         entries.retain(|p| &p.handle != handle);
@@ -449,7 +486,7 @@ impl PendingStore {
 
     /// The live pending sign-ins (expired ones are purged).
     pub async fn list(&self, now: SystemTime) -> Result<Vec<PendingSummary>, VaultError> {
-        let _guard = self.lock.lock().await;
+        let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         let before = entries.len();
         entries.retain(|p| !p.is_expired(now));
@@ -498,6 +535,23 @@ mod tests {
 
     fn params(url: &Url) -> std::collections::HashMap<String, String> {
         url.query_pairs().into_owned().collect()
+    }
+
+    #[test]
+    fn a_provider_without_iss_uses_its_own_redirect_uri() {
+        let now = SystemTime::now();
+        let mut md = metadata();
+        md.authorization_response_iss_parameter_supported = false;
+        let p = new_authorization(&provider(), &md, &SignInOptions::default(), now).expect("built");
+        assert_eq!(p.redirect_uri.as_str(), "dev.latchkey:/oauth/callback/p");
+        assert_eq!(
+            params(&p.authorization_url)["redirect_uri"],
+            "dev.latchkey:/oauth/callback/p"
+        );
+        // With RFC 9207 the shared URI stays (existing registrations keep working).
+        let p = new_authorization(&provider(), &metadata(), &SignInOptions::default(), now)
+            .expect("built");
+        assert_eq!(p.redirect_uri.as_str(), "dev.latchkey:/oauth/callback");
     }
 
     #[test]
@@ -581,10 +635,66 @@ mod tests {
         assert!(!debug.contains(p.nonce.expose()));
     }
 
+    fn locks(name: &str) -> crate::file_lock::LockDir {
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-pending-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crate::file_lock::LockDir::new(dir)
+    }
+
     fn store() -> PendingStore {
-        PendingStore::new(Vault::new(Arc::new(KeyringStore::in_memory(
-            "pending-test",
-        ))))
+        PendingStore::new(
+            Vault::new(Arc::new(KeyringStore::in_memory("pending-test"))),
+            locks("store"),
+        )
+    }
+
+    /// A keychain whose reads take a while, so read-modify-writes overlap.
+    #[derive(Debug)]
+    struct Slow(KeyringStore);
+
+    impl crate::vault::SecretStore for Slow {
+        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+            std::thread::sleep(Duration::from_millis(15));
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+            self.0.set(key, secret)
+        }
+        fn delete(&self, key: &str) -> Result<(), VaultError> {
+            self.0.delete(key)
+        }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            self.0.list_keys()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_processes_never_lose_each_others_pending_sign_ins() {
+        let vault = Vault::new(Arc::new(Slow(KeyringStore::in_memory("pending-two"))));
+        let locks = locks("two");
+        // Two processes: each its own store (own in-process mutex) over the
+        // same keychain and the same lock folder.
+        let app = Arc::new(PendingStore::new(vault.clone(), locks.clone()));
+        let cli = Arc::new(PendingStore::new(vault, locks));
+        let now = SystemTime::now();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = Arc::clone(if i % 2 == 0 { &app } else { &cli });
+            tasks.push(tokio::spawn(async move {
+                let p = new_authorization(&provider(), &metadata(), &SignInOptions::default(), now)
+                    .expect("built");
+                store.insert(&p, now).await.expect("insert");
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(
+            app.list(now).await.expect("list").len(),
+            8,
+            "a pending sign-in was lost"
+        );
     }
 
     #[tokio::test]
@@ -659,12 +769,12 @@ mod tests {
         let now = SystemTime::now();
         let a =
             new_authorization(&provider(), &metadata(), &SignInOptions::default(), now).expect("a");
-        PendingStore::new(vault.clone())
+        PendingStore::new(vault.clone(), locks("restart"))
             .insert(&a, now)
             .await
             .expect("insert");
         // "Restart": a new store over the same keychain.
-        let again = PendingStore::new(vault);
+        let again = PendingStore::new(vault, locks("restart"));
         assert!(matches!(
             again.take(a.state.expose(), now).await.expect("take"),
             Taken::Found(_)

@@ -296,7 +296,7 @@ impl Fixture {
         core.registry()
             .update(|b| b.upsert(account))
             .expect("registry");
-        core.store_refresh_token(&bystander, &SecretString::new("RT-bystander"))
+        core.write_refresh_token(&bystander, &SecretString::new("RT-bystander"))
             .await
             .expect("store");
         Self {
@@ -316,7 +316,7 @@ impl Fixture {
             keys,
             bystander_token: self
                 .core
-                .refresh_token(&self.bystander)
+                .read_refresh_token(&self.bystander)
                 .await
                 .expect("read")
                 .map(|t| t.expose().to_owned()),
@@ -596,7 +596,7 @@ async fn id_token_sub_changed_on_refresh() {
         crate::accounts::AccountStatus::NeedsSignIn
     );
     assert_eq!(
-        f.core.refresh_token(&f.bystander).await.expect("read"),
+        f.core.read_refresh_token(&f.bystander).await.expect("read"),
         None
     );
 }

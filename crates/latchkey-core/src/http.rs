@@ -102,6 +102,12 @@ impl ReqwestHttpClient {
         Ok(Self { client, limits })
     }
 
+    /// A client built elsewhere (e.g. the picture fetcher's fenced one);
+    /// `limits` must match its timeouts.
+    pub(crate) fn from_client(client: reqwest::Client, limits: HttpLimits) -> Self {
+        Self { client, limits }
+    }
+
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let host = request
             .uri()

@@ -25,8 +25,11 @@ use crate::error::ErrorCode;
 use crate::http::{HttpClient, TransportError};
 use crate::secret::SecretString;
 
-/// Largest allowed clock skew for `iat` in the future.
-pub const MAX_IAT_SKEW: Duration = Duration::from_secs(5 * 60);
+/// Clock skew tolerated between us and the provider, both ways: an `iat`
+/// this far in the future and an `exp` this far in the past still pass. A
+/// laptop clock a few minutes fast must not reject a provider's 5-minute ID
+/// tokens (Keycloak's default lifetime).
+pub const CLOCK_SKEW_LEEWAY: Duration = Duration::from_secs(5 * 60);
 
 /// Who signed in, as proven by the ID token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,11 +149,36 @@ pub async fn fetch_jwks(
     })
 }
 
-/// Verifies an ID token, fetching the JWKS (twice at most, for an unknown `kid`).
+/// Parses an ID token as the provider sent it (a JWT), naming the claim that
+/// is missing or malformed, without echoing any value.
+pub fn parse(raw: &SecretString) -> Result<CoreIdToken, IdTokenError> {
+    raw.expose().parse::<CoreIdToken>().map_err(|err| {
+        let text = err.to_string();
+        let field = |prefix: &str| {
+            text.split(prefix)
+                .nth(1)
+                .and_then(|rest| rest.split('`').next())
+                .filter(|name| {
+                    name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+                .map(str::to_owned)
+        };
+        let reason = if let Some(claim) = field("missing field `") {
+            format!("its `{claim}` claim is missing")
+        } else if let Some(claim) = field("unknown field `") {
+            format!("its `{claim}` claim is not allowed")
+        } else {
+            "it is not a well-formed JWT with the claims OpenID Connect requires".to_owned()
+        };
+        IdTokenError::Invalid { reason }
+    })
+}
+
+/// Verifies an ID token, fetching the JWKS (twice at most, for key rotation).
 pub async fn verify(
     http: &dyn HttpClient,
     jwks_uri: &Url,
-    id_token: &CoreIdToken,
+    id_token: &SecretString,
     expect: &Expectations<'_>,
 ) -> Result<Identity, IdTokenError> {
     // A fresh, empty cache: the key set is fetched now (and once more for an unknown kid).
@@ -161,14 +189,17 @@ pub async fn verify(
 pub type JwksCache = std::sync::Mutex<std::collections::HashMap<String, CoreJsonWebKeySet>>;
 
 /// Like [`verify`], but keeps the key set between calls: it is fetched when
-/// absent, and fetched again (once) when the token names an unknown key.
+/// absent, and fetched again (once) when a key set from the cache does not
+/// verify the signature — an unknown `kid`, or a provider that signs without
+/// `kid` and has rotated its only key.
 pub async fn verify_cached(
     http: &dyn HttpClient,
     cache: &JwksCache,
     jwks_uri: &Url,
-    id_token: &CoreIdToken,
+    id_token: &SecretString,
     expect: &Expectations<'_>,
 ) -> Result<Identity, IdTokenError> {
+    let id_token = &parse(id_token)?;
     let lock = |c: &JwksCache| {
         c.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -181,17 +212,17 @@ pub async fn verify_cached(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(jwks_uri.to_string(), jwks.clone());
     };
-    let jwks = match lock(cache) {
-        Some(jwks) => jwks,
+    let (jwks, fresh) = match lock(cache) {
+        Some(jwks) => (jwks, false),
         None => {
             let jwks = fetch_jwks(http, jwks_uri).await?;
             store(&jwks);
-            jwks
+            (jwks, true)
         }
     };
     match verify_with_keys(id_token, jwks, expect) {
-        Err(IdTokenError::Signature { reason }) if reason == NO_MATCHING_KEY => {
-            tracing::info!("ID token signed with an unknown key; fetching the JWKS again");
+        Err(IdTokenError::Signature { reason }) if !fresh || reason == NO_MATCHING_KEY => {
+            tracing::info!(reason = %reason, "ID token signature not verified with the known keys; fetching the JWKS again");
             let jwks = fetch_jwks(http, jwks_uri).await?;
             store(&jwks);
             verify_with_keys(id_token, jwks, expect)
@@ -199,6 +230,66 @@ pub async fn verify_cached(
         other => other,
     }
 }
+
+/// Whether an ID token that failed the `iss` or `aud` check is nevertheless
+/// validly signed by one of the provider's keys: then it *proves* that the
+/// provider now issues this grant's tokens for another issuer or client. (The
+/// `openidconnect` crate checks `iss` and `aud` before the signature, so
+/// those errors alone prove nothing: anyone can forge an unsigned claim.)
+pub async fn signed_by_provider(
+    http: &dyn HttpClient,
+    cache: &JwksCache,
+    jwks_uri: &Url,
+    id_token: &SecretString,
+    client_id: &str,
+) -> bool {
+    let Ok(id_token) = parse(id_token) else {
+        return false;
+    };
+    let cached = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(jwks_uri.as_str())
+        .cloned();
+    let jwks = match cached {
+        Some(jwks) => jwks,
+        None => match fetch_jwks(http, jwks_uri).await {
+            Ok(jwks) => jwks,
+            Err(_) => return false,
+        },
+    };
+    let Ok(any_issuer) = IssuerUrl::new("https://any.invalid".to_owned()) else {
+        return false;
+    };
+    let verifier = CoreIdTokenVerifier::new_public_client(
+        ClientId::new(client_id.to_owned()),
+        any_issuer,
+        jwks,
+    )
+    .set_allowed_algs(ALLOWED_ALGS)
+    .require_issuer_match(false)
+    .require_audience_match(false)
+    // Only the signature matters here, not the token's age.
+    .set_time_fn(|| DateTime::<Utc>::from(SystemTime::UNIX_EPOCH))
+    .set_issue_time_verifier_fn(|_| Ok(()));
+    id_token
+        .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+        .is_ok()
+}
+
+/// Asymmetric algorithms only: a public client has no secret, so `none` and
+/// HS256 (which anyone who knows the client id could forge) are refused.
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
 
 const NO_MATCHING_KEY: &str = "no key in the provider's key set matches";
 
@@ -212,24 +303,17 @@ pub fn verify_with_keys(
         reason: "the expected issuer is not a URL".into(),
     })?;
     let now: DateTime<Utc> = expect.now.into();
-    let latest_iat = now + chrono::Duration::from_std(MAX_IAT_SKEW).unwrap_or_default();
+    let leeway = chrono::Duration::from_std(CLOCK_SKEW_LEEWAY).unwrap_or_default();
+    let latest_iat = now + leeway;
+    // `exp` is compared with this time: the same leeway as for `iat`.
+    let exp_time = now - leeway;
     let verifier = CoreIdTokenVerifier::new_public_client(
         ClientId::new(expect.client_id.to_owned()),
         issuer,
         jwks,
     )
-    .set_allowed_algs([
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-        CoreJwsSigningAlgorithm::EdDsa,
-    ])
-    .set_time_fn(move || now)
+    .set_allowed_algs(ALLOWED_ALGS)
+    .set_time_fn(move || exp_time)
     .set_issue_time_verifier_fn(move |iat| {
         if iat > latest_iat {
             Err("issued in the future".into())
@@ -486,13 +570,54 @@ mod tests {
         assert!(check(&claims).is_ok(), "azp = our client id is fine");
     }
 
+    /// A JWT whose payload lacks `claim` (the signature does not matter: the
+    /// claims are read first).
+    fn without(claim: &str) -> SecretString {
+        use base64::Engine as _;
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let mut payload = serde_json::json!({
+            "iss": ISSUER, "aud": CLIENT_ID, "sub": "alice", "iat": 1_800_000_000, "exp": 1_800_003_600,
+        });
+        payload.as_object_mut().expect("object").remove(claim);
+        let header = serde_json::json!({"alg": "RS256", "kid": "k1"});
+        SecretString::new(format!("{}.{}.c2ln", b64(&header), b64(&payload)))
+    }
+
+    #[test]
+    fn a_missing_claim_is_named_not_called_an_invalid_token_response() {
+        for claim in ["iat", "sub", "exp"] {
+            let err = parse(&without(claim)).expect_err(claim);
+            assert_eq!(err.code(), "id_token_invalid");
+            assert!(
+                err.to_string()
+                    .contains(&format!("`{claim}` claim is missing")),
+                "{claim}: {err}"
+            );
+        }
+        assert!(parse(&without("nothing")).is_ok());
+        let err = parse(&SecretString::new("not-a-jwt")).expect_err("garbage");
+        assert!(!err.to_string().contains("not-a-jwt"), "{err}");
+    }
+
     #[test]
     fn expiry_and_issue_time() {
         let mut claims = Claims::valid(now(), NONCE);
-        claims.exp = now() - Duration::from_secs(1);
+        claims.exp = now() - CLOCK_SKEW_LEEWAY - Duration::from_secs(1);
         assert_eq!(
             check(&claims).expect_err("expired").code(),
             "id_token_expired"
+        );
+
+        // A clock a few minutes fast and a 5-minute ID token (Keycloak's
+        // default): the same leeway on `exp` as on `iat`.
+        let mut claims = Claims::valid(now(), NONCE);
+        claims.iat = now() - Duration::from_secs(6 * 60);
+        claims.exp = claims.iat + Duration::from_secs(5 * 60);
+        assert!(
+            check(&claims).is_ok(),
+            "a clock 6 minutes fast, 5-minute token"
         );
 
         let mut claims = Claims::valid(now(), NONCE);
@@ -548,7 +673,7 @@ mod tests {
         let jwks_uri = Url::parse("https://id.example/jwks").expect("url");
         let mut claims = Claims::valid(now(), NONCE);
         claims.key = 2;
-        let token = claims.sign();
+        let raw = claims.raw();
         let nonce = SecretString::new(NONCE);
         let expect = Expectations {
             issuer: ISSUER,
@@ -567,7 +692,7 @@ mod tests {
             "/jwks",
             Canned::json(200, serde_json::to_value(jwks(&[1, 2])).expect("json")),
         );
-        assert!(verify(&server, &jwks_uri, &token, &expect).await.is_ok());
+        assert!(verify(&server, &jwks_uri, &raw, &expect).await.is_ok());
         assert_eq!(server.count("/jwks"), 2);
 
         // Still unknown after the re-fetch: refused, and no third fetch.
@@ -576,7 +701,7 @@ mod tests {
             "/jwks",
             Canned::json(200, serde_json::to_value(jwks(&[1])).expect("json")),
         );
-        let err = verify(&server, &jwks_uri, &token, &expect)
+        let err = verify(&server, &jwks_uri, &raw, &expect)
             .await
             .expect_err("unknown kid");
         assert_eq!(err.code(), "id_token_signature");
@@ -589,6 +714,7 @@ mod tests {
         server.on(
             "/jwks",
             Canned {
+                headers: Vec::new(),
                 status: 200,
                 content_type: "text/html",
                 body: "<html>login</html>".into(),
@@ -666,6 +792,7 @@ mod tests {
             ),
             (
                 Canned {
+                    headers: Vec::new(),
                     status: 200,
                     content_type: "text/html",
                     body: "<html>Mallory</html>".into(),

@@ -32,19 +32,25 @@
 //! # Ok(()) }
 //! ```
 
+mod account_secret;
+mod account_slot;
 pub mod accounts;
 pub mod authorize;
 pub mod clock;
 pub mod discovery;
 pub mod error;
+mod file_lock;
+pub mod fsperm;
 pub mod http;
 pub mod id_token;
 pub mod manage;
+pub mod picture;
 pub mod provider;
 pub mod redirect;
 pub mod refresh;
 pub mod secret;
 pub mod signin;
+pub(crate) mod text;
 pub mod token;
 pub mod vault;
 

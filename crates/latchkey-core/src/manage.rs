@@ -30,6 +30,17 @@ pub enum ManageError {
     /// Re-authentication could not start.
     #[error("{0}")]
     Begin(#[from] AuthorizeError),
+    /// Another Latchkey process kept the account busy for too long.
+    #[error("the account is busy in another Latchkey process ({reason}); nothing was changed")]
+    Busy { reason: String },
+}
+
+impl From<crate::file_lock::LockError> for ManageError {
+    fn from(err: crate::file_lock::LockError) -> Self {
+        Self::Busy {
+            reason: err.to_string(),
+        }
+    }
 }
 
 impl ErrorCode for ManageError {
@@ -39,6 +50,7 @@ impl ErrorCode for ManageError {
             Self::Registry(err) => err.code(),
             Self::Vault(err) => err.code(),
             Self::Begin(err) => err.code(),
+            Self::Busy { .. } => "lock_timeout",
         }
     }
 }
@@ -164,9 +176,13 @@ impl Latchkey {
     /// (RFC 7009), then deletes the keychain item and the metadata. When the
     /// provider cannot be told (offline), the account is still removed locally
     /// and the report says so. If the keychain fails, nothing is removed.
+    ///
+    /// Holds the account's writer: a refresh running now finishes first, and
+    /// its rotated token is the one revoked, so no live token survives.
     pub async fn sign_out(&self, id: &AccountId) -> Result<SignOutReport, ManageError> {
+        self.check_exists(id)?;
+        let writer = self.writer(id).await?;
         let account = self.check_exists(id)?;
-        let _guard = self.store_lock.lock().await;
         let token = match self.live_refresh_token(id).await {
             Ok(token) => token,
             Err(VaultError::Corrupt { .. }) => None,
@@ -177,9 +193,10 @@ impl Latchkey {
             Some(token) => self.revoke_at_provider(&account.provider_id, &token).await,
         };
         self.vault.delete(id.as_str()).await?;
+        writer.clear_unsaved();
         self.registry.update(|book| book.remove(id))?;
         lock(&self.access_tokens).remove(id);
-        lock(&self.coordination.unsaved).remove(id);
+        drop(writer);
         match &revocation {
             Revocation::Failed { reason } => {
                 tracing::warn!(account = %id, reason = %reason, "signed out locally; the provider could not be told");
@@ -232,13 +249,15 @@ impl Latchkey {
     }
 
     /// Startup reconciliation. A damaged registry is moved aside (never
-    /// overwritten) and reported; accounts without a keychain item become
-    /// "needs sign-in"; keychain items of ours without an account are deleted
-    /// and logged — except after a damaged registry, whose accounts they may be.
+    /// overwritten) and reported; accounts whose keychain item is *missing*
+    /// become "needs sign-in"; keychain items of ours without an account are
+    /// deleted and logged — except after a damaged registry, whose accounts
+    /// they may be. Unreadable is not missing: when the keychain cannot list
+    /// every item (a locked item, D-Bus trouble) or read one, nothing is
+    /// concluded about it. Each account is changed under its writer, so a
+    /// sign-in or refresh in any Latchkey process is never taken for an
+    /// orphan or a loss half-way.
     pub async fn reconcile(&self) -> Result<ReconcileReport, ManageError> {
-        // No sign-in may store its account meanwhile: its new keychain item
-        // would look like an orphan until its metadata is written.
-        let _guard = self.store_lock.lock().await;
         let mut report = ReconcileReport::default();
         let book = match self.registry.load() {
             Ok(book) => book,
@@ -251,39 +270,42 @@ impl Latchkey {
             }
             Err(err) => return Err(err.into()),
         };
-        let keys = self.vault.list_keys().await?;
-        let missing: Vec<AccountId> = book
-            .accounts
-            .iter()
-            .filter(|a| {
-                a.status != AccountStatus::NeedsSignIn && !keys.iter().any(|k| k == a.id.as_str())
-            })
-            .map(|a| a.id.clone())
-            .collect();
-        if !missing.is_empty() {
-            self.registry.update(|book| {
-                for id in &missing {
-                    if let Some(account) = book.get_mut(id) {
-                        account.status = AccountStatus::NeedsSignIn;
-                    }
-                }
-            })?;
-            for id in &missing {
-                tracing::warn!(account = %id, "no keychain item: the account needs sign-in");
+        let keys = match self.vault.list_keys().await {
+            Ok(keys) => keys,
+            Err(err) => {
+                tracing::warn!(code = err.code(), error = %err, "the keychain could not list every item; no account is marked and nothing is deleted");
+                return Ok(report);
             }
-            report.needs_sign_in = missing;
+        };
+        for account in &book.accounts {
+            if account.status == AccountStatus::NeedsSignIn
+                || keys.iter().any(|k| k == account.id.as_str())
+            {
+                continue;
+            }
+            if self.confirm_missing(&account.id).await? {
+                tracing::warn!(account = %account.id, "no keychain item: the account needs sign-in");
+                report.needs_sign_in.push(account.id.clone());
+            }
         }
         if report.quarantined.is_none() {
             for key in keys.iter().filter(|k| k.starts_with("acct-")) {
-                if book.get(&AccountId::new(key.clone())).is_none() {
+                let id = AccountId::new(key.clone());
+                if book.get(&id).is_some() {
+                    continue;
+                }
+                let writer = self.writer(&id).await?;
+                // A sign-in in another process may have added it meanwhile.
+                if self.registry.load()?.get(&id).is_none() {
                     self.vault.delete(key).await?;
+                    writer.clear_unsaved();
                     tracing::warn!(item = %key, "deleted a keychain item that belongs to no account");
                     report.orphans_deleted.push(key.clone());
                 }
             }
         }
         // Best effort: leftovers must not hide what was reported above.
-        match self.vault.sweep_headless_parts().await {
+        match self.sweep_headless_parts().await {
             Ok(removed) => report.stray_parts_deleted = removed,
             Err(err) => {
                 tracing::warn!(code = err.code(), error = %err, "could not sweep leftover keychain parts");
@@ -293,5 +315,39 @@ impl Latchkey {
             tracing::warn!(item = %key, "deleted a part of a keychain item that no longer exists");
         }
         Ok(report)
+    }
+
+    /// Under the account's writer: is its keychain item really missing (not
+    /// just unreadable, not written meanwhile)? Marks it "needs sign-in" if so.
+    async fn confirm_missing(&self, id: &AccountId) -> Result<bool, ManageError> {
+        let writer = self.writer(id).await?;
+        if self.slot(id).unsaved().is_some() {
+            return Ok(false);
+        }
+        match self.read_refresh_token(id).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return Ok(false),
+            Err(err) => {
+                tracing::warn!(account = %id, code = err.code(), "the keychain item could not be read; the account is left as it is");
+                return Ok(false);
+            }
+        }
+        self.registry.update(|book| {
+            if let Some(account) = book.get_mut(id) {
+                account.status = AccountStatus::NeedsSignIn;
+            }
+        })?;
+        lock(&self.access_tokens).remove(id);
+        drop(writer);
+        Ok(true)
+    }
+
+    async fn sweep_headless_parts(&self) -> Result<Vec<String>, ManageError> {
+        let mut removed = Vec::new();
+        for head in self.vault.headless_heads().await? {
+            let _writer = self.writer(&AccountId::new(head.clone())).await?;
+            removed.extend(self.vault.delete_headless_parts(&head).await?);
+        }
+        Ok(removed)
     }
 }

@@ -12,7 +12,8 @@
 //! issuer = "https://login.example.com"   # exact OpenID issuer identifier
 //! client_id = "latchkey-desktop"   # a public (native) client
 //! scopes = ["openid", "profile", "email", "offline_access"]   # default: openid offline_access
-//! redirect_uri = "dev.latchkey:/oauth/callback"                # the default
+//! # redirect_uri: default "dev.latchkey:/oauth/callback" for providers that
+//! # advertise RFC 9207 (iss), else "dev.latchkey:/oauth/callback/<id>"
 //!
 //! [[provider]]
 //! id = "local-demo"
@@ -40,7 +41,8 @@ pub const PROVIDERS_ENV: &str = "LATCHKEY_PROVIDERS";
 pub const APP_IDENTIFIER: &str = "dev.latchkey.app";
 /// The private-use URI scheme registered by the app (RFC 8252 §7.1).
 pub const REDIRECT_SCHEME: &str = "dev.latchkey";
-/// The default redirect URI.
+/// The default redirect URI (for providers that advertise RFC 9207; see
+/// [`ProviderConfig::redirect_uri_for`]).
 pub const DEFAULT_REDIRECT_URI: &str = "dev.latchkey:/oauth/callback";
 
 /// A provider's stable identifier, as written in the config file.
@@ -114,10 +116,55 @@ pub struct ProviderConfig {
     pub client_id: String,
     /// Scopes requested at sign-in.
     pub scopes: Vec<String>,
-    /// Redirect URI registered for the client.
+    /// Redirect URI configured for the client ([`DEFAULT_REDIRECT_URI`] when
+    /// the entry sets none). What a sign-in sends is
+    /// [`ProviderConfig::redirect_uri_for`].
     pub redirect_uri: Url,
     /// Development only: allow plain http for a loopback issuer and its endpoints.
     pub insecure_http_loopback: bool,
+}
+
+impl ProviderConfig {
+    /// The redirect URI a sign-in with this provider uses.
+    ///
+    /// Mix-up defence (RFC 9700 §4.4.2): a provider that advertises
+    /// `authorization_response_iss_parameter_supported` (RFC 9207) names
+    /// itself in every response, so the shared [`DEFAULT_REDIRECT_URI`] is
+    /// enough. For any other provider the default becomes a redirect URI of
+    /// its own, `dev.latchkey:/oauth/callback/<id>`, so a response can only
+    /// complete a sign-in started with that provider. An explicit
+    /// `redirect_uri` other than the default is used as written.
+    pub fn redirect_uri_for(&self, iss_supported: bool) -> Url {
+        let mut uri = self.redirect_uri.clone();
+        if !iss_supported && uri.as_str() == DEFAULT_REDIRECT_URI {
+            // The id is a safe path segment (`is_valid_provider_id`).
+            uri.set_path(&format!("{}/{}", uri.path(), self.id));
+        }
+        uri
+    }
+}
+
+/// Providers that share one explicit redirect URI (not the default, which
+/// [`ProviderConfig::redirect_uri_for`] splits per provider when needed).
+/// When two of them do not advertise RFC 9207, a response meant for one can
+/// complete a sign-in started with the other: the caller should warn.
+pub fn shared_redirect_uris(configs: &[ProviderConfig]) -> Vec<(Url, Vec<ProviderId>)> {
+    let mut groups: Vec<(Url, Vec<ProviderId>)> = Vec::new();
+    for config in configs {
+        if config.redirect_uri.as_str() == DEFAULT_REDIRECT_URI {
+            continue;
+        }
+        match groups.iter_mut().find(|(uri, _)| {
+            uri.scheme() == config.redirect_uri.scheme()
+                && uri.host_str() == config.redirect_uri.host_str()
+                && uri.path() == config.redirect_uri.path()
+        }) {
+            Some((_, ids)) => ids.push(config.id.clone()),
+            None => groups.push((config.redirect_uri.clone(), vec![config.id.clone()])),
+        }
+    }
+    groups.retain(|(_, ids)| ids.len() > 1);
+    groups
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,14 +318,18 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderEntry>, String> {
     Ok(entries)
 }
 
-fn validate(raw: RawProvider) -> Result<ProviderConfig, ConfigError> {
-    let id_ok = !raw.id.is_empty()
-        && raw.id.len() <= 64
-        && raw
-            .id
+/// A provider id's syntax: 1-64 lowercase ASCII letters, digits, `-` or `_`
+/// (so it is also a safe path segment of a redirect URI).
+pub fn is_valid_provider_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if !id_ok {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn validate(raw: RawProvider) -> Result<ProviderConfig, ConfigError> {
+    if !is_valid_provider_id(&raw.id) {
         return Err(ConfigError::Invalid {
             field: "id",
             reason: format!(
@@ -537,6 +588,75 @@ mod tests {
             redirect_uri = "http://127.0.0.1/callback"
             "#,)
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn providers_without_iss_get_a_redirect_uri_of_their_own() {
+        let entries = parse_providers(
+            r#"
+            [[provider]]
+            id = "work"
+            issuer = "https://a.example"
+            client_id = "c"
+            [[provider]]
+            id = "custom"
+            issuer = "https://b.example"
+            client_id = "c"
+            redirect_uri = "dev.latchkey:/cb"
+            "#,
+        )
+        .expect("file parses");
+        let work = entries[0].config.as_ref().expect("valid");
+        assert_eq!(work.redirect_uri_for(true).as_str(), DEFAULT_REDIRECT_URI);
+        assert_eq!(
+            work.redirect_uri_for(false).as_str(),
+            "dev.latchkey:/oauth/callback/work"
+        );
+        // An explicit redirect URI is used as written.
+        let custom = entries[1].config.as_ref().expect("valid");
+        assert_eq!(custom.redirect_uri_for(false).as_str(), "dev.latchkey:/cb");
+        assert_eq!(custom.redirect_uri_for(true).as_str(), "dev.latchkey:/cb");
+    }
+
+    #[test]
+    fn shared_explicit_redirect_uris_are_found() {
+        let configs: Vec<ProviderConfig> = parse_providers(
+            r#"
+            [[provider]]
+            id = "a"
+            issuer = "https://a.example"
+            client_id = "c"
+            redirect_uri = "dev.latchkey:/cb"
+            [[provider]]
+            id = "b"
+            issuer = "https://b.example"
+            client_id = "c"
+            redirect_uri = "dev.latchkey:/cb"
+            [[provider]]
+            id = "c"
+            issuer = "https://c.example"
+            client_id = "c"
+            [[provider]]
+            id = "d"
+            issuer = "https://d.example"
+            client_id = "c"
+            "#,
+        )
+        .expect("file parses")
+        .into_iter()
+        .map(|e| e.config.expect("valid"))
+        .collect();
+        let shared = shared_redirect_uris(&configs);
+        assert_eq!(shared.len(), 1, "the default URI is split per provider");
+        assert_eq!(shared[0].0.as_str(), "dev.latchkey:/cb");
+        assert_eq!(
+            shared[0]
+                .1
+                .iter()
+                .map(ProviderId::as_str)
+                .collect::<Vec<_>>(),
+            ["a", "b"]
         );
     }
 

@@ -3,14 +3,23 @@
 //! [`parse_redirect`] is a pure function over the URL: it never consults or
 //! changes state, so any page on the web may fire `dev.latchkey:/…` links at
 //! the app and the worst they get is a typed error. It accepts only
-//! - the configured redirect URI's scheme and path,
+//! - the base redirect URI's scheme and path, or for the app's own scheme that
+//!   path followed by `/<provider id>` (the per-provider redirect URI, see
+//!   [`crate::provider::ProviderConfig::redirect_uri_for`]),
 //! - a query of at most [`MAX_REDIRECT_LEN`] bytes, strictly percent-encoded UTF-8,
 //! - each parameter at most once (a duplicated `code`/`state`/`iss` is how
 //!   parameter-pollution attacks start),
 //!
 //! and returns either the success parameters (RFC 6749 §4.1.2) or the error
-//! response (§4.1.2.1). Matching `state` to a pending request and checking
-//! `iss` (RFC 9207) is [`check_issuer`]'s and the pending store's job.
+//! response (§4.1.2.1). A response in the URL fragment is recognised and
+//! refused ([`RedirectError::FragmentResponse`]). Matching `state` to a pending
+//! request, checking that the link came on that request's redirect URI
+//! ([`matches_pending`]) and checking `iss` (RFC 9207, [`check_issuer`]) is
+//! the caller's job.
+//!
+//! Nothing a link carries reaches a message unfiltered: the server's `error`
+//! and `error_description`, and every name or path echoed in an error, are
+//! reduced to RFC 6749's character set and capped ([`crate::text`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,7 +27,9 @@ use std::fmt;
 use url::Url;
 
 use crate::error::ErrorCode;
+use crate::provider::{REDIRECT_SCHEME, is_valid_provider_id};
 use crate::secret::SecretString;
+use crate::text::{MAX_DESCRIPTION, MAX_ERROR_CODE, protocol_text};
 
 /// Longest redirect URL accepted, in bytes.
 pub const MAX_REDIRECT_LEN: usize = 8 * 1024;
@@ -37,9 +48,11 @@ pub struct AuthorizationResponse {
 /// An error response from the authorization server (RFC 6749 §4.1.2.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationErrorResponse {
-    /// The `error` code, e.g. `access_denied`.
+    /// The `error` code, e.g. `access_denied`: RFC 6749's character set only,
+    /// at most 64 characters.
     pub error: String,
-    /// `error_description`, when given (shown to people; never trusted as HTML).
+    /// `error_description`, when given (shown to people; never trusted as
+    /// HTML): RFC 6749's character set only, at most 300 characters.
     pub description: Option<String>,
     /// The `state`, when given.
     pub state: Option<String>,
@@ -81,7 +94,8 @@ pub enum RedirectError {
     /// Not a URL at all.
     #[error("the link is not a valid URL")]
     NotAUrl,
-    /// A URL, but not our redirect URI (other scheme or path).
+    /// A URL, but not our redirect URI (other scheme or path). `shown` is
+    /// reduced to RFC 6749's character set and capped.
     #[error("the link {shown} is not a sign-in callback")]
     NotACallback { shown: String },
     /// Longer than [`MAX_REDIRECT_LEN`].
@@ -90,12 +104,28 @@ pub enum RedirectError {
     /// Bad percent-encoding or not UTF-8.
     #[error("the sign-in link is malformed: {reason}")]
     Malformed { reason: &'static str },
-    /// A parameter appears more than once.
+    /// A parameter appears more than once (`name` reduced and capped).
     #[error("the sign-in link repeats the parameter {name:?}")]
     DuplicateParameter { name: String },
     /// A required parameter is missing.
     #[error("the sign-in link has no {name:?} parameter")]
     MissingParameter { name: &'static str },
+    /// The authorization response came in the URL fragment (`#code=…`), as
+    /// with `response_mode=fragment`: Latchkey accepts it only in the query.
+    /// `state` (when the fragment has one) names the pending sign-in to end;
+    /// it is never shown.
+    #[error(
+        "the provider sent the sign-in response in the URL fragment (after '#'), which Latchkey does not accept; \
+         check the provider's response_mode for this client (it must be query)"
+    )]
+    FragmentResponse { state: Option<String> },
+    /// The link came on another redirect URI than the one its sign-in was
+    /// started with (RFC 9700 §4.4.2: a response meant for another provider).
+    #[error(
+        "the sign-in response arrived on {found}, but that sign-in was started for {expected} — \
+         possible mix-up attack; nothing was stored"
+    )]
+    RedirectMismatch { expected: String, found: String },
     /// `iss` differs from the issuer the request was sent to (RFC 9207 §2.4).
     #[error(
         "the sign-in response came from {found:?}, not from {expected:?} — possible mix-up attack; nothing was stored"
@@ -116,36 +146,39 @@ impl ErrorCode for RedirectError {
             Self::Malformed { .. } => "link_malformed",
             Self::DuplicateParameter { .. } => "link_duplicate_parameter",
             Self::MissingParameter { .. } => "link_missing_parameter",
+            Self::FragmentResponse { .. } => "fragment_response",
+            Self::RedirectMismatch { .. } => "redirect_mismatch",
             Self::IssuerMismatch { .. } => "issuer_mismatch",
             Self::IssuerMissing { .. } => "issuer_missing",
         }
     }
 }
 
-/// Parses a redirect URL for the redirect URI `expected` (scheme, host and
-/// path must match; the query is the response).
-pub fn parse_redirect(url: &str, expected: &Url) -> Result<Redirect, RedirectError> {
-    if url.len() > MAX_REDIRECT_LEN {
-        return Err(RedirectError::TooLong { len: url.len() });
-    }
-    let parsed = Url::parse(url).map_err(|_| RedirectError::NotAUrl)?;
-    if parsed.scheme() != expected.scheme()
-        || parsed.host_str() != expected.host_str()
-        || parsed.path() != expected.path()
-    {
-        return Err(RedirectError::NotACallback {
-            shown: format!("{}:{}", parsed.scheme(), parsed.path()),
-        });
-    }
+/// Parameters that make a URL fragment an authorization response.
+const RESPONSE_PARAMETERS: [&str; 5] = ["code", "state", "error", "access_token", "id_token"];
+
+/// Parses a redirect URL received on the base redirect URI `base` (scheme,
+/// host and path must match, or for the app's scheme `<base path>/<provider
+/// id>`; the query is the response).
+pub fn parse_redirect(url: &str, base: &Url) -> Result<Redirect, RedirectError> {
+    let parsed = parse_callback(url, base)?;
     let params = parse_query(parsed.query().unwrap_or(""))?;
     let take = |name: &str| params.get(name).cloned();
     if let Some(error) = take("error") {
         return Ok(Redirect::Error(AuthorizationErrorResponse {
-            error,
-            description: take("error_description"),
+            error: protocol_text(&error, MAX_ERROR_CODE),
+            description: take("error_description").map(|d| protocol_text(&d, MAX_DESCRIPTION)),
             state: take("state"),
             iss: take("iss"),
         }));
+    }
+    if !params.contains_key("code")
+        && let Some(fragment) = parsed.fragment()
+        && let Some(state) = fragment_response(fragment)
+    {
+        return Err(RedirectError::FragmentResponse {
+            state: state.or_else(|| take("state")).filter(|s| !s.is_empty()),
+        });
     }
     // An empty value is as good as none (found by fuzzing: `state` without `=`).
     let state = take("state")
@@ -161,6 +194,82 @@ pub fn parse_redirect(url: &str, expected: &Url) -> Result<Redirect, RedirectErr
     }))
 }
 
+/// The redirect URI a link arrived on: the link without its query and
+/// fragment, once it is known to be a callback for `base` (see
+/// [`parse_redirect`]). This is what [`matches_pending`] compares.
+pub fn callback_uri(url: &str, base: &Url) -> Result<Url, RedirectError> {
+    let mut parsed = parse_callback(url, base)?;
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    Ok(parsed)
+}
+
+/// RFC 9700 §4.4.2.2 (mix-up defence by distinct redirect URIs): the link
+/// must have come on exactly the redirect URI its pending request was sent
+/// with — same scheme, host and path (query and fragment are not compared; a
+/// loopback port may differ, RFC 8252 §7.3).
+pub fn matches_pending(link: &Url, pending_redirect: &Url) -> Result<(), RedirectError> {
+    if link.scheme() == pending_redirect.scheme()
+        && link.host_str() == pending_redirect.host_str()
+        && link.path() == pending_redirect.path()
+    {
+        Ok(())
+    } else {
+        Err(RedirectError::RedirectMismatch {
+            expected: shown(pending_redirect),
+            found: shown(link),
+        })
+    }
+}
+
+/// `scheme:path` of a URL, reduced for messages.
+fn shown(url: &Url) -> String {
+    let host = url.host_str().map(|h| format!("//{h}")).unwrap_or_default();
+    protocol_text(
+        &format!("{}:{host}{}", url.scheme(), url.path()),
+        MAX_DESCRIPTION,
+    )
+}
+
+/// Length, URL syntax and callback path checks shared by [`parse_redirect`]
+/// and [`callback_uri`].
+fn parse_callback(url: &str, base: &Url) -> Result<Url, RedirectError> {
+    if url.len() > MAX_REDIRECT_LEN {
+        return Err(RedirectError::TooLong { len: url.len() });
+    }
+    let parsed = Url::parse(url).map_err(|_| RedirectError::NotAUrl)?;
+    let path_ok = parsed.path() == base.path()
+        || (base.scheme() == REDIRECT_SCHEME
+            && parsed
+                .path()
+                .strip_prefix(base.path())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(is_valid_provider_id));
+    if parsed.scheme() != base.scheme() || parsed.host_str() != base.host_str() || !path_ok {
+        return Err(RedirectError::NotACallback {
+            shown: shown(&parsed),
+        });
+    }
+    Ok(parsed)
+}
+
+/// When a URL fragment is an authorization response: `Some(its state)`.
+/// Anything else in a fragment (`#_=_`, which some providers append) is not.
+fn fragment_response(fragment: &str) -> Option<Option<String>> {
+    match parse_query(fragment) {
+        Ok(params) => RESPONSE_PARAMETERS
+            .iter()
+            .any(|name| params.contains_key(*name))
+            .then(|| params.get("state").cloned()),
+        // Malformed, but still recognisably a response: say so, without a state.
+        Err(_) => fragment
+            .split('&')
+            .filter_map(|pair| pair.split('=').next())
+            .any(|name| RESPONSE_PARAMETERS.contains(&name))
+            .then_some(None),
+    }
+}
+
 /// Splits an `application/x-www-form-urlencoded` query strictly: valid
 /// percent-encoding, UTF-8, no repeated names.
 fn parse_query(query: &str) -> Result<HashMap<String, String>, RedirectError> {
@@ -170,7 +279,9 @@ fn parse_query(query: &str) -> Result<HashMap<String, String>, RedirectError> {
         let name = decode(name)?;
         let value = decode(value)?;
         if out.contains_key(&name) {
-            return Err(RedirectError::DuplicateParameter { name });
+            return Err(RedirectError::DuplicateParameter {
+                name: protocol_text(&name, MAX_ERROR_CODE),
+            });
         }
         out.insert(name, value);
     }
@@ -223,7 +334,7 @@ pub fn check_issuer(
         Some(found) if found == expected => Ok(()),
         Some(found) => Err(RedirectError::IssuerMismatch {
             expected: expected.to_owned(),
-            found: found.to_owned(),
+            found: protocol_text(found, MAX_DESCRIPTION),
         }),
         None if iss_required => Err(RedirectError::IssuerMissing {
             expected: expected.to_owned(),
@@ -415,6 +526,158 @@ mod tests {
         let shown = RedactedUrl("dev.latchkey:/oauth/callback?code=SECRET&state=STATE").to_string();
         assert_eq!(shown, "dev.latchkey:/oauth/callback?code=…&state=…");
         assert!(!shown.contains("SECRET"));
+    }
+
+    #[test]
+    fn per_provider_callback_paths_are_accepted() {
+        let r = parse_redirect("dev.latchkey:/oauth/callback/work-2?code=c&state=s", &cb())
+            .expect("per-provider path");
+        assert_eq!(r.state(), Some("s"));
+        assert_eq!(
+            callback_uri(
+                "dev.latchkey:/oauth/callback/work-2?code=c&state=s#x",
+                &cb()
+            )
+            .expect("callback")
+            .as_str(),
+            "dev.latchkey:/oauth/callback/work-2"
+        );
+        for url in [
+            "dev.latchkey:/oauth/callback/?code=c&state=s",
+            "dev.latchkey:/oauth/callback/Work?code=c&state=s",
+            "dev.latchkey:/oauth/callback/a/b?code=c&state=s",
+            "dev.latchkey:/oauth/callbackwork?code=c&state=s",
+            "dev.latchkey:/oauth/callback/%2e%2e?code=c&state=s",
+        ] {
+            assert_eq!(
+                parse_redirect(url, &cb()).expect_err(url).code(),
+                "link_not_callback",
+                "{url}"
+            );
+        }
+        // Only the app's own scheme has per-provider paths.
+        let loopback = Url::parse("http://127.0.0.1/callback").expect("url");
+        assert!(parse_redirect("http://127.0.0.1/callback/p?code=c&state=s", &loopback).is_err());
+    }
+
+    #[test]
+    fn the_link_must_come_on_the_pending_redirect_uri() {
+        let per_provider = Url::parse("dev.latchkey:/oauth/callback/work").expect("url");
+        let link = callback_uri("dev.latchkey:/oauth/callback/work?code=c&state=s", &cb())
+            .expect("callback");
+        assert_eq!(matches_pending(&link, &per_provider), Ok(()));
+        let shared =
+            callback_uri("dev.latchkey:/oauth/callback?code=c&state=s", &cb()).expect("callback");
+        assert_eq!(matches_pending(&shared, &cb()), Ok(()));
+        let err = matches_pending(&shared, &per_provider).expect_err("shared for per-provider");
+        assert_eq!(err.code(), "redirect_mismatch");
+        assert!(err.to_string().contains("mix-up"), "{err}");
+        let other = callback_uri("dev.latchkey:/oauth/callback/home?code=c&state=s", &cb())
+            .expect("callback");
+        assert!(matches_pending(&other, &per_provider).is_err());
+        assert!(matches_pending(&link, &cb()).is_err());
+    }
+
+    #[test]
+    fn authorization_error_text_is_reduced_and_capped() {
+        let url = format!(
+            "dev.latchkey:/oauth/callback?error=access_denied%E2%80%AE%0A%22x%5C{}&error_description=Click%0D%0Ahttps%3A%2F%2Fevil.example+%E2%80%AEnow%22{}&state=s",
+            "e".repeat(200),
+            "d".repeat(1000)
+        );
+        let Redirect::Error(e) = parse_redirect(&url, &cb()).expect("error response") else {
+            panic!("error expected")
+        };
+        assert!(e.error.starts_with("access_deniedxeee"), "{}", e.error);
+        assert_eq!(e.error.len(), 64);
+        let description = e.description.expect("description");
+        assert!(
+            description.starts_with("Clickhttps://evil.example now"),
+            "{description}"
+        );
+        assert_eq!(description.len(), 300);
+        let allowed = |c: char| matches!(c, ' '..='~') && c != '"' && c != '\\';
+        assert!(e.error.chars().chain(description.chars()).all(allowed));
+    }
+
+    #[test]
+    fn names_echoed_from_a_rejected_link_are_reduced_and_capped() {
+        let path = format!("/{}evil\n\"{}", '\u{202e}', "p".repeat(2000));
+        let err = parse_redirect(&format!("dev.latchkey:{path}"), &cb()).expect_err("other path");
+        let RedirectError::NotACallback { shown } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(shown.len() <= 300, "{}", shown.len());
+        assert!(!shown.contains('\n') && !shown.contains('\u{202e}') && !shown.contains('"'));
+        let long_name = format!("{}%0A%E2%80%AE", "n".repeat(500));
+        let err = parse_redirect(
+            &format!("dev.latchkey:/oauth/callback?{long_name}=1&{long_name}=2"),
+            &cb(),
+        )
+        .expect_err("duplicate");
+        let RedirectError::DuplicateParameter { name } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(name.len(), 64);
+        assert!(name.bytes().all(|b| b == b'n'));
+        let err = check_issuer(
+            Some("https://evil.example\n\u{202e}\"x"),
+            "https://a",
+            false,
+        )
+        .expect_err("mismatch");
+        assert!(err.to_string().contains("https://evil.examplex"), "{err}");
+    }
+
+    #[test]
+    fn a_response_in_the_fragment_is_recognised() {
+        let err = parse_redirect(
+            "dev.latchkey:/oauth/callback#code=SECRETCODE&state=STATE-1&iss=https%3A%2F%2Fid",
+            &cb(),
+        )
+        .expect_err("fragment");
+        assert_eq!(err.code(), "fragment_response");
+        assert_eq!(
+            err,
+            RedirectError::FragmentResponse {
+                state: Some("STATE-1".into())
+            }
+        );
+        let message = err.to_string();
+        assert!(message.contains("fragment"), "{message}");
+        assert!(message.contains("response_mode"), "{message}");
+        assert!(!message.contains("STATE-1") && !message.contains("SECRETCODE"));
+        // An error response, an implicit-flow response, a malformed one.
+        for (url, state) in [
+            (
+                "dev.latchkey:/oauth/callback/p#error=access_denied&state=S2",
+                Some("S2"),
+            ),
+            (
+                "dev.latchkey:/oauth/callback#access_token=AT&token_type=bearer",
+                None,
+            ),
+            ("dev.latchkey:/oauth/callback#code=%zz&state=S3", None),
+            ("dev.latchkey:/oauth/callback?state=S4#code=C", Some("S4")),
+        ] {
+            assert_eq!(
+                parse_redirect(url, &cb()).expect_err(url),
+                RedirectError::FragmentResponse {
+                    state: state.map(str::to_owned)
+                },
+                "{url}"
+            );
+        }
+        // A fragment that is not a response (some providers append `#_=_`)
+        // does not hide a good query.
+        assert!(parse_redirect("dev.latchkey:/oauth/callback?code=c&state=s#_=_", &cb()).is_ok());
+        assert!(
+            parse_redirect("dev.latchkey:/oauth/callback?code=c&state=s#code=d", &cb()).is_ok()
+        );
+        assert_eq!(
+            parse_redirect("dev.latchkey:/oauth/callback#_=_", &cb()).expect_err("empty"),
+            RedirectError::MissingParameter { name: "state" }
+        );
     }
 
     #[test]

@@ -2,43 +2,52 @@
 //!
 //! [`Latchkey::refresh_account`] redeems an account's refresh token without a
 //! browser, safely under concurrency:
-//! - **single-flight in the process**: callers that arrive while a refresh is
-//!   running wait for it and share its result;
-//! - **across processes** (the app and the `latchkey` CLI): an advisory lock
-//!   file per account (`<data dir>/locks/<account>.lock`) around
-//!   read-refresh-write, and the refresh token is re-read from the keychain
-//!   once the lock is held, so a token rotated by the other process is never
-//!   presented again;
+//! - **one writer per account** ([`crate::account_slot`]): a refresh takes the
+//!   account's writer — in the process, then across processes (the app and
+//!   the `latchkey` CLI) — and reads the refresh token from the keychain only
+//!   once it holds it, so a token rotated by another writer is never
+//!   presented again; callers that arrive while a refresh is running wait for
+//!   it and share its result;
 //! - **rotation**: a new refresh token is written to the keychain before the
 //!   new access token is used or announced; no new one keeps the old;
-//! - **failure classes**: `invalid_grant` and other OAuth errors are terminal
-//!   (the dead token is deleted, the account "needs sign-in", metadata kept);
-//!   network errors, timeouts, 5xx and 429 are transient (nothing changes).
+//! - **only a dead grant ends an account**: `invalid_grant` from the token
+//!   endpoint, or a validly signed ID token proving another `sub`/`iss`/`aud`
+//!   (then the token is revoked first), delete the refresh token and mark the
+//!   account "needs sign-in". Everything else keeps it: transport errors,
+//!   5xx, 429 and any answer that is not OAuth (a WAF page, a proxy's 407, a
+//!   redirect) are transient ("offline", retried with backoff that honours
+//!   `Retry-After`); other OAuth errors (`invalid_client`, …) and ID tokens
+//!   Latchkey cannot accept are "refused" (not retried until "Retry now");
+//!   JWKS trouble and clock skew are transient.
 //!
 //! [`Latchkey::run_account`] is the per-account loop the app runs: refresh at
 //! launch, then before expiry ([`next_refresh_at`]), with capped exponential
 //! backoff and jitter ([`Backoff`]) while offline, woken early by "Retry now".
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+pub use crate::account_slot::CROSS_PROCESS_LOCK_TIMEOUT;
+use crate::account_slot::{AccountSlot, AccountWriter};
 use crate::accounts::{Account, AccountId, AccountStatus, RegistryError};
 use crate::clock::unix_seconds;
+use crate::discovery::ProviderMetadata;
 use crate::error::ErrorCode;
-use crate::id_token::{Expectations, IdTokenError, verify_cached};
+use crate::file_lock::LockError;
+use crate::id_token::{Expectations, IdTokenError, signed_by_provider, verify_cached};
+use crate::provider::ProviderConfig;
 use crate::secret::SecretString;
 use crate::signin::{AccessToken, Latchkey, lock};
-use crate::token::{TokenEndpoint, TokenError, refresh};
+use crate::token::{Failure, TokenEndpoint, TokenError, refresh, revoke};
 use crate::vault::VaultError;
 
 /// How many refreshes run at once against one issuer.
 pub const PER_ISSUER_CONCURRENCY: usize = 8;
-/// How long to wait for another process's refresh of the same account.
-pub const CROSS_PROCESS_LOCK_TIMEOUT: Duration = Duration::from_secs(45);
 /// Assumed access token lifetime when the server does not say.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// The longest `Retry-After` honoured.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Why a refresh failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +59,21 @@ pub enum RefreshError {
     /// The grant is gone: the person must sign in again.
     #[error("the account needs to sign in again: {reason}")]
     NeedsSignIn { reason: String, code: &'static str },
-    /// Network trouble, a timeout, 5xx or 429: try again later.
+    /// The provider refused Latchkey's request (an OAuth error other than
+    /// `invalid_grant`, an ID token Latchkey cannot accept, a provider no
+    /// longer configured): the tokens are kept; retrying will not help until
+    /// the settings change.
+    #[error("the provider refused Latchkey's request: {reason}")]
+    Refused { reason: String, code: &'static str },
+    /// Network trouble, a timeout, 5xx, 429, a non-OAuth answer, JWKS
+    /// trouble, clock skew: try again later.
     #[error("the provider could not be reached: {reason}")]
-    Transient { reason: String, code: &'static str },
+    Transient {
+        reason: String,
+        code: &'static str,
+        /// How long the server asked us to wait, if it did.
+        retry_after: Option<Duration>,
+    },
     /// The keychain failed.
     #[error("{0}")]
     Vault(#[from] VaultError),
@@ -67,10 +88,11 @@ impl RefreshError {
         Self::Transient {
             reason: err.to_string(),
             code: err.code(),
+            retry_after: None,
         }
     }
 
-    /// True when a later retry may succeed.
+    /// True when a later retry may succeed on its own.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Transient { .. } => true,
@@ -82,8 +104,14 @@ impl RefreshError {
                     | VaultError::Platform { .. }
             ),
             Self::Registry(_) => true,
-            Self::UnknownAccount { .. } | Self::NeedsSignIn { .. } => false,
+            Self::UnknownAccount { .. } | Self::NeedsSignIn { .. } | Self::Refused { .. } => false,
         }
+    }
+}
+
+impl From<LockError> for RefreshError {
+    fn from(err: LockError) -> Self {
+        Self::transient(&err)
     }
 }
 
@@ -91,7 +119,9 @@ impl ErrorCode for RefreshError {
     fn code(&self) -> &'static str {
         match self {
             Self::UnknownAccount { .. } => "unknown_account",
-            Self::NeedsSignIn { code, .. } | Self::Transient { code, .. } => code,
+            Self::NeedsSignIn { code, .. }
+            | Self::Transient { code, .. }
+            | Self::Refused { code, .. } => code,
             Self::Vault(err) => err.code(),
             Self::Registry(err) => err.code(),
         }
@@ -188,6 +218,18 @@ impl Backoff {
         let jitter = capped.mul_f64(self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0));
         capped.saturating_sub(jitter)
     }
+
+    /// The delay before attempt `attempt`, but never shorter than what the
+    /// server asked for (`Retry-After`, up to [`MAX_RETRY_AFTER`]).
+    pub fn delay_honouring(
+        &self,
+        attempt: u32,
+        random: f64,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        let ours = self.delay(attempt, random);
+        retry_after.map_or(ours, |asked| ours.max(asked.min(MAX_RETRY_AFTER)))
+    }
 }
 
 fn random_unit() -> f64 {
@@ -201,7 +243,7 @@ fn random_unit() -> f64 {
 /// Per-account and per-issuer coordination inside one process.
 #[derive(Debug, Default)]
 pub(crate) struct Coordination {
-    flights: std::sync::Mutex<HashMap<AccountId, Arc<Flight>>>,
+    slots: std::sync::Mutex<HashMap<AccountId, Arc<AccountSlot>>>,
     issuers: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     pub(crate) live: std::sync::Mutex<HashMap<AccountId, LiveStatus>>,
     wakers: std::sync::Mutex<HashMap<AccountId, Arc<tokio::sync::Notify>>>,
@@ -209,9 +251,6 @@ pub(crate) struct Coordination {
     touched: std::sync::Mutex<HashMap<AccountId, u64>>,
     active: std::sync::atomic::AtomicUsize,
     closing: std::sync::atomic::AtomicBool,
-    /// Rotated refresh tokens the keychain refused to store: the only ones the
-    /// provider still accepts. Used (and stored again) by the next refresh.
-    pub(crate) unsaved: std::sync::Mutex<HashMap<AccountId, SecretString>>,
 }
 
 /// Counts a refresh as active until dropped.
@@ -223,12 +262,6 @@ impl Drop for Active<'_> {
     }
 }
 
-#[derive(Debug, Default)]
-struct Flight {
-    lock: tokio::sync::Mutex<()>,
-    generation: std::sync::atomic::AtomicU64,
-}
-
 /// A guard that removes an account from the running set when its loop ends.
 struct Running<'a>(&'a Latchkey, AccountId);
 
@@ -238,13 +271,28 @@ impl Drop for Running<'_> {
     }
 }
 
+/// What a refresh needs to know about its account, read under the writer.
+struct Context {
+    account: Account,
+    provider: ProviderConfig,
+    metadata: ProviderMetadata,
+}
+
 impl Latchkey {
-    fn flight(&self, id: &AccountId) -> Arc<Flight> {
+    /// The slot of an account (created on first use).
+    pub(crate) fn slot(&self, id: &AccountId) -> Arc<AccountSlot> {
         Arc::clone(
-            lock(&self.coordination.flights)
+            lock(&self.coordination.slots)
                 .entry(id.clone())
                 .or_default(),
         )
+    }
+
+    /// Takes an account's writer (see [`crate::account_slot`]).
+    pub(crate) async fn writer(&self, id: &AccountId) -> Result<AccountWriter, LockError> {
+        self.slot(id)
+            .writer(&self.locks, id.as_str(), CROSS_PROCESS_LOCK_TIMEOUT)
+            .await
     }
 
     fn issuer_slots(&self, issuer: &str) -> Arc<tokio::sync::Semaphore> {
@@ -253,54 +301,6 @@ impl Latchkey {
                 .entry(issuer.to_owned())
                 .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_ISSUER_CONCURRENCY))),
         )
-    }
-
-    fn lock_path(&self, id: &AccountId) -> PathBuf {
-        let dir = self
-            .registry
-            .path()
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        dir.join("locks").join(format!("{}.lock", id.as_str()))
-    }
-
-    /// Takes the cross-process lock of an account (polling `try_lock`, so no
-    /// runtime thread blocks), with a timeout.
-    async fn cross_process_lock(&self, id: &AccountId) -> Result<std::fs::File, RefreshError> {
-        let path = self.lock_path(id);
-        let io = |err: std::io::Error| RefreshError::Transient {
-            reason: format!("cannot use the lock file {}: {err}", path.display()),
-            code: "lock_failed",
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        let deadline = tokio::time::Instant::now() + CROSS_PROCESS_LOCK_TIMEOUT;
-        let mut pause = Duration::from_millis(2);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(RefreshError::Transient {
-                            reason: "another Latchkey process holds this account's refresh lock"
-                                .into(),
-                            code: "lock_timeout",
-                        });
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
-            }
-        }
     }
 
     fn set_live(&self, id: &AccountId, status: LiveStatus) {
@@ -339,30 +339,24 @@ impl Latchkey {
     /// Callers that arrive while a refresh of the same account is running
     /// share its result instead of starting another.
     pub async fn refresh_account(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
-        let result = self.refresh_with(id, None).await;
+        let result = self.refresh_shared(id).await;
         self.flush_refresh_times().await;
         result
     }
 
-    async fn refresh_with(
-        &self,
-        id: &AccountId,
-        known: Option<Account>,
-    ) -> Result<AccessToken, RefreshError> {
-        let flight = self.flight(id);
-        let generation = flight.generation.load(std::sync::atomic::Ordering::SeqCst);
-        let _in_process = flight.lock.lock().await;
-        if flight.generation.load(std::sync::atomic::Ordering::SeqCst) != generation
+    async fn refresh_shared(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+        let slot = self.slot(id);
+        let generation = slot.generation();
+        let writer = self.writer(id).await?;
+        if slot.generation() != generation
             && let Some(token) = self.access_token(id)
         {
             // Someone refreshed while we waited: share their result.
             return Ok(token);
         }
-        let result = self.refresh_locked(id, known).await;
+        let result = self.refresh_locked(&writer, id).await;
         if result.is_ok() {
-            flight
-                .generation
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            writer.bump_generation();
         }
         result
     }
@@ -385,33 +379,19 @@ impl Latchkey {
         true
     }
 
-    async fn refresh_locked(
-        &self,
-        id: &AccountId,
-        known: Option<Account>,
-    ) -> Result<AccessToken, RefreshError> {
-        use std::sync::atomic::Ordering;
-        self.coordination.active.fetch_add(1, Ordering::SeqCst);
-        let _active = Active(&self.coordination.active);
-        if self.coordination.closing.load(Ordering::SeqCst) {
-            return Err(RefreshError::Transient {
-                reason: "Latchkey is shutting down".into(),
-                code: "shutting_down",
-            });
-        }
-        let account = match known {
-            Some(account) => account,
-            None => self
-                .registry
-                .load()?
-                .get(id)
-                .cloned()
-                .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?,
-        };
+    /// The account, its provider and metadata, read under the writer (a
+    /// sign-out or sign-in again may have changed them while we waited).
+    async fn context(&self, id: &AccountId) -> Result<Context, RefreshError> {
+        let account = self
+            .registry
+            .load()?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?;
         let provider = self
             .provider(&account.provider_id)
             .cloned()
-            .ok_or_else(|| RefreshError::NeedsSignIn {
+            .ok_or_else(|| RefreshError::Refused {
                 reason: format!(
                     "the provider {:?} is no longer configured",
                     account.provider_id
@@ -422,15 +402,40 @@ impl Latchkey {
             .metadata(&account.provider_id)
             .await
             .map_err(|err| RefreshError::transient(&err))?;
-        let _file_lock = self.cross_process_lock(id).await?;
+        Ok(Context {
+            account,
+            provider,
+            metadata,
+        })
+    }
+
+    async fn refresh_locked(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+    ) -> Result<AccessToken, RefreshError> {
+        use std::sync::atomic::Ordering;
+        self.coordination.active.fetch_add(1, Ordering::SeqCst);
+        let _active = Active(&self.coordination.active);
+        if self.coordination.closing.load(Ordering::SeqCst) {
+            return Err(RefreshError::Transient {
+                reason: "Latchkey is shutting down".into(),
+                code: "shutting_down",
+                retry_after: None,
+            });
+        }
+        let Context {
+            account,
+            provider,
+            metadata,
+        } = self.context(id).await?;
         // A rotated token the keychain refused earlier is newer than the one in
         // the keychain: store it now if the keychain is back, and use it.
-        let unsaved = lock(&self.coordination.unsaved).get(id).cloned();
-        let kept = match unsaved {
+        let kept = match self.slot(id).unsaved() {
             Some(token) => {
-                match self.store_refresh_token(id, &token).await {
+                match self.write_refresh_token(id, &token).await {
                     Ok(()) => {
-                        lock(&self.coordination.unsaved).remove(id);
+                        writer.clear_unsaved();
                         tracing::info!(account = %id, "stored the rotated refresh token kept in memory");
                     }
                     Err(err) => {
@@ -439,8 +444,8 @@ impl Latchkey {
                 }
                 Some(token)
             }
-            // Under the lock: the keychain has the newest token, whoever rotated it.
-            None => self.refresh_token(id).await?,
+            // Under the writer: the keychain has the newest token, whoever rotated it.
+            None => self.read_refresh_token(id).await?,
         };
         let Some(refresh_token) = kept else {
             self.mark_needs_sign_in(id)
@@ -461,27 +466,33 @@ impl Latchkey {
         let slot = slots.acquire().await.map_err(|_| RefreshError::Transient {
             reason: "shutting down".into(),
             code: "shutting_down",
+            retry_after: None,
         })?;
         let result = refresh(self.http.as_ref(), &endpoint, &refresh_token, now).await;
         drop(slot);
         let tokens = match result {
             Ok(tokens) => tokens,
-            Err(err) if err.is_transient() => {
-                tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
-                return Err(RefreshError::transient(&err));
-            }
             Err(err) => {
-                return Err(self
-                    .grant_dead(id, &err.to_string(), terminal_code(&err))
-                    .await);
+                if let TokenError::InvalidResponse {
+                    rotated: Some(rotated),
+                    ..
+                } = &err
+                    && rotated != &refresh_token
+                {
+                    // The provider may have retired the token we sent.
+                    self.store_rotated(writer, id, rotated).await?;
+                }
+                return Err(self.token_failed(writer, id, &err).await);
             }
         };
         // Rotation: persist the new refresh token before anything uses the new access token.
-        if let Some(new_token) = &tokens.refresh_token
-            && new_token != &refresh_token
-        {
-            self.store_rotated(id, new_token).await?;
-        }
+        let live_token = match &tokens.refresh_token {
+            Some(new_token) if new_token != &refresh_token => {
+                self.store_rotated(writer, id, new_token).await?;
+                new_token.clone()
+            }
+            _ => refresh_token,
+        };
         if let Some(id_token) = &tokens.id_token {
             let expect = Expectations {
                 issuer: &account.issuer,
@@ -499,11 +510,29 @@ impl Latchkey {
             )
             .await
             {
-                if matches!(err, IdTokenError::JwksTransport(_)) {
-                    return Err(RefreshError::transient(&err));
+                let proven = match &err {
+                    // Checked by us after the signature was verified.
+                    IdTokenError::SubjectChanged => true,
+                    IdTokenError::Issuer { .. } | IdTokenError::Audience { .. } => {
+                        signed_by_provider(
+                            self.http.as_ref(),
+                            &self.jwks,
+                            &metadata.jwks_uri,
+                            id_token,
+                            &provider.client_id,
+                        )
+                        .await
+                    }
+                    _ => false,
+                };
+                if proven {
+                    tracing::error!(account = %id, code = err.code(), error = %err, "the provider proved another identity for this grant; revoking it");
+                    self.revoke_quietly(&metadata, &provider, &live_token).await;
+                    return Err(self
+                        .grant_dead(writer, id, &err.to_string(), err.code())
+                        .await);
                 }
-                tracing::error!(account = %id, code = err.code(), error = %err, "the refreshed ID token is not valid");
-                return Err(self.grant_dead(id, &err.to_string(), err.code()).await);
+                return Err(self.id_token_failed(id, &err, tokens.server_date));
             }
         }
         let access = AccessToken {
@@ -525,6 +554,87 @@ impl Latchkey {
         }
         tracing::info!(account = %id, rotated = tokens.refresh_token.is_some(), "access token refreshed");
         Ok(access)
+    }
+
+    /// What a failed token request means (see [`Failure`]); only
+    /// `invalid_grant` ends the grant.
+    async fn token_failed(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+        err: &TokenError,
+    ) -> RefreshError {
+        match err.failure() {
+            Failure::GrantDead => {
+                self.grant_dead(writer, id, &err.to_string(), "invalid_grant")
+                    .await
+            }
+            Failure::Refused => {
+                tracing::warn!(account = %id, code = err.code(), error = %err, "the provider refused the refresh; the refresh token is kept");
+                RefreshError::Refused {
+                    reason: err.to_string(),
+                    code: err.code(),
+                }
+            }
+            Failure::Transient => {
+                tracing::info!(account = %id, code = err.code(), error = %err, "refresh failed; will retry");
+                RefreshError::Transient {
+                    reason: err.to_string(),
+                    code: err.code(),
+                    retry_after: err.retry_after(),
+                }
+            }
+        }
+    }
+
+    /// A refreshed ID token failed a check that proves nothing about the
+    /// grant: the (stored) refresh token is kept.
+    fn id_token_failed(
+        &self,
+        id: &AccountId,
+        err: &IdTokenError,
+        server_date: Option<SystemTime>,
+    ) -> RefreshError {
+        tracing::warn!(account = %id, code = err.code(), error = %err, "the refreshed ID token was not accepted; the refresh token is kept");
+        match err {
+            IdTokenError::Jwks { .. } | IdTokenError::JwksTransport(_) => {
+                RefreshError::transient(err)
+            }
+            IdTokenError::Expired | IdTokenError::IssuedInFuture => RefreshError::Transient {
+                reason: clock_skew_text(self.clock.now(), server_date)
+                    .unwrap_or_else(|| err.to_string()),
+                code: "clock_skew",
+                retry_after: None,
+            },
+            _ => RefreshError::Refused {
+                reason: err.to_string(),
+                code: err.code(),
+            },
+        }
+    }
+
+    /// Revokes a refresh token at the provider, if it has an endpoint (best
+    /// effort: a grant is ended here anyway).
+    pub(crate) async fn revoke_quietly(
+        &self,
+        metadata: &ProviderMetadata,
+        provider: &ProviderConfig,
+        token: &SecretString,
+    ) {
+        let Some(endpoint) = &metadata.revocation_endpoint else {
+            return;
+        };
+        if let Err(err) = revoke(
+            self.http.as_ref(),
+            endpoint,
+            &provider.client_id,
+            token,
+            "refresh_token",
+        )
+        .await
+        {
+            tracing::warn!(code = err.code(), error = %err, "a refresh token could not be revoked");
+        }
     }
 
     /// Records a successful refresh time (written by [`Self::flush_refresh_times`]).
@@ -562,13 +672,17 @@ impl Latchkey {
 
     async fn store_rotated(
         &self,
+        writer: &AccountWriter,
         id: &AccountId,
         token: &SecretString,
     ) -> Result<(), RefreshError> {
         let mut last = None;
         for attempt in 0..3u32 {
-            match self.store_refresh_token(id, token).await {
-                Ok(()) => return Ok(()),
+            match self.write_refresh_token(id, token).await {
+                Ok(()) => {
+                    writer.clear_unsaved();
+                    return Ok(());
+                }
                 Err(err) => {
                     tracing::warn!(account = %id, attempt, code = err.code(), "could not store the rotated refresh token");
                     last = Some(err);
@@ -577,20 +691,27 @@ impl Latchkey {
             }
         }
         // Keep it for the next attempt: the provider has retired the old one.
-        lock(&self.coordination.unsaved).insert(id.clone(), token.clone());
+        writer.keep_unsaved(token.clone());
         Err(last.map_or_else(
             || RefreshError::Transient {
                 reason: "keychain".into(),
                 code: "keychain_error",
+                retry_after: None,
             },
             RefreshError::Vault,
         ))
     }
 
-    /// Terminal failure: delete the dead token, keep the metadata, mark "needs sign-in".
-    async fn grant_dead(&self, id: &AccountId, reason: &str, code: &'static str) -> RefreshError {
-        tracing::warn!(account = %id, code, reason, "the refresh token was refused: the account needs sign-in");
-        lock(&self.coordination.unsaved).remove(id);
+    /// The grant is dead: delete the token, keep the metadata, mark "needs sign-in".
+    async fn grant_dead(
+        &self,
+        writer: &AccountWriter,
+        id: &AccountId,
+        reason: &str,
+        code: &'static str,
+    ) -> RefreshError {
+        tracing::warn!(account = %id, code, reason, "the grant has ended: the account needs sign-in");
+        writer.clear_unsaved();
         if let Err(err) = self.vault.delete(id.as_str()).await {
             tracing::warn!(account = %id, code = err.code(), "could not delete the dead refresh token");
         }
@@ -621,9 +742,7 @@ impl Latchkey {
             .map(|account| {
                 let core = Arc::clone(self);
                 let id = account.id.clone();
-                let task = tokio::spawn(async move {
-                    core.refresh_with(&account.id, Some(account.clone())).await
-                });
+                let task = tokio::spawn(async move { core.refresh_shared(&account.id).await });
                 (id, task)
             })
             .collect();
@@ -633,6 +752,7 @@ impl Latchkey {
                 Err(RefreshError::Transient {
                     reason: format!("the refresh task failed: {err}"),
                     code: "internal_error",
+                    retry_after: None,
                 })
             });
             results.push((id, result));
@@ -654,8 +774,9 @@ impl Latchkey {
     }
 
     /// The lifecycle of one account: refresh now, then before expiry; back off
-    /// while offline; stop when it needs sign-in or is signed out. Returns
-    /// immediately if a loop already runs for this account.
+    /// while offline; wait for "Retry now" while the provider refuses; stop
+    /// when it needs sign-in or is signed out. Returns immediately if a loop
+    /// already runs for this account.
     pub async fn run_account(&self, id: AccountId, backoff: Backoff) {
         if !lock(&self.coordination.running).insert(id.clone()) {
             return;
@@ -721,11 +842,22 @@ impl Latchkey {
                             next_refresh_at: next,
                         },
                     );
-                    next
+                    Some(next)
+                }
+                Err(RefreshError::Refused { reason, code }) => {
+                    attempt = 0;
+                    self.set_live(&id, LiveStatus::Refused { reason, code });
+                    // Not retried on a timer: only "Retry now" (or a restart).
+                    None
                 }
                 Err(err) if err.is_transient() => {
                     attempt += 1;
-                    let retry_at = self.clock.now() + backoff.delay(attempt, random_unit());
+                    let retry_after = match &err {
+                        RefreshError::Transient { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    let retry_at = self.clock.now()
+                        + backoff.delay_honouring(attempt, random_unit(), retry_after);
                     self.set_live(
                         &id,
                         LiveStatus::Offline {
@@ -734,7 +866,7 @@ impl Latchkey {
                             attempt,
                         },
                     );
-                    retry_at
+                    Some(retry_at)
                 }
                 Err(RefreshError::UnknownAccount { .. }) => {
                     lock(&self.coordination.live).remove(&id);
@@ -753,26 +885,45 @@ impl Latchkey {
             };
             // On the injected clock: wall-clock time, so a suspended laptop
             // refreshes soon after it wakes (and tests drive it exactly).
-            tokio::select! {
-                () = self.clock.sleep_until(wake_at) => {}
-                () = waker.notified() => { attempt = attempt.saturating_sub(1); }
+            match wake_at {
+                Some(wake_at) => tokio::select! {
+                    () = self.clock.sleep_until(wake_at) => {}
+                    () = waker.notified() => { attempt = attempt.saturating_sub(1); }
+                },
+                None => waker.notified().await,
             }
         }
     }
 }
 
-fn terminal_code(err: &TokenError) -> &'static str {
-    match err {
-        TokenError::OAuth { error, .. } if error == "invalid_grant" => "invalid_grant",
-        other => other.code(),
+/// "Your clock is N minutes off", when the provider's `Date` shows it.
+fn clock_skew_text(now: SystemTime, server_date: Option<SystemTime>) -> Option<String> {
+    let server = server_date?;
+    let (ahead, by) = match now.duration_since(server) {
+        Ok(by) => (true, by),
+        Err(behind) => (false, behind.duration()),
+    };
+    if by < Duration::from_secs(90) {
+        return None;
     }
+    let minutes = (by.as_secs() + 30) / 60;
+    Some(format!(
+        "this computer's clock is {minutes} minute{} {} the provider's; set the clock right (automatic time) and Latchkey will retry",
+        if minutes == 1 { "" } else { "s" },
+        if ahead { "ahead of" } else { "behind" }
+    ))
 }
+
+#[cfg(test)]
+#[path = "refresh_grant_tests.rs"]
+mod grant_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
-    fn t0() -> SystemTime {
+    pub(super) fn t0() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
     }
 
@@ -845,7 +996,7 @@ mod tests {
     use crate::vault::{KeyringStore, SecretStore, Vault};
     use url::Url;
 
-    fn provider() -> crate::provider::ProviderConfig {
+    pub(super) fn provider() -> crate::provider::ProviderConfig {
         crate::provider::parse_providers(&format!(
             "[[provider]]\nid = \"p\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\n"
         ))
@@ -855,7 +1006,7 @@ mod tests {
         .expect("valid")
     }
 
-    fn metadata() -> ProviderMetadata {
+    pub(super) fn metadata() -> ProviderMetadata {
         let url = |p: &str| Url::parse(&format!("{ISSUER}{p}")).expect("url");
         ProviderMetadata {
             issuer: ISSUER.into(),
@@ -870,12 +1021,12 @@ mod tests {
         }
     }
 
-    struct Setup {
-        core: Latchkey,
-        clock: Arc<ManualClock>,
-        store: Arc<KeyringStore>,
-        id: AccountId,
-        dir: PathBuf,
+    pub(super) struct Setup {
+        pub(super) core: Latchkey,
+        pub(super) clock: Arc<ManualClock>,
+        pub(super) store: Arc<KeyringStore>,
+        pub(super) id: AccountId,
+        pub(super) dir: PathBuf,
     }
 
     impl Drop for Setup {
@@ -884,14 +1035,14 @@ mod tests {
         }
     }
 
-    fn dir(name: &str) -> PathBuf {
+    pub(super) fn dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("latchkey-refresh-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
 
-    fn core_over(
+    pub(super) fn core_over(
         http: Arc<dyn HttpClient>,
         store: Arc<dyn SecretStore>,
         dir: &std::path::Path,
@@ -908,7 +1059,7 @@ mod tests {
         core
     }
 
-    async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
+    pub(super) async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
         let dir = dir(name);
         let store = Arc::new(KeyringStore::in_memory(format!("refresh-{name}")));
         let clock = Arc::new(ManualClock::new(t0()));
@@ -925,7 +1076,7 @@ mod tests {
         core.registry
             .update(|b| b.upsert(account))
             .expect("registry");
-        core.store_refresh_token(&id, &SecretString::new("RT-0"))
+        core.write_refresh_token(&id, &SecretString::new("RT-0"))
             .await
             .expect("store");
         Setup {
@@ -938,8 +1089,8 @@ mod tests {
     }
 
     /// The refresh token in the account's keychain item (it must be there).
-    async fn stored_token(core: &Latchkey, id: &AccountId) -> String {
-        core.refresh_token(id)
+    pub(super) async fn stored_token(core: &Latchkey, id: &AccountId) -> String {
+        core.read_refresh_token(id)
             .await
             .expect("get")
             .expect("rt")
@@ -947,7 +1098,7 @@ mod tests {
             .to_owned()
     }
 
-    fn tokens(rt: Option<&str>) -> Canned {
+    pub(super) fn tokens(rt: Option<&str>) -> Canned {
         let mut body =
             serde_json::json!({"access_token": "AT", "token_type": "Bearer", "expires_in": 600});
         if let Some(rt) = rt {
@@ -1014,6 +1165,7 @@ mod tests {
             server.set(
                 "/token",
                 Canned {
+                    headers: Vec::new(),
                     status,
                     content_type: "text/html",
                     body: "<html>busy</html>".into(),
@@ -1230,6 +1382,7 @@ mod tests {
         server.set(
             "/token",
             Canned {
+                headers: Vec::new(),
                 status: 503,
                 content_type: "text/html",
                 body: String::new(),
@@ -1362,6 +1515,6 @@ mod tests {
         assert!(sent[1].contains("refresh_token=RT-1"), "{}", sent[1]);
         assert!(sent[2].contains("refresh_token=RT-2"), "{}", sent[2]);
         assert_eq!(stored_token(&core, &s.id).await, "RT-3");
-        assert!(lock(&core.coordination.unsaved).is_empty());
+        assert!(core.slot(&s.id).unsaved().is_none());
     }
 }

@@ -2,21 +2,24 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 /// A secret string (refresh token, authorization code, PKCE verifier, ...).
 ///
-/// `Debug` and `Display` print `[redacted]`; there is no `Serialize`. Read the
-/// value with [`SecretString::expose`] at the single place that must send it.
+/// `Debug` and `Display` print `[redacted]`; there is no `Serialize`; the
+/// memory is zeroed when the value is dropped (`zeroize`). Read the value with
+/// [`SecretString::expose`] at the single place that must send it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
+pub struct SecretString(Zeroizing<String>);
 
 impl SecretString {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Zeroizing::new(value.into()))
     }
 
     /// The secret itself. Call this only where the value leaves the process
-    /// (an HTTP request body, the keychain).
+    /// (an HTTP request body, the keychain, the one token a CLI was asked for).
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use sha2::Digest as _;
+
 use url::Url;
 
-use crate::accounts::{
-    Account, AccountBook, AccountId, AccountSecret, Registry, RegistryError, new_account,
-};
+use crate::accounts::{Account, AccountBook, AccountId, Registry, RegistryError, new_account};
 use crate::authorize::{
     AuthorizeError, PendingAuthorization, PendingHandle, PendingStore, PendingSummary,
     SignInOptions, Taken, new_authorization,
@@ -63,9 +63,16 @@ pub enum CompleteError {
         error: String,
         description: Option<String>,
     },
-    /// `iss` missing or wrong.
+    /// `iss` missing or wrong, or the link came on another provider's
+    /// redirect URI.
     #[error("{0}")]
     Issuer(RedirectError),
+    /// The provider sent its response in the URL fragment (`#code=…`), which
+    /// a native app must not accept; the sign-in it belonged to has ended.
+    #[error(
+        "{provider_name} sent the sign-in response in the URL fragment, which Latchkey does not accept (check the provider's response_mode setting); the sign-in has ended, please start again"
+    )]
+    Fragment { provider_name: String },
     /// The code exchange failed.
     #[error("signing in to {provider_name} failed: {source}")]
     Token {
@@ -85,6 +92,13 @@ pub enum CompleteError {
         "{provider_name} did not grant offline access (no refresh token), so Latchkey cannot keep this account signed in"
     )]
     NoRefreshToken { provider_name: String },
+    /// Another Latchkey process kept the account busy for too long.
+    #[error("the sign-in could not be saved: {reason}; nothing was stored")]
+    Busy { reason: String },
+    /// The same sign-in link arrived again just after it completed (a double
+    /// click on the browser's "open Latchkey?" prompt): nothing to do.
+    #[error("this sign-in link was already used a moment ago")]
+    Repeated,
     /// The keychain failed; nothing was stored.
     #[error("the sign-in could not be saved: {0}; nothing was stored")]
     Vault(#[from] VaultError),
@@ -98,12 +112,18 @@ impl CompleteError {
     pub fn is_ignored_link(&self) -> bool {
         matches!(self, Self::Link(_) | Self::UnknownState)
     }
+
+    /// True for a repeat of a link that just completed: a quiet no-op.
+    pub fn is_repeat(&self) -> bool {
+        matches!(self, Self::Repeated)
+    }
 }
 
 impl ErrorCode for CompleteError {
     fn code(&self) -> &'static str {
         match self {
             Self::Link(err) | Self::Issuer(err) => err.code(),
+            Self::Fragment { .. } => "fragment_response",
             Self::UnknownState => "unknown_state",
             Self::Expired { .. } => "sign_in_expired",
             Self::Cancelled { .. } => "sign_in_cancelled",
@@ -111,10 +131,21 @@ impl ErrorCode for CompleteError {
             Self::Token { source, .. } => source.code(),
             Self::IdToken { source, .. } => source.code(),
             Self::NoRefreshToken { .. } => "no_refresh_token",
+            Self::Busy { .. } => "lock_timeout",
+            Self::Repeated => "sign_in_link_repeated",
             Self::Vault(err) => err.code(),
             Self::Registry(err) => err.code(),
         }
     }
+}
+
+/// How long a completed sign-in's link counts as a harmless repeat.
+const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a failed save kept the new refresh token in the keychain.
+enum Kept {
+    Yes,
+    No,
 }
 
 /// How long each step of completing a sign-in took.
@@ -205,10 +236,6 @@ impl PendingAuthorization {
             provider_name: provider_name.clone(),
             source,
         };
-        let id_token = tokens
-            .id_token
-            .as_ref()
-            .ok_or_else(|| id_error(IdTokenError::Missing))?;
         let expectations = Expectations {
             issuer: &self.endpoints.issuer,
             client_id: &self.client_id,
@@ -216,9 +243,34 @@ impl PendingAuthorization {
             subject: None,
             now: clock.now(),
         };
-        let mut identity = verify(http, &self.endpoints.jwks_uri, id_token, &expectations)
-            .await
-            .map_err(id_error)?;
+        let verified = match tokens.id_token.as_ref() {
+            None => Err(IdTokenError::Missing),
+            Some(id_token) => verify(http, &self.endpoints.jwks_uri, id_token, &expectations).await,
+        };
+        let mut identity = match verified {
+            Ok(identity) => identity,
+            Err(err) => {
+                // The provider has just issued a grant we will not keep: end it there too.
+                if let (Some(endpoint), Some(refresh_token)) = (
+                    &self.endpoints.revocation_endpoint,
+                    tokens.refresh_token.as_ref(),
+                ) && let Err(revoke_err) = revoke(
+                    http,
+                    endpoint,
+                    &self.client_id,
+                    refresh_token,
+                    "refresh_token",
+                )
+                .await
+                {
+                    tracing::warn!(
+                        code = revoke_err.code(),
+                        "the refused sign-in's refresh token could not be revoked"
+                    );
+                }
+                return Err(id_error(err));
+            }
+        };
         if (identity.name.is_none() || identity.email.is_none())
             && let Some(userinfo) = &self.endpoints.userinfo_endpoint
             && let Err(err) =
@@ -252,7 +304,9 @@ pub struct Latchkey {
     pub(crate) registry: Registry,
     pub(crate) providers: Vec<ProviderConfig>,
     pub(crate) metadata: Mutex<HashMap<String, ProviderMetadata>>,
-    pub(crate) store_lock: tokio::sync::Mutex<()>,
+    pub(crate) locks: crate::file_lock::LockDir,
+    /// Hashes of the `state`s of sign-ins completed lately (repeat links).
+    pub(crate) recent: Mutex<Vec<([u8; 32], Instant)>>,
     pub(crate) access_tokens: Mutex<HashMap<AccountId, AccessToken>>,
     pub(crate) coordination: crate::refresh::Coordination,
     pub(crate) jwks: crate::id_token::JwksCache,
@@ -282,15 +336,22 @@ impl Latchkey {
         registry: Registry,
         providers: Vec<ProviderConfig>,
     ) -> Self {
+        let data_dir = registry
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let locks = crate::file_lock::LockDir::new(crate::file_lock::lock_dir_for(&data_dir));
         Self {
-            pending: PendingStore::new(vault.clone()),
+            pending: PendingStore::new(vault.clone(), locks.clone()),
             http,
             vault,
             clock,
             registry,
             providers,
             metadata: Mutex::new(HashMap::new()),
-            store_lock: tokio::sync::Mutex::new(()),
+            locks,
+            recent: Mutex::new(Vec::new()),
             access_tokens: Mutex::new(HashMap::new()),
             coordination: crate::refresh::Coordination::default(),
             jwks: Mutex::new(HashMap::new()),
@@ -385,71 +446,163 @@ impl Latchkey {
     }
 
     /// Reads an account's refresh token from the keychain.
-    pub async fn refresh_token(&self, id: &AccountId) -> Result<Option<SecretString>, VaultError> {
-        let Some(raw) = self.vault.get(id.as_str()).await? else {
-            return Ok(None);
-        };
-        let secret: AccountSecret =
-            serde_json::from_str(raw.expose()).map_err(|_| VaultError::Corrupt {
-                reason: format!("the keychain item of {id} is not in Latchkey's format"),
-            })?;
-        Ok(Some(SecretString::new(secret.refresh_token)))
+    pub(crate) async fn read_refresh_token(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SecretString>, VaultError> {
+        match self.vault.get(id.as_str()).await? {
+            Some(raw) => crate::account_secret::decode(&raw, id.as_str()).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The refresh token the provider currently accepts for an account: one
     /// the keychain refused to store (kept in memory) if any, else the
-    /// keychain's.
+    /// keychain's. Call it holding the account's writer.
     pub(crate) async fn live_refresh_token(
         &self,
         id: &AccountId,
     ) -> Result<Option<SecretString>, VaultError> {
-        let unsaved = lock(&self.coordination.unsaved).get(id).cloned();
-        match unsaved {
+        match self.slot(id).unsaved() {
             Some(token) => Ok(Some(token)),
-            None => self.refresh_token(id).await,
+            None => self.read_refresh_token(id).await,
         }
     }
 
-    /// Writes an account's refresh token to the keychain.
-    pub async fn store_refresh_token(
+    /// Writes an account's refresh token to the keychain. Call it holding the
+    /// account's writer.
+    pub(crate) async fn write_refresh_token(
         &self,
         id: &AccountId,
         token: &SecretString,
     ) -> Result<(), VaultError> {
-        let secret = AccountSecret {
-            v: 1,
-            refresh_token: token.expose().to_owned(),
-        };
-        let json = serde_json::to_string(&secret).map_err(|err| VaultError::Platform {
-            reason: format!("cannot encode the account secret: {err}"),
+        self.vault
+            .set(id.as_str(), crate::account_secret::encode(token)?)
+            .await
+    }
+
+    /// Test seam: stores a refresh token for an account, as a sign-in would.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn testing_store_refresh_token(
+        &self,
+        id: &AccountId,
+        token: &SecretString,
+    ) -> Result<(), VaultError> {
+        self.write_refresh_token(id, token).await
+    }
+
+    /// Test seam: the refresh token in an account's keychain item.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn testing_refresh_token(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SecretString>, VaultError> {
+        self.read_refresh_token(id).await
+    }
+
+    /// Whether `state` belongs to a sign-in completed in the last minute
+    /// (and remembers it when `record`): a browser that delivers the same
+    /// link twice (a double click on its "open Latchkey?" prompt) does so
+    /// within seconds. Only a hash of the state is kept.
+    fn seen_lately(&self, state: &str, record: bool) -> bool {
+        let hash: [u8; 32] = sha2::Sha256::digest(state.as_bytes()).into();
+        let mut recent = lock(&self.recent);
+        recent.retain(|(_, at)| at.elapsed() < REPEAT_WINDOW);
+        let seen = recent.iter().any(|(h, _)| *h == hash);
+        if record && !seen {
+            recent.push((hash, Instant::now()));
+        }
+        seen
+    }
+
+    /// Stores a completed sign-in under the account's writer: the refresh
+    /// token, then the metadata. Returns whether the account existed, its
+    /// replaced refresh token (to revoke) and the keychain write's duration.
+    async fn store_signed_in(
+        &self,
+        account: &Account,
+        refresh_token: &SecretString,
+        access: AccessToken,
+    ) -> Result<(bool, Option<SecretString>, u64), (CompleteError, Kept)> {
+        let lost = |err: CompleteError| (err, Kept::No);
+        let writer = self.writer(&account.id).await.map_err(|err| {
+            lost(CompleteError::Busy {
+                reason: err.to_string(),
+            })
         })?;
-        self.vault.set(id.as_str(), SecretString::new(json)).await?;
+        let existed = self
+            .registry
+            .load()
+            .map_err(|err| lost(err.into()))?
+            .get(&account.id)
+            .is_some();
+        // The old token of an account signed in again: revoked once the new one is stored.
+        let old_token = if existed {
+            self.live_refresh_token(&account.id).await.ok().flatten()
+        } else {
+            None
+        };
+        let started = Instant::now();
+        self.write_refresh_token(&account.id, refresh_token)
+            .await
+            .map_err(|err| lost(err.into()))?;
         // Whatever was kept in memory for this account is older than this token.
-        lock(&self.coordination.unsaved).remove(id);
-        Ok(())
+        writer.clear_unsaved();
+        let keychain_ms = ms(started);
+        if let Err(err) = self.registry.update(|book| book.upsert(account.clone())) {
+            if existed {
+                // The account's item now holds the new token: keep it.
+                return Err((err.into(), Kept::Yes));
+            }
+            // Do not leave a keychain item without its account.
+            let _ = self.vault.delete(account.id.as_str()).await;
+            return Err(lost(err.into()));
+        }
+        lock(&self.access_tokens).insert(account.id.clone(), access);
+        drop(writer);
+        Ok((existed, old_token, keychain_ms))
     }
 
     /// Completes a sign-in from a redirect URL received on `redirect_uri`.
     pub async fn complete(&self, url: &str, redirect_uri: &Url) -> Result<SignedIn, CompleteError> {
         let arrived = Instant::now();
-        let redirect = parse_redirect(url, redirect_uri).map_err(CompleteError::Link)?;
+        let redirect = match parse_redirect(url, redirect_uri) {
+            Ok(redirect) => redirect,
+            Err(RedirectError::FragmentResponse { state: Some(state) }) => {
+                // The provider answered in the fragment: end the sign-in it belongs to.
+                return Err(match self.pending.take(&state, self.clock.now()).await? {
+                    Taken::Found(p) => CompleteError::Fragment {
+                        provider_name: p.provider_name.clone(),
+                    },
+                    Taken::Expired { provider_name } => CompleteError::Fragment { provider_name },
+                    Taken::Unknown => {
+                        CompleteError::Link(RedirectError::FragmentResponse { state: None })
+                    }
+                });
+            }
+            Err(err) => return Err(CompleteError::Link(err)),
+        };
         let Some(state) = redirect.state() else {
             return Err(CompleteError::UnknownState);
         };
         let pending = match self.pending.take(state, self.clock.now()).await? {
-            Taken::Found(p) => *p,
+            Taken::Found(p) => {
+                self.seen_lately(state, true);
+                *p
+            }
             Taken::Expired { provider_name } => {
                 return Err(CompleteError::Expired { provider_name });
             }
+            Taken::Unknown if self.seen_lately(state, false) => {
+                tracing::info!("a repeat of a sign-in link that was just used; ignored");
+                return Err(CompleteError::Repeated);
+            }
             Taken::Unknown => return Err(CompleteError::UnknownState),
         };
-        if pending.redirect_uri.scheme() != redirect_uri.scheme()
-            || pending.redirect_uri.path() != redirect_uri.path()
-        {
-            return Err(CompleteError::Link(RedirectError::NotACallback {
-                shown: format!("{}:{}", redirect_uri.scheme(), redirect_uri.path()),
-            }));
-        }
+        // Mix-up defence for providers without RFC 9207: the link must come
+        // on the redirect URI of the request it claims to answer.
+        crate::redirect::matches_pending(redirect_uri, &pending.redirect_uri)
+            .map_err(CompleteError::Issuer)?;
         check_issuer(
             redirect.iss(),
             &pending.endpoints.issuer,
@@ -490,6 +643,7 @@ impl Latchkey {
                 .ok_or_else(|| CompleteError::NoRefreshToken {
                     provider_name: provider_name.clone(),
                 })?;
+        let exchanged_ms = (exchanged.exchange_ms, exchanged.id_token_ms);
         let account = new_account(
             &provider_id,
             &exchanged.identity,
@@ -497,30 +651,35 @@ impl Latchkey {
             self.clock.now(),
         );
 
-        let _guard = self.store_lock.lock().await;
-        let existed = self.registry.load()?.get(&account.id).is_some();
-        // The old token of an account signed in again: revoked once the new one is stored.
-        let old_token = if existed {
-            self.live_refresh_token(&account.id).await.ok().flatten()
-        } else {
-            None
-        };
-        let started = Instant::now();
-        self.store_refresh_token(&account.id, &refresh_token)
-            .await?;
-        let keychain_ms = ms(started);
-        let replaced = match self.registry.update(|book| book.upsert(account.clone())) {
-            Ok(replaced) => replaced,
-            Err(err) => {
-                if !existed {
-                    // Do not leave a keychain item without its account.
-                    let _ = self.vault.delete(account.id.as_str()).await;
+        // One writer per account: a refresh of the old grant that is running
+        // now finishes (and stores its rotated token) before we replace it.
+        let stored = self
+            .store_signed_in(&account, &refresh_token, exchanged.access)
+            .await;
+        let (existed, old_token, keychain_ms) = match stored {
+            Ok(stored) => stored,
+            Err((err, Kept::Yes)) => return Err(err),
+            Err((err, Kept::No)) => {
+                // The provider has issued a grant we could not keep: end it there.
+                if let Some(endpoint) = &revocation_endpoint
+                    && let Err(revoke_err) = revoke(
+                        self.http.as_ref(),
+                        endpoint,
+                        &client_id,
+                        &refresh_token,
+                        "refresh_token",
+                    )
+                    .await
+                {
+                    tracing::warn!(
+                        code = revoke_err.code(),
+                        "the unsaved sign-in's refresh token could not be revoked"
+                    );
                 }
-                return Err(err.into());
+                return Err(err);
             }
         };
-        lock(&self.access_tokens).insert(account.id.clone(), exchanged.access);
-        drop(_guard);
+        let replaced = existed;
         let mut old_token_revoked = None;
         if let Some(old) = old_token.filter(|old| old != &refresh_token) {
             old_token_revoked = Some(match &revocation_endpoint {
@@ -543,8 +702,8 @@ impl Latchkey {
             });
         }
         let timings = Timings {
-            exchange_ms: exchanged.exchange_ms,
-            id_token_ms: exchanged.id_token_ms,
+            exchange_ms: exchanged_ms.0,
+            id_token_ms: exchanged_ms.1,
             keychain_ms,
             total_ms: ms(arrived),
         };
@@ -715,7 +874,7 @@ mod tests {
         assert!(!done.replaced);
         assert_eq!(
             f.signin
-                .refresh_token(&done.account.id)
+                .read_refresh_token(&done.account.id)
                 .await
                 .expect("get")
                 .expect("rt")
@@ -735,14 +894,31 @@ mod tests {
             .expect("token request");
         assert!(token_request.1.contains("code=C1"));
         assert!(token_request.1.contains("code_verifier="));
-        // The pending request is gone: a replay is ignored.
+        // The pending request is gone: a repeat of the link (a double click on
+        // the browser's prompt) is a quiet no-op, not a forgery alarm.
         let replay = f
             .signin
             .complete(&url, &callback())
             .await
             .expect_err("replay");
-        assert_eq!(replay.code(), "unknown_state");
+        assert_eq!(replay.code(), "sign_in_link_repeated");
+        assert!(replay.is_repeat() && !replay.is_ignored_link());
         assert_eq!(f.server.count("/token"), 1);
+        // A state nobody issued is still reported.
+        let forged = f
+            .signin
+            .complete(&callback_for("never-issued"), &callback())
+            .await
+            .expect_err("forged");
+        assert_eq!(forged.code(), "unknown_state");
+        // A minute later a replay is an unknown link again.
+        lock(&f.signin.recent).clear();
+        let late = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("late");
+        assert_eq!(late.code(), "unknown_state");
     }
 
     /// A well-formed callback (code `C`, our issuer) for a pending request.
@@ -809,10 +985,45 @@ mod tests {
         );
         assert_eq!(f.server.count("/token"), 0);
         f.nothing_stored();
-        // A provider that does not promise iss may omit it.
+        // A provider that does not promise iss may omit it, on its own
+        // redirect URI (mix-up defence without RFC 9207)…
         let (state, _) = f.begin(false, true).await;
-        let url = format!("dev.latchkey:/oauth/callback?code=C&state={state}");
-        assert!(f.signin.complete(&url, &callback()).await.is_ok());
+        let shared = format!("dev.latchkey:/oauth/callback?code=C&state={state}");
+        let err = f
+            .signin
+            .complete(&shared, &callback())
+            .await
+            .expect_err("on the shared callback");
+        assert_eq!(err.code(), "redirect_mismatch");
+        assert!(!err.is_ignored_link(), "shown, not ignored");
+        let (state, _) = f.begin(false, true).await;
+        let url = format!("dev.latchkey:/oauth/callback/p?code=C&state={state}");
+        let on = crate::redirect::callback_uri(&url, &callback()).expect("callback");
+        assert!(f.signin.complete(&url, &on).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_response_in_the_fragment_ends_its_sign_in_and_says_so() {
+        let f = fixture("fragment");
+        let (state, _) = f.begin(true, true).await;
+        let url = format!(
+            "dev.latchkey:/oauth/callback#code=C&state={state}&iss={}",
+            urlencode(ISSUER)
+        );
+        let err = f
+            .signin
+            .complete(&url, &callback())
+            .await
+            .expect_err("fragment");
+        assert_eq!(err.code(), "fragment_response");
+        assert!(!err.is_ignored_link(), "{err}");
+        assert!(err.to_string().contains("fragment"), "{err}");
+        assert!(!err.to_string().contains(&state), "{err}");
+        assert!(
+            f.signin.pending().await.expect("pending").is_empty(),
+            "the sign-in ended"
+        );
+        assert_eq!(f.server.count("/token"), 0);
     }
 
     #[tokio::test]
@@ -902,9 +1113,8 @@ mod tests {
     #[tokio::test]
     async fn a_failing_registry_write_removes_the_keychain_item() {
         let f = fixture("registry");
-        // The registry's folder is a file: every write fails.
-        std::fs::create_dir_all(f.dir.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&f.dir, b"not a folder").expect("write");
+        // The registry's lock file is a folder: every write fails (reads work).
+        std::fs::create_dir_all(f.dir.join("accounts.lock")).expect("mkdir");
         let (state, _) = f.begin(true, true).await;
         let url = callback_for(&state);
         let err = f
@@ -919,7 +1129,6 @@ mod tests {
             None,
             "no orphan keychain item"
         );
-        let _ = std::fs::remove_file(&f.dir);
     }
 
     #[tokio::test]
@@ -941,7 +1150,7 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_nonce_in_the_id_token_stores_nothing() {
         let f = fixture("nonce");
-        lock(&f.signin.metadata).insert("p".into(), metadata(true));
+        with_revocation(&f, 200);
         let pending = f
             .signin
             .begin("p", &SignInOptions::default())
@@ -967,6 +1176,18 @@ mod tests {
             "id_token_nonce"
         );
         f.nothing_stored();
+        // The grant the provider just issued is ended there too.
+        let revoked = f
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(p, _)| p == "/token/revocation")
+            .cloned()
+            .expect("the refused sign-in's refresh token is revoked")
+            .1;
+        assert!(revoked.contains("token=RT&"), "{revoked}");
     }
 
     async fn signed_in(f: &Fixture) -> AccountId {
@@ -1052,7 +1273,7 @@ mod tests {
         assert_eq!(done.account.id, id);
         assert_eq!(
             f.signin
-                .refresh_token(&id)
+                .read_refresh_token(&id)
                 .await
                 .expect("get")
                 .expect("rt")
@@ -1071,6 +1292,106 @@ mod tests {
             .1;
         assert!(revoked.contains("token=RT-1"));
         assert_eq!(f.signin.accounts().expect("book").accounts.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signing_in_again_during_a_refresh_ends_on_the_new_grant() {
+        let f = fixture("again-race");
+        let id = signed_in(&f).await;
+        with_revocation(&f, 200);
+        let (state, nonce) = f.begin(true, true).await;
+        // A refresh of the old grant is at the provider, slowly.
+        f.server.set(
+            "/token",
+            Canned::json(
+                200,
+                serde_json::json!({
+                    "access_token": "AT-1b", "token_type": "Bearer", "refresh_token": "RT-1b",
+                }),
+            ),
+        );
+        *f.server.delay.lock().expect("delay") = Duration::from_millis(300);
+        let core = Arc::new(f);
+        let refresh = {
+            let core = Arc::clone(&core);
+            let id = id.clone();
+            tokio::spawn(async move { core.signin.refresh_account(&id).await })
+        };
+        while core.server.count("/token") < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Meanwhile the person signs in again: the new grant's code exchange.
+        core.server.set(
+            "/token",
+            Canned::json(
+                200,
+                serde_json::json!({
+                    "access_token": "AT-2", "token_type": "Bearer", "refresh_token": "RT-2",
+                    "id_token": Claims::valid(core.clock.now(), &nonce).sign().to_string(),
+                }),
+            ),
+        );
+        *core.server.delay.lock().expect("delay") = Duration::ZERO;
+        let done = core
+            .signin
+            .complete(&callback_for(&state), &callback())
+            .await
+            .expect("signed in again");
+        refresh
+            .await
+            .expect("task")
+            .expect("the old grant's refresh finished first");
+        assert_eq!(done.old_token_revoked, Some(true));
+        assert_eq!(
+            core.signin
+                .read_refresh_token(&id)
+                .await
+                .expect("get")
+                .expect("rt")
+                .expose(),
+            "RT-2",
+            "the old grant's rotated token overwrote the new grant's"
+        );
+        let revoked: Vec<String> = core
+            .server
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(p, _)| p == "/token/revocation")
+            .map(|(_, b)| b.clone())
+            .collect();
+        assert_eq!(revoked.len(), 1);
+        assert!(revoked[0].contains("token=RT-1b"), "{}", revoked[0]);
+    }
+
+    #[tokio::test]
+    async fn reconcile_never_takes_an_unreadable_item_for_a_missing_one() {
+        let f = fixture("reconcile-locked");
+        let id = signed_in(&f).await;
+        // The item is locked (a collection locked again, a D-Bus hiccup).
+        f.store.inner.fail_next(
+            id.as_str(),
+            keyring_core::Error::NoStorageAccess("locked".into()),
+        );
+        let report = f.signin.reconcile().await.expect("reconciled");
+        assert!(report.needs_sign_in.is_empty(), "{report:?}");
+        assert_eq!(
+            f.signin
+                .accounts()
+                .expect("book")
+                .get(&id)
+                .expect("kept")
+                .status,
+            crate::accounts::AccountStatus::Active
+        );
+        assert!(
+            f.signin
+                .read_refresh_token(&id)
+                .await
+                .expect("get")
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -1112,7 +1433,11 @@ mod tests {
         assert_eq!(std::fs::read(moved).expect("kept"), b"{ damaged");
         assert!(report.orphans_deleted.is_empty());
         assert!(
-            f.signin.refresh_token(&id).await.expect("get").is_some(),
+            f.signin
+                .read_refresh_token(&id)
+                .await
+                .expect("get")
+                .is_some(),
             "the secret survives"
         );
     }

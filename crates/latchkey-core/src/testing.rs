@@ -39,6 +39,25 @@ pub fn jwks(keys: &[u8]) -> CoreJsonWebKeySet {
     CoreJsonWebKeySet::new(keys.iter().map(|n| key(*n).as_verification_key()).collect())
 }
 
+/// A test key with no `kid` (providers that publish a single unnamed key).
+pub fn key_without_kid(n: u8) -> CoreRsaPrivateSigningKey {
+    let pem = match n {
+        1 => include_str!("testdata/rsa-test-key-1.pem"),
+        _ => include_str!("testdata/rsa-test-key-2.pem"),
+    };
+    #[allow(clippy::expect_used)]
+    CoreRsaPrivateSigningKey::from_pem(pem, None).expect("test key")
+}
+
+/// A key set of keys without `kid`.
+pub fn jwks_without_kid(keys: &[u8]) -> CoreJsonWebKeySet {
+    CoreJsonWebKeySet::new(
+        keys.iter()
+            .map(|n| key_without_kid(*n).as_verification_key())
+            .collect(),
+    )
+}
+
 /// What goes into a test ID token.
 #[derive(Debug, Clone)]
 pub struct Claims {
@@ -52,6 +71,8 @@ pub struct Claims {
     pub name: Option<String>,
     pub email: Option<String>,
     pub key: u8,
+    /// Sign without a `kid` header.
+    pub no_kid: bool,
 }
 
 impl Claims {
@@ -67,6 +88,7 @@ impl Claims {
             name: Some("Alice".into()),
             email: Some("alice@example.test".into()),
             key: 1,
+            no_kid: false,
         }
     }
 
@@ -91,14 +113,26 @@ impl Claims {
         )
         .set_nonce(self.nonce.clone().map(Nonce::new))
         .set_authorized_party(self.azp.clone().map(ClientId::new));
+        let signer = if self.no_kid {
+            key_without_kid(self.key)
+        } else {
+            key(self.key)
+        };
         CoreIdToken::new(
             claims,
-            &key(self.key),
+            &signer,
             CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
             None,
             None,
         )
         .expect("signed")
+    }
+}
+
+impl Claims {
+    /// The signed token as the provider sends it.
+    pub fn raw(&self) -> SecretString {
+        SecretString::new(self.sign().to_string())
     }
 }
 
@@ -118,6 +152,7 @@ pub struct Canned {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Canned {
@@ -126,7 +161,24 @@ impl Canned {
             status,
             content_type: "application/json",
             body: body.to_string(),
+            headers: Vec::new(),
         }
+    }
+
+    /// An HTML page (a WAF challenge, a captive portal, a load balancer's error).
+    pub fn html(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body: body.to_owned(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same answer with one more header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 }
 
@@ -210,11 +262,13 @@ impl HttpClient for FakeServer {
                 });
             };
             #[allow(clippy::expect_used)]
-            Ok(http::Response::builder()
+            let mut response = http::Response::builder()
                 .status(canned.status)
-                .header("content-type", canned.content_type)
-                .body(canned.body.into_bytes())
-                .expect("response"))
+                .header("content-type", canned.content_type);
+            for (name, value) in &canned.headers {
+                response = response.header(*name, value.as_str());
+            }
+            Ok(response.body(canned.body.into_bytes()).expect("response"))
         })
     }
 }

@@ -9,19 +9,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
-    AuthorizationCode, ClientId, PkceCodeVerifier, RedirectUrl, RefreshToken, TokenResponse,
-    TokenUrl,
+    AuthorizationCode, ClientId, EndpointNotSet, EndpointSet, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, StandardRevocableToken, TokenResponse, TokenUrl,
 };
-use openidconnect::core::{
-    CoreClient, CoreErrorResponseType, CoreIdToken, CoreTokenResponse, CoreTokenType,
-};
-use openidconnect::{IssuerUrl, JsonWebKeySet};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::ErrorCode;
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
 use crate::secret::SecretString;
+use crate::text::protocol_text;
 
 /// Tokens from one token response. Secrets are redacted in `Debug`.
 pub struct TokenSet {
@@ -29,25 +31,46 @@ pub struct TokenSet {
     pub access_token: SecretString,
     /// The refresh token, when one was issued (kept in the keychain only).
     pub refresh_token: Option<SecretString>,
-    /// The ID token, still unverified.
-    pub id_token: Option<CoreIdToken>,
+    /// The ID token as sent (a JWT), still unparsed and unverified: its
+    /// checks are [`crate::id_token`]'s, so a bad ID token never makes the
+    /// rest of the response (a rotated refresh token) unreadable.
+    pub id_token: Option<SecretString>,
     /// When the access token expires, if the server said.
     pub expires_at: Option<SystemTime>,
     /// Granted scopes, if the server said (else the requested ones apply).
     pub scopes: Option<Vec<String>>,
+    /// The server's clock (its `Date` header), to explain clock skew.
+    pub server_date: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for TokenSet {
-    // By hand: `CoreIdToken`'s own `Debug` prints the whole JWT, signature included.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSet")
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
-            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("id_token", &self.id_token)
             .field("expires_at", &self.expires_at)
             .field("scopes", &self.scopes)
-            .finish()
+            .finish_non_exhaustive()
     }
+}
+
+/// What a failed token request means for the grant (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// `invalid_grant`: the refresh token is dead. The only answer from a
+    /// token endpoint that ends an account's grant.
+    GrantDead,
+    /// Any other OAuth error (`invalid_client`, `unauthorized_client`,
+    /// `invalid_scope`, `invalid_request`, …): the provider refuses this
+    /// client's request, which retrying will not change until its settings
+    /// (or ours) do. The refresh token is kept.
+    Refused,
+    /// Anything that is not an OAuth answer — the network, a timeout, 5xx,
+    /// 429, `temporarily_unavailable`, an HTML page from a WAF, proxy, load
+    /// balancer or captive portal at any status, a redirect: try again later.
+    /// The refresh token is kept.
+    Transient,
 }
 
 /// Why a token request failed.
@@ -64,6 +87,10 @@ pub enum TokenError {
         error: String,
         /// `error_description`, if any.
         description: Option<String>,
+        /// HTTP status, when known.
+        status: Option<u16>,
+        /// `Retry-After`, when the server sent one.
+        retry_after: Option<Duration>,
     },
     /// The server answered something that is not a valid token response.
     #[error("the token endpoint sent an invalid response{}: {reason}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
@@ -72,17 +99,40 @@ pub enum TokenError {
         status: Option<u16>,
         /// What is wrong, without any body content.
         reason: String,
+        /// `Retry-After`, when the server sent one.
+        retry_after: Option<Duration>,
+        /// A refresh token found in a successful (2xx) JSON response that is
+        /// otherwise unusable: the provider may already have retired the one
+        /// we sent, so this one must be kept.
+        rotated: Option<SecretString>,
     },
 }
 
 impl TokenError {
-    /// True when retrying later may work (network trouble, 5xx, 429);
-    /// false when the grant itself was refused.
-    pub fn is_transient(&self) -> bool {
+    /// What this failure means for the grant (see [`Failure`]).
+    pub fn failure(&self) -> Failure {
         match self {
-            Self::Transport(_) => true,
-            Self::OAuth { error, .. } => error == "temporarily_unavailable",
-            Self::InvalidResponse { status, .. } => status.is_some_and(|s| s >= 500 || s == 429),
+            Self::OAuth { error, .. } if error == "invalid_grant" => Failure::GrantDead,
+            Self::OAuth { error, status, .. }
+                if matches!(
+                    error.as_str(),
+                    "temporarily_unavailable" | "server_error" | "slow_down"
+                ) || status.is_some_and(|s| s >= 500 || s == 429) =>
+            {
+                Failure::Transient
+            }
+            Self::OAuth { .. } => Failure::Refused,
+            Self::Transport(_) | Self::InvalidResponse { .. } => Failure::Transient,
+        }
+    }
+
+    /// How long the server asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::OAuth { retry_after, .. } | Self::InvalidResponse { retry_after, .. } => {
+                *retry_after
+            }
+            Self::Transport(_) => None,
         }
     }
 }
@@ -91,8 +141,15 @@ impl ErrorCode for TokenError {
     fn code(&self) -> &'static str {
         match self {
             Self::Transport(err) => err.code(),
-            Self::OAuth { error, .. } if error == "invalid_grant" => "invalid_grant",
-            Self::OAuth { .. } => "token_error_response",
+            Self::OAuth { error, .. } => match error.as_str() {
+                "invalid_grant" => "invalid_grant",
+                "invalid_client" => "invalid_client",
+                "unauthorized_client" => "unauthorized_client",
+                "invalid_scope" => "invalid_scope",
+                "invalid_request" => "invalid_request",
+                "unsupported_grant_type" => "unsupported_grant_type",
+                _ => "token_error_response",
+            },
             Self::InvalidResponse { .. } => "token_invalid_response",
         }
     }
@@ -109,12 +166,20 @@ pub struct TokenEndpoint {
     pub issuer: String,
 }
 
-/// Remembers the status of the last response so errors can name it.
+/// What the last response said besides its body: status, `Retry-After`, `Date`.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    date: Option<SystemTime>,
+}
+
+/// Remembers [`Seen`] of the last response so errors can name it.
 #[derive(Clone, Default)]
-struct StatusProbe(Arc<Mutex<Option<u16>>>);
+struct StatusProbe(Arc<Mutex<Seen>>);
 
 impl StatusProbe {
-    fn get(&self) -> Option<u16> {
+    fn get(&self) -> Seen {
         *self
             .0
             .lock()
@@ -122,10 +187,38 @@ impl StatusProbe {
     }
 }
 
+fn http_date(value: &str) -> Option<SystemTime> {
+    chrono::DateTime::parse_from_rfc2822(value.trim())
+        .ok()
+        .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)))
+}
+
+fn seen(response: &HttpResponse, now: SystemTime) -> Seen {
+    let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
+    let date = header(http::header::DATE).and_then(http_date);
+    let retry_after = header(http::header::RETRY_AFTER).and_then(|v| {
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .map(Duration::from_secs)
+            .or_else(|| {
+                // An HTTP-date, relative to the server's own clock when it said.
+                let at = http_date(v)?;
+                Some(at.duration_since(date.unwrap_or(now)).unwrap_or_default())
+            })
+    });
+    Seen {
+        status: Some(response.status().as_u16()),
+        retry_after: retry_after.map(|d| d.min(Duration::from_secs(24 * 3600))),
+        date,
+    }
+}
+
 /// The injected [`HttpClient`] as an `oauth2` async HTTP client.
 struct OAuthHttp<'a> {
     http: &'a dyn HttpClient,
     probe: StatusProbe,
+    now: SystemTime,
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
@@ -139,42 +232,43 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
                 .probe
                 .0
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some(response.status().as_u16());
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = seen(&response, self.now);
             Ok(response)
         })
     }
 }
 
-fn client(
-    endpoint: &TokenEndpoint,
-    redirect: Option<&Url>,
-) -> Result<
-    CoreClient<
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-    >,
-    TokenError,
-> {
-    let issuer =
-        IssuerUrl::new(endpoint.issuer.clone()).map_err(|_| TokenError::InvalidResponse {
-            status: None,
-            reason: "the issuer is not a valid URL".into(),
-        })?;
-    let mut client = CoreClient::new(
-        ClientId::new(endpoint.client_id.clone()),
-        issuer,
-        JsonWebKeySet::new(vec![]),
-    )
-    .set_token_uri(TokenUrl::from_url(endpoint.url.clone()));
+/// The token response's extra field: the ID token, kept as text.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl oauth2::ExtraTokenFields for IdTokenField {}
+
+type Response = oauth2::StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    Response,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+fn client(endpoint: &TokenEndpoint, redirect: Option<&Url>) -> OAuthClient {
+    let mut client = oauth2::Client::new(ClientId::new(endpoint.client_id.clone()))
+        .set_token_uri(TokenUrl::from_url(endpoint.url.clone()));
     if let Some(redirect) = redirect {
         client = client.set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
     }
-    Ok(client)
+    client
 }
 
 /// Exchanges an authorization code (with its PKCE verifier) for tokens.
@@ -187,10 +281,11 @@ pub async fn exchange_code(
     pkce_verifier: SecretString,
     now: SystemTime,
 ) -> Result<TokenSet, TokenError> {
-    let client = client(endpoint, Some(redirect_uri))?;
+    let client = client(endpoint, Some(redirect_uri));
     let adapter = OAuthHttp {
         http,
         probe: StatusProbe::default(),
+        now,
     };
     let result = client
         .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
@@ -207,10 +302,11 @@ pub async fn refresh(
     refresh_token: &SecretString,
     now: SystemTime,
 ) -> Result<TokenSet, TokenError> {
-    let client = client(endpoint, None)?;
+    let client = client(endpoint, None);
     let adapter = OAuthHttp {
         http,
         probe: StatusProbe::default(),
+        now,
     };
     let token = RefreshToken::new(refresh_token.expose().to_owned());
     let result = client
@@ -218,17 +314,6 @@ pub async fn refresh(
         .request_async(&adapter)
         .await;
     finish(result, &adapter.probe, now)
-}
-
-/// An `error` / `error_description` value as RFC 6749 §5.2 allows it
-/// (printable ASCII without `"` and `\`), capped: anything else is dropped,
-/// so a hostile server cannot put control characters or markup in a message.
-fn protocol_text(value: &str, max: usize) -> String {
-    value
-        .chars()
-        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
-        .take(max)
-        .collect()
 }
 
 /// Revokes a token at an RFC 7009 endpoint, with a direct POST (the `oauth2`
@@ -259,6 +344,8 @@ pub async fn revoke(
         .map_err(|_| TokenError::InvalidResponse {
             status: None,
             reason: "invalid revocation URL".into(),
+            retry_after: None,
+            rotated: None,
         })?;
     let response = http.execute(request).await?;
     let status = response.status().as_u16();
@@ -274,38 +361,44 @@ pub async fn revoke(
         Ok(e) => Err(TokenError::OAuth {
             error: protocol_text(&e.error, 64),
             description: e.error_description.map(|d| protocol_text(&d, 300)),
+            status: Some(status),
+            retry_after: None,
         }),
         Err(_) => Err(TokenError::InvalidResponse {
             status: Some(status),
             reason: "the revocation endpoint refused the request".into(),
+            retry_after: None,
+            rotated: None,
         }),
     }
 }
 
-type OAuthResult = Result<
-    CoreTokenResponse,
-    oauth2::RequestTokenError<TransportError, oauth2::StandardErrorResponse<CoreErrorResponseType>>,
->;
+type OAuthResult = Result<Response, oauth2::RequestTokenError<TransportError, BasicErrorResponse>>;
 
 fn finish(
     result: OAuthResult,
     probe: &StatusProbe,
     now: SystemTime,
 ) -> Result<TokenSet, TokenError> {
-    let status = probe.get();
-    let response = result.map_err(|err| classify(err, status))?;
-    if !matches!(response.token_type(), CoreTokenType::Bearer) {
-        return Err(TokenError::InvalidResponse {
-            status,
-            reason: "token_type is not Bearer".into(),
-        });
+    let seen = probe.get();
+    let status = seen.status;
+    let response = result.map_err(|err| classify(err, seen))?;
+    let invalid = |reason: &str| TokenError::InvalidResponse {
+        status,
+        reason: reason.to_owned(),
+        retry_after: None,
+        rotated: response
+            .refresh_token()
+            .map(|t| t.secret().clone())
+            .filter(|t| !t.is_empty())
+            .map(SecretString::new),
+    };
+    if !matches!(response.token_type(), BasicTokenType::Bearer) {
+        return Err(invalid("token_type is not Bearer"));
     }
     let access = response.access_token().secret();
     if access.is_empty() {
-        return Err(TokenError::InvalidResponse {
-            status,
-            reason: "the access_token is empty".into(),
-        });
+        return Err(invalid("the access_token is empty"));
     }
     let refresh_token = response
         .refresh_token()
@@ -315,31 +408,56 @@ fn finish(
     Ok(TokenSet {
         access_token: SecretString::new(access.clone()),
         refresh_token,
-        id_token: response.extra_fields().id_token().cloned(),
+        id_token: response
+            .extra_fields()
+            .id_token
+            .clone()
+            .map(SecretString::new),
         expires_at: response
             .expires_in()
             .map(|d| now + d.min(Duration::from_secs(366 * 24 * 3600))),
         scopes: response
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect()),
+        server_date: seen.date,
     })
 }
 
+/// The `refresh_token` of a 2xx JSON body that failed to parse as a whole.
+fn salvage_refresh_token(status: Option<u16>, body: &[u8]) -> Option<SecretString> {
+    #[derive(Deserialize)]
+    struct Partial {
+        refresh_token: Option<zeroize::Zeroizing<String>>,
+    }
+    if !status.is_some_and(|s| (200..300).contains(&s)) {
+        return None;
+    }
+    serde_json::from_slice::<Partial>(body)
+        .ok()?
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .map(|t| SecretString::new(t.as_str()))
+}
+
 fn classify(
-    err: oauth2::RequestTokenError<
-        TransportError,
-        oauth2::StandardErrorResponse<CoreErrorResponseType>,
-    >,
-    status: Option<u16>,
+    err: oauth2::RequestTokenError<TransportError, BasicErrorResponse>,
+    seen: Seen,
 ) -> TokenError {
     use oauth2::RequestTokenError as E;
+    let Seen {
+        status,
+        retry_after,
+        ..
+    } = seen;
     match err {
         E::ServerResponse(response) => TokenError::OAuth {
             error: protocol_text(response.error().as_ref(), 64),
             description: response.error_description().map(|d| protocol_text(d, 300)),
+            status,
+            retry_after,
         },
         E::Request(transport) => TokenError::Transport(transport),
-        E::Parse(parse, _body) => {
+        E::Parse(parse, body) => {
             // Never echo the body or serde's message (it may quote values).
             let path = parse.path().to_string();
             let inner = parse.inner();
@@ -356,6 +474,7 @@ fn classify(
                     "an error status without a valid OAuth error body".to_owned()
                 }
                 (_, Some(field)) => format!("the `{field}` field is missing"),
+                _ if body.first() == Some(&b'<') => "an HTML page, not a token response".to_owned(),
                 _ if matches!(
                     inner.classify(),
                     serde_json::error::Category::Syntax | serde_json::error::Category::Eof
@@ -366,7 +485,12 @@ fn classify(
                 _ if path == "." => "not a JSON token response".to_owned(),
                 _ => format!("missing or malformed field `{path}`"),
             };
-            TokenError::InvalidResponse { status, reason }
+            TokenError::InvalidResponse {
+                status,
+                reason,
+                retry_after,
+                rotated: salvage_refresh_token(status, &body),
+            }
         }
         E::Other(message) => TokenError::InvalidResponse {
             status,
@@ -375,6 +499,8 @@ fn classify(
             } else {
                 "unexpected response".to_owned()
             },
+            retry_after,
+            rotated: None,
         },
     }
 }
@@ -487,7 +613,10 @@ mod tests {
             assert!(!shown.contains(part), "a part of the ID token in {shown}");
         }
         assert!(!shown.contains("AT-secret") && !shown.contains("RT-secret"));
-        assert!(shown.contains("id_token: Some(\"[redacted]\")"), "{shown}");
+        assert!(
+            shown.contains("id_token: Some(SecretString([redacted]))"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]
@@ -499,7 +628,7 @@ mod tests {
         );
         let err = exchange(&http).await.expect_err("refused");
         assert_eq!(err.code(), "invalid_grant");
-        assert!(!err.is_transient());
+        assert_eq!(err.failure(), Failure::GrantDead);
         assert!(err.to_string().contains("grant request is invalid"));
     }
 
@@ -541,7 +670,10 @@ mod tests {
             r#"{"error":"invalid_grant\n<script>","error_description":"line1\u0007\nline2 \"quoted\""}"#,
         );
         let err = exchange(&http).await.expect_err("refused");
-        let TokenError::OAuth { error, description } = &err else {
+        let TokenError::OAuth {
+            error, description, ..
+        } = &err
+        else {
             panic!("{err:?}")
         };
         assert_eq!(error, "invalid_grant<script>");
@@ -549,10 +681,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_bad_id_token_does_not_hide_the_rest_of_the_response() {
+        // An ID token without `iat`: before, the whole response failed to
+        // parse ("not a JSON token response") and a rotated refresh token in
+        // it was lost. The ID token is checked (and named) later.
+        let http = Canned::new(
+            200,
+            "application/json",
+            r#"{"access_token":"AT","token_type":"Bearer","refresh_token":"RT-2","id_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}"#,
+        );
+        let tokens = exchange(&http).await.expect("the response itself is fine");
+        assert_eq!(tokens.refresh_token.expect("rt").expose(), "RT-2");
+        let err = crate::id_token::parse(&tokens.id_token.expect("kept raw")).expect_err("no iat");
+        assert!(err.to_string().contains("claim is missing"), "{err}");
+    }
+
+    #[tokio::test]
     async fn server_errors_are_transient() {
         let http = Canned::new(503, "text/html", "<html>down</html>");
         let err = exchange(&http).await.expect_err("503");
-        assert!(err.is_transient(), "{err}");
+        assert_eq!(err.failure(), Failure::Transient, "{err}");
         assert!(err.to_string().contains("503"));
     }
 }

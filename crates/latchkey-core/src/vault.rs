@@ -131,6 +131,18 @@ impl KeyringStore {
     fn entry(&self, key: &str) -> Result<Entry, VaultError> {
         Ok(Entry::new_in_store(&self.store, &self.service, key)?)
     }
+
+    /// Tests (in-memory store only): the next call on `key` fails with `err`.
+    #[cfg(test)]
+    pub(crate) fn fail_next(&self, key: &str, err: keyring_core::Error) {
+        #[allow(clippy::expect_used)]
+        self.entry(key)
+            .expect("entry")
+            .as_any()
+            .downcast_ref::<keyring_core::mock::Cred>()
+            .expect("an in-memory store")
+            .set_error(err);
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -176,28 +188,139 @@ impl SecretStore for KeyringStore {
         let mut keys = Vec::new();
         for entry in Entry::search_in_store(&self.store, &spec)? {
             if let Some((service, user)) = entry.get_specifiers() {
-                // Stores that keep deleted entries around (the mock) report them here.
-                if service == self.service && entry.get_secret().is_ok() {
-                    keys.push(user);
+                if service != self.service {
+                    continue;
+                }
+                match entry.get_secret() {
+                    // Stores that keep deleted entries around (the mock) report them here.
+                    Err(keyring_core::Error::NoEntry) => {}
+                    // Unreadable (locked, D-Bus trouble) is not absent: it is listed.
+                    Ok(_) | Err(_) => keys.push(user),
                 }
                 continue;
             }
-            // An item deleted between the search and this read (e.g. the startup
-            // probe's) is simply not listed.
-            let Ok(attributes) = entry.get_attributes() else {
-                continue;
-            };
-            if attributes
-                .get("service")
-                .is_some_and(|s| *s == self.service)
-                && let Some(user) = attributes.get("username")
-            {
-                keys.push(user.clone());
+            match entry.get_attributes() {
+                Ok(attributes) => {
+                    if attributes
+                        .get("service")
+                        .is_some_and(|s| *s == self.service)
+                        && let Some(user) = attributes.get("username")
+                    {
+                        keys.push(user.clone());
+                    }
+                }
+                // An item deleted between the search and this read (e.g. the
+                // startup probe's) is simply not listed.
+                Err(err) if vanished(&err) => {}
+                // Anything else (a locked item, D-Bus trouble): we cannot tell
+                // whose item it is, so the listing is incomplete. Callers must
+                // not conclude that an item is missing from it.
+                Err(err) => return Err(err.into()),
             }
         }
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+}
+
+/// Whether a keychain error says the item no longer exists.
+fn vanished(err: &keyring_core::Error) -> bool {
+    match err {
+        keyring_core::Error::NoEntry => true,
+        keyring_core::Error::PlatformFailure(inner) => {
+            let text = inner.to_string();
+            text.contains("does not exist") || text.contains("UnknownObject")
+        }
+        _ => false,
+    }
+}
+
+/// Whether a keychain error says our connection to the keychain is stale:
+/// the Secret Service daemon was restarted (`gnome-keyring-daemon --replace`)
+/// and the session the store opened at start-up is gone.
+fn stale_session(err: &VaultError) -> bool {
+    match err {
+        VaultError::Platform { reason } | VaultError::Unavailable { reason } => {
+            let reason = reason.to_ascii_lowercase();
+            reason.contains("session does not exist") || reason.contains("nosession")
+        }
+        _ => false,
+    }
+}
+
+/// A [`SecretStore`] that opens its store again when the keychain says the
+/// connection is stale, and retries the call once. The platform store holds
+/// one Secret Service session for the life of the process, so without this a
+/// restarted keychain daemon fails every call until Latchkey is restarted.
+pub struct ReconnectingStore {
+    current: std::sync::RwLock<Arc<dyn SecretStore>>,
+    open: Box<dyn Fn() -> Result<Arc<dyn SecretStore>, VaultError> + Send + Sync>,
+}
+
+impl fmt::Debug for ReconnectingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReconnectingStore")
+            .field("current", &self.store())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReconnectingStore {
+    /// A store opened by `open` now, and again whenever it goes stale.
+    pub fn new(
+        open: impl Fn() -> Result<Arc<dyn SecretStore>, VaultError> + Send + Sync + 'static,
+    ) -> Result<Self, VaultError> {
+        Ok(Self {
+            current: std::sync::RwLock::new(open()?),
+            open: Box::new(open),
+        })
+    }
+
+    fn store(&self) -> Arc<dyn SecretStore> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    fn call<T>(
+        &self,
+        f: impl Fn(&dyn SecretStore) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        let store = self.store();
+        match f(store.as_ref()) {
+            Err(err) if stale_session(&err) => {
+                tracing::warn!(
+                    code = err.code(),
+                    "the keychain connection is stale; reconnecting"
+                );
+                let fresh = (self.open)()?;
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&fresh);
+                f(fresh.as_ref())
+            }
+            other => other,
+        }
+    }
+}
+
+impl SecretStore for ReconnectingStore {
+    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        self.call(|s| s.get(key))
+    }
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+        self.call(|s| s.set(key, secret))
+    }
+    fn delete(&self, key: &str) -> Result<(), VaultError> {
+        self.call(|s| s.delete(key))
+    }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        self.call(|s| s.list_keys())
     }
 }
 
@@ -233,6 +356,8 @@ pub struct Vault {
     timeout: Duration,
     chunk_chars: usize,
     slots: Arc<tokio::sync::Semaphore>,
+    /// One write queue per key (see [`Vault::set`]).
+    queues: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Keychain calls allowed to run at once. More wait their turn (within the
@@ -341,6 +466,7 @@ impl Vault {
             timeout: Self::DEFAULT_TIMEOUT,
             chunk_chars: CHUNK_CHARS,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            queues: Arc::default(),
         }
     }
 
@@ -353,7 +479,10 @@ impl Vault {
 
     /// The platform keychain, or a vault whose every call reports why it is unavailable.
     pub fn platform() -> Self {
-        match KeyringStore::platform() {
+        let open = || -> Result<Arc<dyn SecretStore>, VaultError> {
+            Ok(Arc::new(KeyringStore::platform()?))
+        };
+        match ReconnectingStore::new(open) {
             Ok(store) => Self::new(Arc::new(store)),
             Err(err) => {
                 tracing::warn!(code = err.code(), error = %err, "keychain unavailable");
@@ -395,11 +524,44 @@ impl Vault {
         T: Send + 'static,
         F: FnOnce(&dyn SecretStore) -> Result<T, VaultError> + Send + 'static,
     {
+        self.run_queued(None, f).await
+    }
+
+    /// Runs `f` on a blocking thread within the timeout. With `queue` (the
+    /// key's write queue), `f` starts only once every earlier write to that
+    /// key has really returned — not merely timed out — and the queue stays
+    /// taken until `f` itself returns, however long its caller waits.
+    async fn run_queued<T, F>(&self, queue: Option<&str>, f: F) -> Result<T, VaultError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretStore) -> Result<T, VaultError> + Send + 'static,
+    {
         let timed_out = || VaultError::Timeout {
             seconds: self.timeout.as_secs().max(1),
         };
-        // The timeout covers waiting for a slot and the call itself.
+        // The timeout covers waiting for the queue, a slot and the call itself.
         let deadline = tokio::time::Instant::now() + self.timeout;
+        let turn = match queue {
+            Some(key) => {
+                let queue = Arc::clone(
+                    self.queues
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .entry(key.to_owned())
+                        .or_default(),
+                );
+                match tokio::time::timeout_at(deadline, queue.lock_owned()).await {
+                    Ok(turn) => Some(turn),
+                    Err(_) => {
+                        // An earlier write is still stuck: never overtake it.
+                        let err = timed_out();
+                        self.record(Some(&err));
+                        return Err(err);
+                    }
+                }
+            }
+            None => None,
+        };
         let slot = match tokio::time::timeout_at(deadline, Arc::clone(&self.slots).acquire_owned())
             .await
         {
@@ -415,6 +577,7 @@ impl Vault {
             let result = f(store.as_ref());
             // Held until the call really returns, even if its caller gave up.
             drop(slot);
+            drop(turn);
             result
         });
         let result = match tokio::time::timeout_at(deadline, task).await {
@@ -435,17 +598,29 @@ impl Vault {
     }
 
     /// Creates or replaces a secret (split into parts when large).
+    ///
+    /// Writes and deletes of one key are applied in the order they were
+    /// called: each waits (within the timeout) until the previous one has
+    /// returned from the keychain. A write that timed out is still running on
+    /// its thread (a keychain call cannot be cancelled), so a later write that
+    /// did not wait for it could land first and then be overwritten by the
+    /// older value — e.g. a locked collection unlocked minutes later. A later
+    /// call that cannot get its turn in time fails with `keychain_timeout`
+    /// and does not run at all.
     pub async fn set(&self, key: &str, secret: SecretString) -> Result<(), VaultError> {
-        let key = key.to_owned();
+        let owned = key.to_owned();
         let limit = self.chunk_chars;
-        self.run(move |s| write_chunked(s, &key, secret.expose(), limit))
-            .await
+        self.run_queued(Some(key), move |s| {
+            write_chunked(s, &owned, secret.expose(), limit)
+        })
+        .await
     }
 
-    /// Deletes a secret and its parts (idempotent).
+    /// Deletes a secret and its parts (idempotent); ordered like [`Self::set`].
     pub async fn delete(&self, key: &str) -> Result<(), VaultError> {
-        let key = key.to_owned();
-        self.run(move |s| delete_chunked(s, &key)).await
+        let owned = key.to_owned();
+        self.run_queued(Some(key), move |s| delete_chunked(s, &owned))
+            .await
     }
 
     /// The keys of our items (parts excluded).
@@ -457,13 +632,11 @@ impl Vault {
             .collect())
     }
 
-    /// Deletes the parts of account items (`acct-….part<n>`) whose head item is
-    /// gone: left by a crash between writing a long secret's parts and its head,
-    /// or by a head deleted by hand. Returns their keys. Parts of an existing
-    /// head are never touched (another process may be writing a longer secret
-    /// for it right now: parts go first). The caller must make sure no new
-    /// account item is being written meanwhile (the core's store lock).
-    pub async fn sweep_headless_parts(&self) -> Result<Vec<String>, VaultError> {
+    /// The account items (`acct-…`) that have parts (`<key>.part<n>`) but no
+    /// head item: left by a crash between writing a long secret's parts and
+    /// its head, or by a head deleted by hand. See
+    /// [`Self::delete_headless_parts`].
+    pub async fn headless_heads(&self) -> Result<Vec<String>, VaultError> {
         self.run(|s| {
             let keys = s.list_keys()?;
             let heads: std::collections::HashSet<&str> = keys
@@ -471,19 +644,45 @@ impl Vault {
                 .filter(|k| !k.contains(".part"))
                 .map(String::as_str)
                 .collect();
+            let mut lost: Vec<String> = keys
+                .iter()
+                .filter_map(|key| key.rsplit_once(".part"))
+                .filter(|(head, index)| {
+                    head.starts_with("acct-")
+                        && index.parse::<usize>().is_ok()
+                        && !heads.contains(head)
+                })
+                .map(|(head, _)| head.to_owned())
+                .collect();
+            lost.sort();
+            lost.dedup();
+            Ok(lost)
+        })
+        .await
+    }
+
+    /// Deletes the parts of `head` if its head item is (still) missing;
+    /// returns their keys. Queued like a write of `head`. The caller holds the
+    /// account's writer, so no other writer is putting parts down first.
+    pub async fn delete_headless_parts(&self, head: &str) -> Result<Vec<String>, VaultError> {
+        let head = head.to_owned();
+        let queue = head.clone();
+        self.run_queued(Some(&queue), move |s| {
+            if s.get(&head)?.is_some() {
+                return Ok(Vec::new());
+            }
+            let prefix = format!("{head}.part");
             let mut removed = Vec::new();
-            for key in &keys {
-                let Some((head, index)) = key.rsplit_once(".part") else {
-                    continue;
-                };
-                if head.starts_with("acct-")
-                    && index.parse::<usize>().is_ok()
-                    && !heads.contains(head)
+            for key in s.list_keys()? {
+                if key
+                    .strip_prefix(&prefix)
+                    .is_some_and(|n| n.parse::<usize>().is_ok())
                 {
-                    s.delete(key)?;
-                    removed.push(key.clone());
+                    s.delete(&key)?;
+                    removed.push(key);
                 }
             }
+            removed.sort();
             Ok(removed)
         })
         .await
@@ -532,6 +731,203 @@ mod tests {
         vault.delete("k").await.expect("delete");
         vault.delete("k").await.expect("delete again");
         assert_eq!(vault.get("k").await.expect("get"), None);
+    }
+
+    /// A store whose first write of each value in `stuck` blocks until released.
+    #[derive(Debug, Default)]
+    struct GatedStore {
+        inner: std::sync::Mutex<std::collections::HashMap<String, String>>,
+        gate: std::sync::Mutex<bool>,
+        opened: std::sync::Condvar,
+        stuck: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl GatedStore {
+        fn release(&self) {
+            *self.gate.lock().expect("gate") = true;
+            self.opened.notify_all();
+        }
+    }
+
+    impl SecretStore for GatedStore {
+        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+            Ok(self
+                .inner
+                .lock()
+                .expect("inner")
+                .get(key)
+                .cloned()
+                .map(SecretString::new))
+        }
+        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+            if self
+                .stuck
+                .lock()
+                .expect("stuck")
+                .iter()
+                .any(|v| secret.expose().ends_with(v.as_str()))
+            {
+                let mut open = self.gate.lock().expect("gate");
+                while !*open {
+                    open = self.opened.wait(open).expect("wait");
+                }
+            }
+            self.inner
+                .lock()
+                .expect("inner")
+                .insert(key.to_owned(), secret.expose().to_owned());
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<(), VaultError> {
+            self.inner.lock().expect("inner").remove(key);
+            Ok(())
+        }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            Ok(self.inner.lock().expect("inner").keys().cloned().collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_timed_out_never_lands_after_a_newer_one() {
+        let store = Arc::new(GatedStore::default());
+        store.stuck.lock().expect("stuck").push("RT-old".into());
+        let vault = Vault::new(store.clone()).with_timeout(Duration::from_millis(200));
+        // A locked collection: the write hangs and its caller gives up.
+        let old = vault.set("acct-1", SecretString::new("RT-old")).await;
+        assert_eq!(old.expect_err("stuck").code(), "keychain_timeout");
+        // A newer write while the old one is still stuck: it must not run, or
+        // the old one would overwrite it when the keychain wakes up.
+        let newer = vault.set("acct-1", SecretString::new("RT-new")).await;
+        // Another key is not held up.
+        vault
+            .set("acct-2", SecretString::new("other"))
+            .await
+            .expect("other key");
+        store.release();
+        // Wait until the stuck write has landed.
+        for _ in 0..100 {
+            if store.get("acct-1").expect("get").is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let landed = vault.get("acct-1").await.expect("get").expect("some");
+        if newer.is_ok() {
+            assert_eq!(
+                landed.expose(),
+                "RT-new",
+                "a write reported as stored was overwritten by an older one"
+            );
+        }
+        assert_eq!(
+            newer.expect_err("queued behind the stuck write").code(),
+            "keychain_timeout"
+        );
+        // Once the old write has returned, writes work again, in order.
+        vault
+            .set("acct-1", SecretString::new("RT-new"))
+            .await
+            .expect("set");
+        assert_eq!(
+            vault
+                .get("acct-1")
+                .await
+                .expect("get")
+                .expect("some")
+                .expose(),
+            "RT-new"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_item_is_listed_not_taken_for_absent() {
+        let store = KeyringStore::in_memory("locked-test");
+        store
+            .set("acct-locked", &SecretString::new("x"))
+            .expect("set");
+        store.set("acct-ok", &SecretString::new("y")).expect("set");
+        store.fail_next(
+            "acct-locked",
+            keyring_core::Error::NoStorageAccess("locked".into()),
+        );
+        assert_eq!(store.list_keys().expect("list"), ["acct-locked", "acct-ok"]);
+    }
+
+    #[derive(Debug)]
+    struct Flaky {
+        stale: std::sync::atomic::AtomicBool,
+        generation: usize,
+    }
+
+    impl SecretStore for Flaky {
+        fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
+            if self.stale.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(VaultError::Platform {
+                    reason: "org.freedesktop.Secret.Error.NoSession: The session does not exist"
+                        .into(),
+                });
+            }
+            Ok(Some(SecretString::new(format!("gen-{}", self.generation))))
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<(), VaultError> {
+            Ok(())
+        }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restarted_keychain_daemon_is_reconnected_once() {
+        let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let first = Arc::new(Flaky {
+            stale: false.into(),
+            generation: 0,
+        });
+        let counter = Arc::clone(&opened);
+        let initial = Arc::clone(&first);
+        let store = ReconnectingStore::new(move || -> Result<Arc<dyn SecretStore>, VaultError> {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(if n == 0 {
+                initial.clone()
+            } else {
+                Arc::new(Flaky {
+                    stale: false.into(),
+                    generation: n,
+                })
+            })
+        })
+        .expect("open");
+        assert_eq!(store.get("k").expect("get").expect("v").expose(), "gen-0");
+        // gnome-keyring-daemon --replace: the old session is gone.
+        first.stale.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            store.get("k").expect("reconnected").expect("v").expose(),
+            "gen-1"
+        );
+        assert_eq!(store.get("k").expect("get").expect("v").expose(), "gen-1");
+        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn health_follows_the_keychain_calls() {
+        let vault = Vault::new(Arc::new(UnavailableStore(VaultError::Locked {
+            reason: "locked".into(),
+        })));
+        let health = vault.health();
+        assert!(health.borrow().is_none());
+        let _ = vault.get("k").await;
+        assert_eq!(
+            health.borrow().as_ref().map(ErrorCode::code),
+            Some("keychain_locked")
+        );
+        let ok = memory_vault();
+        let health = ok.health();
+        ok.get("k").await.expect("get");
+        assert!(health.borrow().is_none());
     }
 
     #[tokio::test]
@@ -587,8 +983,19 @@ mod tests {
         // A crash left parts without their head; a head was deleted by hand.
         store.delete("acct-lost").expect("delete head");
         store.delete("pending-authorizations").expect("delete head");
-        let mut removed = vault.sweep_headless_parts().await.expect("sweep");
-        removed.sort();
+        assert_eq!(vault.headless_heads().await.expect("heads"), ["acct-lost"]);
+        let removed = vault
+            .delete_headless_parts("acct-lost")
+            .await
+            .expect("sweep");
+        assert!(
+            vault
+                .delete_headless_parts("acct-kept")
+                .await
+                .expect("kept")
+                .is_empty(),
+            "a head that exists keeps its parts"
+        );
         assert_eq!(
             removed,
             [
@@ -614,13 +1021,7 @@ mod tests {
             left.iter()
                 .any(|k| k.starts_with("pending-authorizations.part"))
         );
-        assert!(
-            vault
-                .sweep_headless_parts()
-                .await
-                .expect("again")
-                .is_empty()
-        );
+        assert!(vault.headless_heads().await.expect("again").is_empty());
     }
 
     #[tokio::test]

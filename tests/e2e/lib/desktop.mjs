@@ -252,9 +252,18 @@ export class Desktop {
 
   /** Starts tauri-driver and opens a WebDriver session on the app. */
   async startApp() {
-    // single-instance: another app on this session bus would swallow the launch.
-    const others = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout.trim();
-    if (others) throw new Error(`another Latchkey instance is running on this session (pids ${others.split('\n').join(', ')})`);
+    // single-instance: another app on this session bus would swallow the launch. (One
+    // on another bus — a person's own Latchkey beside the suite — does not matter.)
+    const bus = `DBUS_SESSION_BUS_ADDRESS=${this.env.DBUS_SESSION_BUS_ADDRESS}`;
+    const others = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout
+      .split('\n').filter(Boolean).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(bus);
+        } catch {
+          return false;
+        }
+      });
+    if (others.length) throw new Error(`another Latchkey instance is running on this session (pids ${others.join(', ')})`);
     const port = await freePort();
     const nativePort = await freePort();
     const log = createWriteStream(this.appLog, { flags: 'a' });

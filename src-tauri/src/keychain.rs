@@ -1,0 +1,177 @@
+//! The keychain's status in the window, kept current: the probe at launch,
+//! then every change of [`Vault::health`](latchkey_core::vault::Vault::health),
+//! so the banner shows while keychain calls fail (say, after the keychain
+//! daemon restarted) and goes once a call works again. The footer never says
+//! "OK" while calls fail.
+
+use std::sync::Arc;
+
+use latchkey_core::ErrorCode;
+use latchkey_core::vault::VaultError;
+
+use crate::dto::KeychainStatus;
+use crate::error::UiError;
+use crate::shell::Shell;
+
+/// Probes the keychain, then follows its health for the life of the app.
+pub fn watch_keychain(shell: &Arc<Shell>) {
+    tauri::async_runtime::spawn(follow(Arc::clone(shell)));
+}
+
+async fn follow(shell: Arc<Shell>) {
+    // Subscribed before the probe: no change between the two is missed.
+    let mut health = shell.vault.health();
+    let started = std::time::Instant::now();
+    let probe = shell.vault.check().await;
+    let elapsed_ms = started.elapsed().as_millis();
+    match &probe {
+        Ok(()) => tracing::info!(elapsed_ms, "keychain usable"),
+        Err(err) => {
+            tracing::error!(code = err.code(), error = %err, elapsed_ms, "keychain unusable")
+        }
+    }
+    // A later call may already have failed; a damaged probe item is not
+    // recorded in the health but still means the keychain is not usable.
+    let failing = health.borrow_and_update().clone();
+    show(&shell, failing.as_ref().or(probe.as_ref().err()));
+    while health.changed().await.is_ok() {
+        let failing = health.borrow_and_update().clone();
+        match &failing {
+            Some(err) => tracing::warn!(code = err.code(), error = %err, "keychain calls fail"),
+            None => tracing::info!("keychain calls work again"),
+        }
+        show(&shell, failing.as_ref());
+    }
+}
+
+fn show(shell: &Shell, failing: Option<&VaultError>) {
+    shell.update(|state| match failing {
+        None => {
+            state.keychain.status = KeychainStatus::Ok;
+            state.keychain.error = None;
+        }
+        Some(err) => {
+            state.keychain.status = KeychainStatus::Unavailable;
+            state.keychain.error = Some(UiError::from_core(err));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use latchkey_core::accounts::Registry;
+    use latchkey_core::secret::SecretString;
+    use latchkey_core::signin::Latchkey;
+    use latchkey_core::vault::{KeyringStore, SecretStore, Vault};
+
+    /// A keychain whose daemon can "restart" (every call fails) and come back.
+    #[derive(Debug)]
+    struct Restarting {
+        inner: KeyringStore,
+        down: AtomicBool,
+    }
+
+    impl Restarting {
+        fn check(&self) -> Result<(), VaultError> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(VaultError::Platform {
+                    reason: "The session does not exist".into(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl SecretStore for Restarting {
+        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+            self.check()?;
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+            self.check()?;
+            self.inner.set(key, secret)
+        }
+        fn delete(&self, key: &str) -> Result<(), VaultError> {
+            self.check()?;
+            self.inner.delete(key)
+        }
+        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+            self.check()?;
+            self.inner.list_keys()
+        }
+    }
+
+    async fn status_becomes(shell: &Shell, status: KeychainStatus) {
+        for _ in 0..200 {
+            if shell.snapshot().keychain.status == status {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!(
+            "the keychain status stayed {:?}",
+            shell.snapshot().keychain.status
+        );
+    }
+
+    #[tokio::test]
+    async fn the_banner_follows_keychain_calls_after_the_launch_probe() {
+        let store = Arc::new(Restarting {
+            inner: KeyringStore::in_memory("app-keychain-test"),
+            down: AtomicBool::new(false),
+        });
+        let vault = Vault::new(store.clone());
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-app-keychain-{}", std::process::id()));
+        let core = Arc::new(Latchkey::new(
+            Arc::new(NoHttp),
+            vault.clone(),
+            Arc::new(latchkey_core::clock::SystemClock),
+            Registry::in_dir(&dir),
+            Vec::new(),
+        ));
+        let shell = Arc::new(Shell::new(vault.clone(), core, None, Ok(Vec::new())));
+        tokio::spawn(follow(Arc::clone(&shell)));
+        status_becomes(&shell, KeychainStatus::Ok).await;
+        // The daemon restarts: the next call fails, the banner shows.
+        store.down.store(true, Ordering::SeqCst);
+        assert!(vault.get("any").await.is_err());
+        status_becomes(&shell, KeychainStatus::Unavailable).await;
+        let error = shell.snapshot().keychain.error.expect("reason");
+        assert_eq!(error.code, "keychain_error");
+        assert!(
+            error.message.contains("session does not exist"),
+            "{}",
+            error.message
+        );
+        // Once a call works again, it goes.
+        store.down.store(false, Ordering::SeqCst);
+        vault.get("any").await.expect("works again");
+        status_becomes(&shell, KeychainStatus::Ok).await;
+        assert!(shell.snapshot().keychain.error.is_none());
+    }
+
+    #[derive(Debug)]
+    struct NoHttp;
+
+    impl latchkey_core::http::HttpClient for NoHttp {
+        fn execute(
+            &self,
+            _: latchkey_core::http::HttpRequest,
+        ) -> latchkey_core::http::BoxFuture<
+            '_,
+            Result<latchkey_core::http::HttpResponse, latchkey_core::http::TransportError>,
+        > {
+            Box::pin(async {
+                Err(latchkey_core::http::TransportError::Other {
+                    host: String::new(),
+                    reason: "no network in this test".into(),
+                })
+            })
+        }
+    }
+}
