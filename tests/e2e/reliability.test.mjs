@@ -90,6 +90,10 @@ async function quitApp(desktop) {
   assert.deepEqual(desktop.appPids(), [], 'the app quit');
 }
 
+/** Clicks a button of the account list, again if a re-render replaced it between find and click. */
+const clickInList = (wd, selector) =>
+  wd.waitFor(() => wd.click(selector).then(() => true, () => false), { what: `a click on ${selector}`, timeoutMs: 10_000 });
+
 const logCount = (desktop, text) =>
   existsSync(desktop.logFilePath()) ? readFileSync(desktop.logFilePath(), 'utf8').split(text).length - 1 : 0;
 
@@ -158,7 +162,7 @@ for (const c of REFUSALS) {
         await switchOff();
         const t0 = Date.now();
         if (c.expect === 'refused') {
-          for (const s of seeded) await wd.click(`.account[data-id="${s.id}"] .retry`);
+          for (const s of seeded) await clickInList(wd, `.account[data-id="${s.id}"] .retry`);
         }
         const seenAfter = new Map();
         await waitSettled(wd, seeded, seenAfter, {
@@ -231,7 +235,7 @@ test('sign-out while the IdP holds the refresh response: afterwards no active to
       const wd = await desktop.startApp();
       await wd.waitFor(async () => (await idp.heldRefreshes()).total > heldBefore, { what: 'the launch refresh to be held at the IdP' });
       await ui.waitAccount(wd, olga.email);
-      await wd.click(`.account[data-id="${olga.id}"] .sign-out`);
+      await clickInList(wd, `.account[data-id="${olga.id}"] .sign-out`);
       await wd.waitFor(() => wd.execute('return document.getElementById("confirm-dialog").open'), { what: 'the confirmation' });
       await wd.click('#confirm-ok');
       // Today's app signs out at once, beside the refresh; an app that makes sign-out wait for the
@@ -270,7 +274,7 @@ for (const phase of ['response', 'request']) {
       // "Sign in again": the browser stand-in signs in (a new browser session: a new grant) and
       // holds the redirect, so the refresh below is held only for the moment the link takes.
       desktop.configureBrowser({ login: sam.login, action: 'consent', holdFile: 'release-sign-in' });
-      await wd.click(`.account[data-id="${sam.id}"] .reauth`);
+      await clickInList(wd, `.account[data-id="${sam.id}"] .reauth`);
       await wd.waitFor(() => desktop.browserRedirects().length === 1, { what: 'the sign-in at the IdP (redirect held)', timeoutMs: 45_000 });
       const heldBefore = (await idp.heldRefreshes()).total;
       await idp.holdRefreshes(phase);
