@@ -224,6 +224,11 @@ test('the app\'s clock 6 minutes fast and 5-minute ID tokens: after the launch r
 
 // ---------------------------------------------------------------------------
 // One writer per account: sign-out and sign in again racing a refresh.
+//
+// The IdP runs with revocation "current-only": revoking a refresh token that was already
+// rotated away does nothing, as at providers that know only the current token
+// (oidc-provider on its own would revoke the whole grant then, and so hide an app that
+// revokes the wrong token). The app must revoke the token that is current when it is done.
 
 test('sign-out while the IdP holds the refresh response: afterwards no active token for that grant at the IdP, no keychain item', async () => {
   await withDesktop('reliability-sign-out', {}, idp, async (desktop) => {
@@ -231,6 +236,7 @@ test('sign-out while the IdP holds the refresh response: afterwards no active to
     const heldBefore = (await idp.heldRefreshes()).total;
     // The launch refresh is processed at the IdP (the token rotates) but its answer waits.
     await idp.holdRefreshes('response');
+    await idp.setRevocationMode('current-only');
     try {
       const wd = await desktop.startApp();
       await wd.waitFor(async () => (await idp.heldRefreshes()).total > heldBefore, { what: 'the launch refresh to be held at the IdP' });
@@ -260,6 +266,7 @@ test('sign-out while the IdP holds the refresh response: afterwards no active to
     } finally {
       await idp.holdRefreshes('off');
       await idp.releaseRefreshes();
+      await idp.setRevocationMode('normal');
     }
   });
 });
@@ -278,6 +285,7 @@ for (const phase of ['response', 'request']) {
       await wd.waitFor(() => desktop.browserRedirects().length === 1, { what: 'the sign-in at the IdP (redirect held)', timeoutMs: 45_000 });
       const heldBefore = (await idp.heldRefreshes()).total;
       await idp.holdRefreshes(phase);
+      await idp.setRevocationMode('current-only');
       try {
         await wd.execute('window.__TAURI__.core.invoke("refresh_account", { id: arguments[0] }).catch(() => {}); return true', sam.id);
         await wd.waitFor(async () => (await idp.heldRefreshes()).total > heldBefore, { what: 'the refresh to be held at the IdP' });
@@ -299,6 +307,7 @@ for (const phase of ['response', 'request']) {
       } finally {
         await idp.holdRefreshes('off');
         await idp.releaseRefreshes();
+        await idp.setRevocationMode('normal');
       }
       const grants = await idp.grantsOf(sam.login);
       const fresh = grants.filter((g) => g.grantId !== sam.grantId);
