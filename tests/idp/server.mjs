@@ -23,6 +23,10 @@
 //        invalid-client (400 {"error":"invalid_client"})
 //   POST /__test/jwks-mode {"mode": "normal" | "unavailable"}   the JWKS
 //        endpoint answers 503 with an HTML page while "unavailable".
+//   POST /__test/revocation-mode {"mode": "normal" | "current-only"}   while
+//        "current-only", revoking a refresh token that was already rotated away
+//        does nothing (200, as providers that know only the current token do);
+//        oidc-provider itself revokes the whole grant then.
 //   POST /__test/hold-refreshes {"hold": H}   H = off | response (each refresh
 //        grant is processed at once — the token rotates — but its response is
 //        held) | request (the request is held unprocessed). Logs "held-refresh".
@@ -151,6 +155,7 @@ process.on('SIGUSR2', () => {
 const TOKEN_MODES = new Set(['normal', 'html-403', 'html-200', 'redirect-302', 'invalid-client']);
 let tokenMode = 'normal';
 let jwksMode = 'normal';
+let revocationMode = 'normal';
 let hold = 'off'; // off | response | request
 const held = []; // functions that send a held refresh on its way
 let heldTotal = 0;
@@ -235,6 +240,11 @@ async function control(req, res, provider, issuer) {
       jwksMode = json.mode;
       console.error(`state jwks-mode=${jwksMode}`);
       return sendJson(res, 200, { mode: jwksMode });
+    case 'POST /__test/revocation-mode':
+      if (!['normal', 'current-only'].includes(json.mode)) return sendJson(res, 400, { error: `unknown revocation mode ${json.mode}` });
+      revocationMode = json.mode;
+      console.error(`state revocation-mode=${revocationMode}`);
+      return sendJson(res, 200, { mode: revocationMode });
     case 'POST /__test/hold-refreshes':
       if (!['off', 'response', 'request'].includes(json.hold)) return sendJson(res, 400, { error: `unknown hold ${json.hold}` });
       hold = json.hold;
@@ -262,6 +272,20 @@ async function control(req, res, provider, issuer) {
     default:
       return sendJson(res, 404, { error: `no test control ${route}` });
   }
+}
+
+/** A revocation while "current-only": a rotated-away refresh token is acknowledged and left alone. */
+async function revocationRequest(req, res, handler, provider) {
+  const body = await readBody(req);
+  req.body = body;
+  const token = await provider.RefreshToken.find(new URLSearchParams(body.toString()).get('token') ?? '');
+  if (token?.consumed) {
+    console.error('revocation-ignored');
+    res.writeHead(200, { 'cache-control': 'no-store' });
+    res.end();
+    return undefined;
+  }
+  return handler(req, res);
 }
 
 /**
@@ -330,6 +354,10 @@ server.listen(Number(args.port), args.host, () => {
       if (path === '/jwks' && jwksMode === 'unavailable') {
         console.error('refused-jwks');
         sendHtml(res, 503, page('503 Service Unavailable', 'The server is temporarily unable to service your request.'));
+        return;
+      }
+      if (req.method === 'POST' && path === '/token/revocation' && revocationMode === 'current-only') {
+        revocationRequest(req, res, handler, provider).catch(fail);
         return;
       }
       if (req.method === 'POST' && path === '/token' && (tokenMode !== 'normal' || hold !== 'off')) {

@@ -72,6 +72,13 @@ export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 
         /** 'unavailable': the JWKS endpoint answers 503 (HTML); 'normal' again after. */
         setJwksMode: (mode) => control('POST', 'jwks-mode', { mode }),
         /**
+         * 'current-only': revoking a refresh token that was already rotated away does nothing (as
+         * providers that know only the current token do); 'normal': oidc-provider revokes the grant.
+         */
+        setRevocationMode: (mode) => control('POST', 'revocation-mode', { mode }),
+        /** Revocations of rotated-away refresh tokens that 'current-only' ignored so far. */
+        ignoredRevocations: () => stderr.filter((l) => l === 'revocation-ignored').length,
+        /**
          * Holds refresh-token grants: 'response' (processed at once, so the token rotates, but the
          * answer waits), 'request' (not processed until released), or 'off' (held ones stay held).
          */
