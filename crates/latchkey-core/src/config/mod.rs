@@ -1,4 +1,5 @@
 //! Configuration: the providers file and each provider's metadata.
 
 pub mod discovery;
+pub mod identity;
 pub mod provider;

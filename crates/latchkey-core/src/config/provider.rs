@@ -37,13 +37,16 @@ use crate::error::ErrorCode;
 
 /// Environment variable naming the providers file.
 pub const PROVIDERS_ENV: &str = "LATCHKEY_PROVIDERS";
-/// The app identifier, also the name of Latchkey's config and data folders.
+/// The Latchkey app's identifier ([`AppIdentity::latchkey`]), also the name
+/// of its config and data folders.
 pub const APP_IDENTIFIER: &str = "dev.latchkey.app";
-/// The private-use URI scheme registered by the app (RFC 8252 §7.1).
+/// The Latchkey app's private-use URI scheme (RFC 8252 §7.1).
 pub const REDIRECT_SCHEME: &str = "dev.latchkey";
-/// The default redirect URI (for providers that advertise RFC 9207; see
-/// [`ProviderConfig::redirect_uri_for`]).
+/// The Latchkey app's default redirect URI (for providers that advertise
+/// RFC 9207; see [`ProviderConfig::redirect_uri_for`]).
 pub const DEFAULT_REDIRECT_URI: &str = "dev.latchkey:/oauth/callback";
+
+use crate::config::identity::AppIdentity;
 
 /// A provider's stable identifier, as written in the config file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -122,6 +125,8 @@ pub struct ProviderConfig {
     pub redirect_uri: Url,
     /// Development only: allow plain http for a loopback issuer and its endpoints.
     pub insecure_http_loopback: bool,
+    /// Whether `redirect_uri` is the app's default one (not set, or set to it).
+    default_redirect: bool,
 }
 
 impl ProviderConfig {
@@ -136,7 +141,7 @@ impl ProviderConfig {
     /// `redirect_uri` other than the default is used as written.
     pub fn redirect_uri_for(&self, iss_supported: bool) -> Url {
         let mut uri = self.redirect_uri.clone();
-        if !iss_supported && uri.as_str() == DEFAULT_REDIRECT_URI {
+        if !iss_supported && self.default_redirect {
             // The id is a safe path segment (`is_valid_provider_id`).
             uri.set_path(&format!("{}/{}", uri.path(), self.id));
         }
@@ -151,7 +156,7 @@ impl ProviderConfig {
 pub fn shared_redirect_uris(configs: &[ProviderConfig]) -> Vec<(Url, Vec<ProviderId>)> {
     let mut groups: Vec<(Url, Vec<ProviderId>)> = Vec::new();
     for config in configs {
-        if config.redirect_uri.as_str() == DEFAULT_REDIRECT_URI {
+        if config.default_redirect {
             continue;
         }
         match groups.iter_mut().find(|(uri, _)| {
@@ -254,14 +259,31 @@ pub struct ProviderEntry {
 /// The default providers file path: `$LATCHKEY_PROVIDERS`, else
 /// `<platform config dir>/dev.latchkey.app/providers.toml`.
 pub fn default_providers_path() -> Option<PathBuf> {
+    providers_path_for(&AppIdentity::latchkey())
+}
+
+/// The providers file of an app: `$LATCHKEY_PROVIDERS`, else
+/// `providers.toml` in the app's config folder.
+pub fn providers_path_for(identity: &AppIdentity) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(PROVIDERS_ENV).filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
-    dirs::config_dir().map(|dir| dir.join(APP_IDENTIFIER).join("providers.toml"))
+    identity.config_dir().map(|dir| dir.join("providers.toml"))
 }
 
-/// Reads and validates a providers file. A missing file is an empty list.
+/// Reads and validates a providers file for the Latchkey app. A missing file
+/// is an empty list.
 pub fn load_providers(path: &Path) -> Result<Vec<ProviderEntry>, ConfigError> {
+    load_providers_for(path, &AppIdentity::latchkey())
+}
+
+/// Reads and validates a providers file for an app: redirect URIs default to
+/// the app's and must use its scheme (or loopback). A missing file is an
+/// empty list.
+pub fn load_providers_for(
+    path: &Path,
+    identity: &AppIdentity,
+) -> Result<Vec<ProviderEntry>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -272,7 +294,7 @@ pub fn load_providers(path: &Path) -> Result<Vec<ProviderEntry>, ConfigError> {
             });
         }
     };
-    parse_providers(&text).map_err(|message| ConfigError::Syntax {
+    parse_providers_for(&text, identity).map_err(|message| ConfigError::Syntax {
         path: path.to_owned(),
         message,
     })
@@ -281,6 +303,14 @@ pub fn load_providers(path: &Path) -> Result<Vec<ProviderEntry>, ConfigError> {
 /// Parses providers from TOML text. `Err` only when the file as a whole is
 /// unusable; each entry carries its own result.
 pub fn parse_providers(text: &str) -> Result<Vec<ProviderEntry>, String> {
+    parse_providers_for(text, &AppIdentity::latchkey())
+}
+
+/// Like [`parse_providers`], for an app's identity.
+pub fn parse_providers_for(
+    text: &str,
+    identity: &AppIdentity,
+) -> Result<Vec<ProviderEntry>, String> {
     let raw: RawFile = toml::from_str(text).map_err(|err| err.message().to_owned())?;
     let mut seen = HashSet::new();
     let mut entries = Vec::with_capacity(raw.provider.len());
@@ -299,7 +329,7 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderEntry>, String> {
                 index,
                 message: err.message().to_owned(),
             })
-            .and_then(validate)
+            .and_then(|raw| validate(raw, identity))
             .and_then(|config| {
                 if seen.insert(config.id.clone()) {
                     Ok(config)
@@ -328,7 +358,7 @@ pub fn is_valid_provider_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn validate(raw: RawProvider) -> Result<ProviderConfig, ConfigError> {
+fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, ConfigError> {
     if !is_valid_provider_id(&raw.id) {
         return Err(ConfigError::Invalid {
             field: "id",
@@ -364,22 +394,29 @@ fn validate(raw: RawProvider) -> Result<ProviderConfig, ConfigError> {
             reason: "must include \"openid\" (Latchkey signs in with OpenID Connect)".into(),
         });
     }
-    let redirect_text = raw.redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI);
-    let redirect_uri = Url::parse(redirect_text).map_err(|err| ConfigError::BadUrl {
+    let default_uri = identity.redirect_uri();
+    let redirect_text = raw
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| default_uri.to_string());
+    let redirect_uri = Url::parse(&redirect_text).map_err(|err| ConfigError::BadUrl {
         field: "redirect_uri",
-        value: redirect_text.to_owned(),
+        value: redirect_text.clone(),
         reason: err.to_string(),
     })?;
     let loopback_redirect = redirect_uri.scheme() == "http" && is_loopback_url(&redirect_uri);
-    if redirect_uri.scheme() != REDIRECT_SCHEME && !loopback_redirect {
+    if redirect_uri.scheme() != identity.scheme() && !loopback_redirect {
         return Err(ConfigError::Invalid {
             field: "redirect_uri",
             reason: format!(
-                "must use the app's scheme ({REDIRECT_SCHEME}:/...) or a loopback http address, not {redirect_text}"
+                "must use the app's scheme ({}:/...) or a loopback http address, not {redirect_text}",
+                identity.scheme()
             ),
         });
     }
+    let default_redirect = redirect_uri == default_uri;
     Ok(ProviderConfig {
+        default_redirect,
         name: raw.name.unwrap_or_else(|| raw.id.clone()),
         id: ProviderId(raw.id),
         issuer,

@@ -27,7 +27,7 @@ use std::fmt;
 use url::Url;
 
 use crate::error::ErrorCode;
-use crate::provider::{REDIRECT_SCHEME, is_valid_provider_id};
+use crate::provider::is_valid_provider_id;
 use crate::secret::SecretString;
 use crate::text::{MAX_DESCRIPTION, MAX_ERROR_CODE, protocol_text};
 
@@ -239,7 +239,7 @@ fn parse_callback(url: &str, base: &Url) -> Result<Url, RedirectError> {
     }
     let parsed = Url::parse(url).map_err(|_| RedirectError::NotAUrl)?;
     let path_ok = parsed.path() == base.path()
-        || (base.scheme() == REDIRECT_SCHEME
+        || (!matches!(base.scheme(), "http" | "https")
             && parsed
                 .path()
                 .strip_prefix(base.path())

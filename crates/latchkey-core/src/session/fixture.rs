@@ -6,24 +6,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use url::Url;
 
-use crate::accounts::{AccountId, Registry};
+use crate::accounts::AccountId;
 use crate::clock::{Clock as _, ManualClock};
 use crate::discovery::ProviderMetadata;
-use crate::provider::ProviderConfig;
 use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, RefusingStore, jwks};
 use crate::vault::Vault;
 use crate::vault::{KeyringStore, SecretStore};
 use std::time::Duration;
-
-pub(crate) fn provider() -> ProviderConfig {
-    crate::provider::parse_providers(&format!(
-        "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
-    ))
-    .expect("parses")
-    .remove(0)
-    .config
-    .expect("valid")
-}
 
 pub(crate) fn metadata(iss_required: bool) -> ProviderMetadata {
     let url = |p: &str| Url::parse(&format!("{ISSUER}{p}")).expect("url");
@@ -55,22 +44,38 @@ impl Drop for Fixture {
 }
 
 pub(crate) fn fixture(name: &str) -> Fixture {
+    fixture_for(name, &crate::config::identity::AppIdentity::latchkey())
+}
+
+/// The fixture for another app's identity (its scheme, its keychain service).
+pub(crate) fn fixture_for(name: &str, identity: &crate::config::identity::AppIdentity) -> Fixture {
     let server = Arc::new(FakeServer::new());
     let store = Arc::new(RefusingStore::over(Arc::new(KeyringStore::in_memory(
-        format!("signin-{name}"),
+        identity.identifier(),
     ))));
     let clock = Arc::new(ManualClock::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
     ));
     let dir = std::env::temp_dir().join(format!("latchkey-signin-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let signin = Latchkey::new(
-        server.clone(),
-        Vault::new(store.clone()),
-        clock.clone(),
-        Registry::in_dir(&dir),
-        vec![provider()],
-    );
+    let provider = crate::provider::parse_providers_for(
+        &format!(
+            "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
+        ),
+        identity,
+    )
+    .expect("parses")
+    .remove(0)
+    .config
+    .expect("valid");
+    let signin = Latchkey::builder(identity.clone())
+        .http(server.clone())
+        .vault(Vault::new(store.clone()))
+        .clock(clock.clone())
+        .data_dir(&dir)
+        .providers(vec![provider])
+        .build()
+        .expect("built");
     Fixture {
         server,
         store,

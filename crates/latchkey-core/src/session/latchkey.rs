@@ -9,7 +9,8 @@ use std::time::{Instant, SystemTime};
 
 use crate::accounts::{AccountBook, AccountId, Registry, RegistryError};
 use crate::authorize::{AuthorizeError, PendingStore};
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
+use crate::config::identity::AppIdentity;
 use crate::discovery::ProviderMetadata;
 use crate::http::HttpClient;
 use crate::provider::ProviderConfig;
@@ -28,6 +29,7 @@ pub struct AccessToken {
 /// The Latchkey core: providers, sign-in, accounts. One per process; the app
 /// and the CLI each build one over the same keychain and data folder.
 pub struct Latchkey {
+    pub(crate) identity: AppIdentity,
     pub(crate) http: Arc<dyn HttpClient>,
     pub(crate) vault: Vault,
     pub(crate) clock: Arc<dyn Clock>,
@@ -58,9 +60,40 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Latchkey {
-    /// A core over the injected HTTP client, keychain, clock and registry, for
-    /// the valid providers of the providers file.
+    /// A core for the Latchkey app's identity over the injected HTTP client,
+    /// keychain, clock and registry, for the valid providers of the providers
+    /// file. Another app uses [`Latchkey::builder`] with its own identity.
     pub fn new(
+        http: Arc<dyn HttpClient>,
+        vault: Vault,
+        clock: Arc<dyn Clock>,
+        registry: Registry,
+        providers: Vec<ProviderConfig>,
+    ) -> Self {
+        Self::assemble(
+            AppIdentity::latchkey(),
+            http,
+            vault,
+            clock,
+            registry,
+            providers,
+        )
+    }
+
+    /// Builds a core for an app's identity (see [`LatchkeyBuilder`]).
+    pub fn builder(identity: AppIdentity) -> LatchkeyBuilder {
+        LatchkeyBuilder {
+            identity,
+            http: None,
+            vault: None,
+            clock: None,
+            data_dir: None,
+            providers: Vec::new(),
+        }
+    }
+
+    fn assemble(
+        identity: AppIdentity,
         http: Arc<dyn HttpClient>,
         vault: Vault,
         clock: Arc<dyn Clock>,
@@ -72,8 +105,12 @@ impl Latchkey {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let locks = crate::file_lock::LockDir::new(crate::file_lock::lock_dir_for(&data_dir));
+        let locks = crate::file_lock::LockDir::new(crate::file_lock::lock_dir_for(
+            identity.identifier(),
+            &data_dir,
+        ));
         Self {
+            identity,
             pending: PendingStore::new(vault.clone(), locks.clone()),
             http,
             vault,
@@ -88,6 +125,11 @@ impl Latchkey {
             jwks: Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// The app this core signs people in for.
+    pub fn identity(&self) -> &AppIdentity {
+        &self.identity
     }
 
     /// The configured providers.
@@ -199,5 +241,125 @@ impl Latchkey {
         id: &AccountId,
     ) -> Result<Option<SecretString>, VaultError> {
         self.read_refresh_token(id).await
+    }
+}
+
+/// Why a core could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The production HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// No data folder is known for this user (and none was given).
+    #[error("no data folder is known for this user; give one with LatchkeyBuilder::data_dir")]
+    NoDataDir,
+}
+
+impl crate::error::ErrorCode for BuildError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http_client",
+            Self::NoDataDir => "no_data_dir",
+        }
+    }
+}
+
+/// Builds a [`Latchkey`] for an app: its identity decides the keychain
+/// service, the data folder, the lock files and the redirect URIs; the
+/// production HTTP client, platform keychain and system clock are used
+/// unless others are injected.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use latchkey_core::config::identity::AppIdentity;
+/// use latchkey_core::provider::{load_providers_for, providers_path_for};
+/// use latchkey_core::signin::Latchkey;
+///
+/// let identity = AppIdentity::new("com.example.notes", "com.example.notes")?;
+/// let path = providers_path_for(&identity).ok_or("no config folder")?;
+/// let providers = load_providers_for(&path, &identity)?
+///     .into_iter()
+///     .filter_map(|entry| entry.config.ok())
+///     .collect();
+/// let core = Latchkey::builder(identity).providers(providers).build()?;
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct LatchkeyBuilder {
+    identity: AppIdentity,
+    http: Option<Arc<dyn HttpClient>>,
+    vault: Option<Vault>,
+    clock: Option<Arc<dyn Clock>>,
+    data_dir: Option<std::path::PathBuf>,
+    providers: Vec<ProviderConfig>,
+}
+
+impl std::fmt::Debug for LatchkeyBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatchkeyBuilder")
+            .field("identity", &self.identity)
+            .field("data_dir", &self.data_dir)
+            .field("providers", &self.providers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LatchkeyBuilder {
+    /// The HTTP client (default: the hardened production client).
+    pub fn http(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The keychain (default: the platform keychain, service = identifier).
+    pub fn vault(mut self, vault: Vault) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The data folder of the accounts file (default: the identity's).
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The providers (the valid entries of the app's providers file).
+    pub fn providers(mut self, providers: Vec<ProviderConfig>) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    /// The core.
+    pub fn build(self) -> Result<Latchkey, BuildError> {
+        let http = match self.http {
+            Some(http) => http,
+            None => Arc::new(
+                crate::http::ReqwestHttpClient::new()
+                    .map_err(|err| BuildError::Http(err.to_string()))?,
+            ),
+        };
+        let data_dir = self
+            .data_dir
+            .or_else(|| self.identity.data_dir())
+            .ok_or(BuildError::NoDataDir)?;
+        let vault = self
+            .vault
+            .unwrap_or_else(|| Vault::platform_for(&self.identity));
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        Ok(Latchkey::assemble(
+            self.identity,
+            http,
+            vault,
+            clock,
+            Registry::in_dir(&data_dir),
+            self.providers,
+        ))
     }
 }

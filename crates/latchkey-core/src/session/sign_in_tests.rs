@@ -324,3 +324,34 @@ async fn a_wrong_nonce_in_the_id_token_stores_nothing() {
         .expect("the refused sign-in's refresh token is revoked");
     assert!(revoked.contains("token=RT&"), "{revoked}");
 }
+
+#[tokio::test]
+async fn another_app_signs_in_on_its_own_scheme() {
+    let identity =
+        crate::config::identity::AppIdentity::new("com.example.notes", "com.example.notes")
+            .expect("identity");
+    let f = fixture_for("other-app", &identity);
+    let (state, _) = f.begin(true, true).await;
+    let pending = f.signin.pending().await.expect("pending");
+    assert_eq!(
+        query(&pending[0].authorization_url, "redirect_uri"),
+        "com.example.notes:/oauth/callback"
+    );
+    // Latchkey's own scheme does not complete another app's sign-in.
+    let on_latchkey = callback_for(&state);
+    let err = f
+        .signin
+        .complete(&on_latchkey, &callback())
+        .await
+        .expect_err("not this app's link");
+    assert_eq!(err.code(), "redirect_mismatch");
+    let (state, _) = f.begin(true, true).await;
+    let url = callback_for(&state).replacen("dev.latchkey:", "com.example.notes:", 1);
+    let ours = identity.redirect_uri();
+    let done = f.signin.complete(&url, &ours).await.expect("signed in");
+    assert_eq!(
+        f.store.inner.list_keys().expect("keys"),
+        [done.account.id.to_string()]
+    );
+    assert_eq!(f.signin.identity().identifier(), "com.example.notes");
+}

@@ -44,8 +44,9 @@ impl crate::error::ErrorCode for LockError {
     }
 }
 
-/// The folder of the lock files for the data folder `data_dir`.
-pub(crate) fn lock_dir_for(data_dir: &Path) -> PathBuf {
+/// The folder of the lock files of the app `identifier` for the data folder
+/// `data_dir`.
+pub(crate) fn lock_dir_for(identifier: &str, data_dir: &Path) -> PathBuf {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute() && dir.is_dir());
@@ -53,7 +54,7 @@ pub(crate) fn lock_dir_for(data_dir: &Path) -> PathBuf {
         Some(runtime) => {
             let hash = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
             runtime
-                .join(crate::provider::APP_IDENTIFIER)
+                .join(identifier)
                 .join(format!("locks-{}", &hex::encode(hash)[..16]))
         }
         None => data_dir.join("locks"),
@@ -206,12 +207,18 @@ mod tests {
 
     #[test]
     fn the_lock_folder_is_per_data_folder_in_the_runtime_dir() {
-        let a = lock_dir_for(Path::new("/home/u/.local/share/dev.latchkey.app"));
-        let b = lock_dir_for(Path::new("/tmp/other"));
+        let a = lock_dir_for(
+            "dev.latchkey.app",
+            Path::new("/home/u/.local/share/dev.latchkey.app"),
+        );
+        let b = lock_dir_for("dev.latchkey.app", Path::new("/tmp/other"));
         assert_ne!(a, b);
         assert_eq!(
             a,
-            lock_dir_for(Path::new("/home/u/.local/share/dev.latchkey.app"))
+            lock_dir_for(
+                "dev.latchkey.app",
+                Path::new("/home/u/.local/share/dev.latchkey.app")
+            )
         );
     }
 }

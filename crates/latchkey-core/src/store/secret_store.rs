@@ -111,7 +111,12 @@ impl KeyringStore {
 
     /// The platform keychain (Secret Service on Linux), service [`APP_IDENTIFIER`].
     pub fn platform() -> Result<Self, VaultError> {
-        Ok(Self::new(platform_store()?, APP_IDENTIFIER))
+        Self::platform_for(APP_IDENTIFIER)
+    }
+
+    /// The platform keychain, items under `service` (an app's identifier).
+    pub fn platform_for(service: &str) -> Result<Self, VaultError> {
+        Ok(Self::new(platform_store()?, service))
     }
 
     /// keyring-core's in-memory store (for tests and `--insecure-memory-keychain`).

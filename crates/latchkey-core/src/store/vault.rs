@@ -68,8 +68,15 @@ impl Vault {
 
     /// The platform keychain, or a vault whose every call reports why it is unavailable.
     pub fn platform() -> Self {
-        let open = || -> Result<Arc<dyn SecretStore>, VaultError> {
-            Ok(Arc::new(KeyringStore::platform()?))
+        Self::platform_for(&crate::config::identity::AppIdentity::latchkey())
+    }
+
+    /// The platform keychain for an app (its identifier is the service name
+    /// of its items), or a vault whose every call reports why it is unavailable.
+    pub fn platform_for(identity: &crate::config::identity::AppIdentity) -> Self {
+        let service = identity.identifier().to_owned();
+        let open = move || -> Result<Arc<dyn SecretStore>, VaultError> {
+            Ok(Arc::new(KeyringStore::platform_for(&service)?))
         };
         match ReconnectingStore::new(open) {
             Ok(store) => Self::new(Arc::new(store)),
