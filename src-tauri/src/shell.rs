@@ -10,6 +10,7 @@ use latchkey_core::picture::PictureFetcher;
 use latchkey_core::picture::cache::PictureCache;
 use latchkey_core::provider::{ProviderConfig, ProviderEntry};
 use latchkey_core::refresh::LiveStatus;
+use latchkey_core::session::views::{AccountState, AccountView};
 use latchkey_core::signin::Latchkey;
 use latchkey_core::vault::Vault;
 use tauri::ipc::Channel;
@@ -178,7 +179,7 @@ impl Shell {
     pub async fn reload_accounts(&self) {
         // Accounts come from a file: show them at once; pending sign-ins come
         // from the keychain, which may be slow or hung.
-        self.apply_accounts(self.core.accounts());
+        self.apply_accounts(self.core.account_views());
         let pending = self.core.pending().await;
         self.update(|state| match pending {
             Ok(list) => {
@@ -192,14 +193,14 @@ impl Shell {
 
     /// Shows the accounts from the registry now (no keychain access).
     pub fn show_accounts(&self) {
-        self.apply_accounts(self.core.accounts());
+        self.apply_accounts(self.core.account_views());
     }
 
     /// After a sign-in completed: the new account (highlighted) and the pending
     /// list without its request, in one change, so the window does not show the
     /// account and "Continue in your browser" at once.
     pub fn show_completed_sign_in(&self, signed_in: &latchkey_core::signin::SignedIn) {
-        self.apply_accounts_and(self.core.accounts(), |state| {
+        self.apply_accounts_and(self.core.account_views(), |state| {
             state.last_added = Some(signed_in.account.id.to_string());
             state
                 .pending
@@ -209,20 +210,14 @@ impl Shell {
 
     fn apply_accounts(
         &self,
-        accounts: Result<
-            latchkey_core::accounts::AccountBook,
-            latchkey_core::accounts::RegistryError,
-        >,
+        accounts: Result<Vec<AccountView>, latchkey_core::accounts::RegistryError>,
     ) {
         self.apply_accounts_and(accounts, |_| {});
     }
 
     fn apply_accounts_and(
         &self,
-        accounts: Result<
-            latchkey_core::accounts::AccountBook,
-            latchkey_core::accounts::RegistryError,
-        >,
+        accounts: Result<Vec<AccountView>, latchkey_core::accounts::RegistryError>,
         also: impl FnOnce(&mut StateDto),
     ) {
         let name_of = |id: &str| {
@@ -231,8 +226,9 @@ impl Shell {
         };
         self.update(|state| {
             // A provider that just served a refresh is reachable, whatever discovery said at launch.
-            if let Ok(book) = &accounts {
-                for a in &book.accounts {
+            if let Ok(views) = &accounts {
+                for view in views {
+                    let a = &view.account;
                     if matches!(self.core.live_status(&a.id), Some(LiveStatus::Ready { .. }))
                         && let Some(p) = state.providers.iter_mut().find(|p| {
                             p.id == a.provider_id && p.status == ProviderStatus::Unreachable
@@ -244,18 +240,13 @@ impl Shell {
                 }
             }
             match accounts {
-                Ok(book) => {
+                Ok(views) => {
                     state.registry_error = None;
-                    let default = book.default.clone();
-                    state.accounts = book
-                        .accounts
+                    state.accounts = views
                         .into_iter()
-                        .map(|a| {
-                            let expiry = self.core.access_token_expiry(&a.id);
-                            let is_default = default.as_ref() == Some(&a.id);
-                            let live = self.core.live_status(&a.id);
-                            let shown =
-                                crate::status::account_status(a.status, live.as_ref(), expiry);
+                        .map(|view| {
+                            let shown = crate::status::shown(&view.state);
+                            let (a, is_default) = (view.account, view.is_default);
                             AccountDto {
                                 provider_name: name_of(&a.provider_id),
                                 id: a.id.to_string(),
@@ -269,7 +260,16 @@ impl Shell {
                                 }),
                                 is_default,
                                 status: shown.status,
-                                access_expires_at_ms: expiry.flatten().map(unix_millis),
+                                access_expires_at_ms: match view.state {
+                                    AccountState::Ready { expires_at } => {
+                                        expires_at.map(unix_millis)
+                                    }
+                                    _ => self
+                                        .core
+                                        .access_token_expiry(&a.id)
+                                        .flatten()
+                                        .map(unix_millis),
+                                },
                                 retry_at_ms: shown.retry_at_ms,
                                 problem: shown.problem,
                                 problem_code: shown.problem_code,

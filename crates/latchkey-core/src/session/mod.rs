@@ -12,6 +12,7 @@ pub mod refresh;
 pub mod schedule;
 pub mod sign_in;
 pub(crate) mod state;
+pub mod views;
 
 #[cfg(test)]
 mod fixture;
