@@ -80,12 +80,12 @@ pub fn warn_shared_redirect_uris(shell: &Arc<Shell>) {
     });
 }
 
-/// Reconciles the registry with the keychain, then shows the accounts.
+/// The core's launch (reconciliation, then every account's lifecycle), then shows the accounts.
 pub fn reconcile_accounts(shell: &Arc<Shell>) {
     let shell = Arc::clone(shell);
     shell.show_accounts();
     tauri::async_runtime::spawn(async move {
-        match shell.core.reconcile().await {
+        match shell.core.launch().await {
             Ok(report) => {
                 if let Some((moved, reason)) = &report.quarantined {
                     shell.update(|state| {
@@ -110,35 +110,13 @@ pub fn reconcile_accounts(shell: &Arc<Shell>) {
             }
         }
         shell.reload_accounts().await;
-        start_lifecycles(&shell);
         shell.load_pictures().await;
     });
 }
 
-/// Starts the refresh lifecycle of every active account (silent refresh at
-/// launch, then before expiry), and mirrors the core's state changes to the UI.
-pub fn start_lifecycles(shell: &Arc<Shell>) {
-    let Ok(book) = shell.core.accounts() else {
-        return;
-    };
-    for account in book.accounts {
-        if account.status == latchkey_core::accounts::AccountStatus::Active {
-            start_lifecycle(shell, account.id);
-        }
-    }
-}
-
 /// Starts (or wakes) one account's lifecycle.
 pub fn start_lifecycle(shell: &Arc<Shell>, id: latchkey_core::accounts::AccountId) {
-    if shell.core.is_running(&id) {
-        shell.core.retry_now(&id);
-        return;
-    }
-    let core = Arc::clone(&shell.core);
-    tauri::async_runtime::spawn(async move {
-        core.run_account(id, latchkey_core::refresh::Backoff::default())
-            .await;
-    });
+    shell.core.start_lifecycle(id);
 }
 
 /// Forwards the core's "account changed" notifications to the window.

@@ -172,3 +172,34 @@ impl Latchkey {
         }
     }
 }
+
+impl Latchkey {
+    /// Starts one account's lifecycle on the current tokio runtime, or wakes
+    /// it when it runs already ("Retry now").
+    pub fn start_lifecycle(self: &Arc<Self>, id: AccountId) {
+        if self.is_running(&id) {
+            self.retry_now(&id);
+            return;
+        }
+        let core = Arc::clone(self);
+        tokio::spawn(async move { core.run_account(id, Backoff::default()).await });
+    }
+
+    /// What an app does at launch: the startup reconciliation, then the
+    /// lifecycle of every active account (whose first step is the launch
+    /// refresh). Returns the reconciliation's report; when it failed, the
+    /// lifecycles start all the same (nothing was concluded or changed).
+    pub async fn launch(
+        self: &Arc<Self>,
+    ) -> Result<crate::session::reconcile::ReconcileReport, crate::manage::ManageError> {
+        let report = self.reconcile().await;
+        if let Ok(book) = self.accounts() {
+            for account in book.accounts {
+                if account.status == AccountStatus::Active {
+                    self.start_lifecycle(account.id);
+                }
+            }
+        }
+        report
+    }
+}
