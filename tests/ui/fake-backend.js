@@ -1,7 +1,8 @@
 // An in-page stand-in for the Rust backend, for UI-only tests in plain
-// Chromium and for design work: `index.html?fake=<scenario>`. It answers the
-// same commands with the same shapes as src-tauri/src/dto.rs, and changes its
-// state the way the app would. Never loaded inside the app.
+// Chromium and for design work: `index.html?fake=<scenario>` served by
+// ./harness.mjs (at /test-support/fake-backend.js; not in the app bundle). It
+// answers the same commands with the same shapes as src-tauri/src/dto.rs, and
+// changes its state the way the app would.
 const now = Date.now();
 const min = 60_000;
 
