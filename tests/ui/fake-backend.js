@@ -134,6 +134,26 @@ const COMMANDS = {
   open_folder: () => {},
 };
 
+/**
+ * For tests, the backend changing by itself: `window.__latchkeyFake.change((state) => { … })`
+ * changes the state and sends a state event, as a refresh or a deep link would;
+ * `notify(level, code, message)` adds a notice the same way (and returns its id).
+ */
+window.__latchkeyFake = {
+  /** A new account like the scenarios' (number n, fields overridden). */
+  account,
+  change(edit) {
+    edit(state);
+    changed();
+  },
+  notify(level, code, message) {
+    const id = nextId++;
+    state.notices.push({ id, level, code, message, atMs: Date.now() });
+    changed();
+    return id;
+  },
+};
+
 export async function invoke(command, args = {}) {
   calls.push({ command, args });
   const handler = COMMANDS[command];
