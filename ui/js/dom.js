@@ -72,9 +72,9 @@ const focusable = 'button:not([disabled]), input, summary, [href], [tabindex]:no
  * (`update(node, item)`). Nodes move only when the order changed; one that held
  * the focus gets it back. When the focused node goes away, the focus goes to the
  * same control (`data-action`) of the node that takes its place, else its first
- * control. Keyed nodes follow `after` (a fixed first child), if given.
+ * control. The container holds only these keyed nodes.
  */
-export function syncList(container, items, { key, create, update, after = null }) {
+export function syncList(container, items, { key, create, update }) {
   let nodes = KEYED.get(container);
   if (!nodes) KEYED.set(container, (nodes = new Map()));
   const wanted = new Set(items.map(key));
@@ -98,7 +98,7 @@ export function syncList(container, items, { key, create, update, after = null }
     update(node, item);
     return node;
   });
-  let expected = after ? after.nextSibling : container.firstChild;
+  let expected = container.firstChild;
   for (const node of order) {
     if (node !== expected) place(container, node, expected);
     expected = node.nextSibling;
