@@ -37,7 +37,8 @@ const accounts = () =>
   wd.execute(`return [...document.querySelectorAll('#accounts .account')].map(a => ({
     id: a.dataset.id, status: a.dataset.status, name: a.querySelector('.who').textContent,
     email: a.querySelector('.email').textContent, provider: a.querySelector('.provider-badge').textContent }))`);
-const notices = () => wd.execute('return [...document.querySelectorAll("#notices .notice")].map(n => ({ code: n.dataset.code, level: n.dataset.level, text: n.querySelector(".message").firstChild.textContent }))');
+// Repeats are shown as one notice "×n" (data-count): counted n times.
+const notices = () => wd.execute('return [...document.querySelectorAll("#notices .notice")].flatMap(n => Array(Number(n.dataset.count || 1)).fill({ code: n.dataset.code, level: n.dataset.level, text: n.querySelector(".message").firstChild.textContent }))');
 const ourItems = () => desktop.keychainItems().filter((i) => i['attribute.username']?.startsWith('acct-'));
 
 async function startSignIn() {

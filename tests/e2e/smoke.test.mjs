@@ -24,7 +24,8 @@ after(async () => {
   await idp?.stop();
 });
 
-const noticeCodes = () => wd.execute('return [...document.querySelectorAll("#notices .notice")].map(n => n.dataset.code)');
+// Repeats are shown as one notice "×n" (data-count): counted n times.
+const noticeCodes = () => wd.execute('return [...document.querySelectorAll("#notices .notice")].flatMap(n => Array(Number(n.dataset.count || 1)).fill(n.dataset.code))');
 
 test('the provider is discovered on the Rust side and shown reachable', async () => {
   const status = await wd.waitFor(

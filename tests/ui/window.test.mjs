@@ -1,40 +1,21 @@
 // UI-only tests: the accounts window in plain headless Chromium with the
-// in-page fake backend (ui/js/fake-backend.js). Fast checks of every state and
-// interaction; the real app is covered by tests/e2e through WebKitWebDriver.
+// in-page fake backend (./fake-backend.js, served by ./harness.mjs). Fast
+// checks of every state and interaction; the real app is covered by tests/e2e
+// through WebKitWebDriver.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { extname, join, normalize } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ROOT, RESULTS_DIR } from '../e2e/lib/paths.mjs';
+import { startServer, launchBrowser, openPage } from './harness.mjs';
 
-const require = createRequire(join(ROOT, 'tests/idp/package.json'));
-const { chromium } = require('playwright-core');
-
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
 let server;
-let base;
 let browser;
 const shots = join(RESULTS_DIR, 'ui-fake');
 
 before(async () => {
-  server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    try {
-      const body = await readFile(join(ROOT, 'ui', path === '/' ? 'index.html' : path));
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  server = await startServer();
+  browser = await launchBrowser();
   await mkdir(shots, { recursive: true });
 });
 
@@ -43,15 +24,7 @@ after(async () => {
   server?.close();
 });
 
-async function open(scenario, { colorScheme = 'light', viewport = { width: 880, height: 640 } } = {}) {
-  const page = await browser.newPage({ colorScheme, viewport });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(`${base}/index.html?fake=${scenario}`);
-  await page.waitForSelector('body[data-ready=true]');
-  return { page, errors };
-}
+const open = (scenario, options) => openPage(browser, server.base, scenario, options);
 
 const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
 
@@ -193,4 +166,9 @@ test('every control has an accessible name and Tab reaches every action', async 
   }
   assert.ok(reached.size >= visibleButtons, `Tab reached ${reached.size} of ${visibleButtons} buttons`);
   await page.close();
+});
+
+test('the fake backend is not part of the app bundle', async () => {
+  const files = await readdir(join(ROOT, 'ui'), { recursive: true });
+  assert.deepEqual(files.filter((f) => /fake/i.test(f)), []);
 });

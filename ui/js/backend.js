@@ -3,9 +3,19 @@
 // returns a token, code or verifier.
 
 const tauri = window.__TAURI__;
-// Outside the app (plain Chromium, UI-only tests and design work), `?fake=<scenario>`
-// swaps in an in-page fake with the same commands. Inside the app it is never loaded.
-const fake = !tauri && new URLSearchParams(location.search).has('fake') ? await import('./fake-backend.js') : null;
+// Outside the app (plain Chromium: the UI-only tests and design work, see
+// tests/ui/harness.mjs), `?fake=<scenario>` swaps in an in-page fake with the same
+// commands. It is not part of this bundle: only the tests' server has that path.
+const fake = !tauri && new URLSearchParams(location.search).has('fake') ? await loadFake() : null;
+
+async function loadFake() {
+  try {
+    return await import('../test-support/fake-backend.js');
+  } catch {
+    console.warn('no fake backend here: serve the window with `node tests/ui/serve.mjs`');
+    return null;
+  }
+}
 
 function invoke(command, args) {
   if (fake) return fake.invoke(command, args);

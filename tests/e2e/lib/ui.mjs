@@ -6,9 +6,10 @@ export const accounts = (wd) =>
     label: a.querySelector('.badge.label')?.textContent ?? null,
     provider: a.querySelector('.provider-badge').textContent }))`);
 
+/** The notices shown, oldest first; repeats shown as one notice "×n" (data-count) count n times. */
 export const notices = (wd) =>
   wd.execute(
-    'return [...document.querySelectorAll("#notices .notice")].map(n => ({ code: n.dataset.code, level: n.dataset.level, text: n.querySelector(".message").firstChild.textContent }))',
+    'return [...document.querySelectorAll("#notices .notice")].flatMap(n => Array(Number(n.dataset.count || 1)).fill({ code: n.dataset.code, level: n.dataset.level, text: n.querySelector(".message").firstChild.textContent }))',
   );
 
 export async function waitNotice(wd, code, { after = 0, timeoutMs = 45_000 } = {}) {

@@ -1,7 +1,8 @@
 // An in-page stand-in for the Rust backend, for UI-only tests in plain
-// Chromium and for design work: `index.html?fake=<scenario>`. It answers the
-// same commands with the same shapes as src-tauri/src/dto.rs, and changes its
-// state the way the app would. Never loaded inside the app.
+// Chromium and for design work: `index.html?fake=<scenario>` served by
+// ./harness.mjs (at /test-support/fake-backend.js; not in the app bundle). It
+// answers the same commands with the same shapes as src-tauri/src/dto.rs, and
+// changes its state the way the app would.
 const now = Date.now();
 const min = 60_000;
 
@@ -131,6 +132,26 @@ const COMMANDS = {
   },
   refresh_account: ({ id }) => find(id).accessExpiresAtMs,
   open_folder: () => {},
+};
+
+/**
+ * For tests, the backend changing by itself: `window.__latchkeyFake.change((state) => { … })`
+ * changes the state and sends a state event, as a refresh or a deep link would;
+ * `notify(level, code, message)` adds a notice the same way (and returns its id).
+ */
+window.__latchkeyFake = {
+  /** A new account like the scenarios' (number n, fields overridden). */
+  account,
+  change(edit) {
+    edit(state);
+    changed();
+  },
+  notify(level, code, message) {
+    const id = nextId++;
+    state.notices.push({ id, level, code, message, atMs: Date.now() });
+    changed();
+    return id;
+  },
 };
 
 export async function invoke(command, args = {}) {
