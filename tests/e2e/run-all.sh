@@ -18,7 +18,7 @@ kill_marked() {
     pid=${env#/proc/}
     pid=${pid%/environ}
     [[ $pid == "$$" ]] && continue
-    if tr '\0' '\n' <"$env" 2>/dev/null | grep -qxF "$marker"; then pids+=("$pid"); fi
+    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "$marker"; then pids+=("$pid"); fi
   done
   ((${#pids[@]})) && kill -KILL "${pids[@]}" 2>/dev/null
   return 0
