@@ -317,7 +317,7 @@ mod tests {
             registry,
             vec![config],
         ));
-        let shell = Shell::new(vault, core, None, Ok(providers));
+        let shell = Shell::new(core, None, Ok(providers));
         shell.show_accounts();
         assert_eq!(shell.snapshot().accounts[0].status, "signed_in");
         let err = refresh_and_show(&shell, id)

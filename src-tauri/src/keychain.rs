@@ -20,9 +20,9 @@ pub fn watch_keychain(shell: &Arc<Shell>) {
 
 async fn follow(shell: Arc<Shell>) {
     // Subscribed before the probe: no change between the two is missed.
-    let mut health = shell.vault.health();
+    let mut health = shell.core.vault().health();
     let started = std::time::Instant::now();
-    let probe = shell.vault.check().await;
+    let probe = shell.core.vault().check().await;
     let elapsed_ms = started.elapsed().as_millis();
     match &probe {
         Ok(()) => tracing::info!(elapsed_ms, "keychain usable"),
@@ -134,7 +134,7 @@ mod tests {
             Registry::in_dir(&dir),
             Vec::new(),
         ));
-        let shell = Arc::new(Shell::new(vault.clone(), core, None, Ok(Vec::new())));
+        let shell = Arc::new(Shell::new(core, None, Ok(Vec::new())));
         tokio::spawn(follow(Arc::clone(&shell)));
         status_becomes(&shell, KeychainStatus::Ok).await;
         // The daemon restarts: the next call fails, the banner shows.

@@ -12,12 +12,10 @@ mod status;
 
 use std::sync::Arc;
 
-use latchkey_core::accounts::{Registry, default_data_dir};
-use latchkey_core::clock::SystemClock;
-use latchkey_core::http::{HttpClient, ReqwestHttpClient};
-use latchkey_core::provider::{default_providers_path, load_providers};
+use latchkey_core::accounts::default_data_dir;
+use latchkey_core::config::identity::AppIdentity;
+use latchkey_core::provider::{load_providers_for, providers_path_for};
 use latchkey_core::signin::Latchkey;
-use latchkey_core::vault::Vault;
 use tauri::Manager;
 use tauri_plugin_deep_link::DeepLinkExt;
 
@@ -67,14 +65,10 @@ fn init_tracing() {
 }
 
 fn build_shell() -> Shell {
-    let http: Arc<dyn HttpClient> = match ReqwestHttpClient::new() {
-        Ok(client) => Arc::new(client),
-        #[allow(clippy::panic)]
-        Err(err) => panic!("cannot build the HTTP client: {err}"),
-    };
-    let path = default_providers_path();
+    let identity = AppIdentity::latchkey();
+    let path = providers_path_for(&identity);
     let entries = match &path {
-        Some(path) => load_providers(path).map_err(|err| UiError::from_core(&err)),
+        Some(path) => load_providers_for(path, &identity).map_err(|err| UiError::from_core(&err)),
         None => Err(UiError::new(
             "config_no_dir",
             "no configuration folder is known for this user",
@@ -91,12 +85,9 @@ fn build_shell() -> Shell {
         }
         Err(err) => tracing::error!(path = ?path, error = %err, "providers file rejected"),
     }
-    let vault = Vault::platform();
-    let data_dir =
-        default_data_dir().unwrap_or_else(|| std::env::temp_dir().join("dev.latchkey.app"));
-    let registry = Registry::in_dir(&data_dir);
-    registry.tighten_permissions();
-    tracing::info!(path = %registry.path().display(), "accounts file");
+    let data_dir = identity
+        .data_dir()
+        .unwrap_or_else(|| std::env::temp_dir().join(identity.identifier()));
     let configs = entries
         .as_ref()
         .map(|list| {
@@ -105,14 +96,18 @@ fn build_shell() -> Shell {
                 .collect()
         })
         .unwrap_or_default();
-    let core = Arc::new(Latchkey::new(
-        Arc::clone(&http),
-        vault.clone(),
-        Arc::new(SystemClock),
-        registry,
-        configs,
-    ));
-    Shell::new(vault, core, path, entries)
+    let core = match Latchkey::builder(identity)
+        .data_dir(data_dir)
+        .providers(configs)
+        .build()
+    {
+        Ok(core) => Arc::new(core),
+        #[allow(clippy::panic)]
+        Err(err) => panic!("cannot build Latchkey's core: {err}"),
+    };
+    core.registry().tighten_permissions();
+    tracing::info!(path = %core.registry().path().display(), "accounts file");
+    Shell::new(core, path, entries)
 }
 
 /// Runs the app.

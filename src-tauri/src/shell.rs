@@ -12,7 +12,6 @@ use latchkey_core::provider::{ProviderConfig, ProviderEntry};
 use latchkey_core::refresh::LiveStatus;
 use latchkey_core::session::views::{AccountState, AccountView};
 use latchkey_core::signin::Latchkey;
-use latchkey_core::vault::Vault;
 use tauri::ipc::Channel;
 
 use crate::dto::{
@@ -26,8 +25,6 @@ const MAX_NOTICES: usize = 20;
 
 /// Everything the shell holds; shared by commands, deep-link handlers and tasks.
 pub struct Shell {
-    /// The OS keychain.
-    pub vault: Vault,
     /// Valid provider configurations, by position in `state.providers`.
     pub configs: Vec<Option<ProviderConfig>>,
     /// The core.
@@ -47,7 +44,6 @@ impl std::fmt::Debug for Shell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shell")
             .field("providers", &self.configs.len())
-            .field("vault", &self.vault)
             .finish_non_exhaustive()
     }
 }
@@ -55,7 +51,6 @@ impl std::fmt::Debug for Shell {
 impl Shell {
     /// Builds the shell from the loaded providers file.
     pub fn new(
-        vault: Vault,
         core: Arc<Latchkey>,
         providers_file: Option<PathBuf>,
         entries: Result<Vec<ProviderEntry>, UiError>,
@@ -92,7 +87,6 @@ impl Shell {
         }
         let accounts_file = Some(core.registry().path().display().to_string());
         Self {
-            vault,
             configs,
             core,
             pictures: Mutex::new(std::collections::HashMap::new()),

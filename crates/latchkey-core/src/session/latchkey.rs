@@ -142,6 +142,11 @@ impl Latchkey {
         self.providers.iter().find(|p| p.id.as_str() == id)
     }
 
+    /// The keychain (for its startup check and its health).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
     /// The injected HTTP client.
     pub fn http(&self) -> &dyn HttpClient {
         self.http.as_ref()
