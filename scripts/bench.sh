@@ -14,14 +14,11 @@ ROUNDS="${2:-5}"
 cargo bench --locked -p latchkey-core --features testing --bench launch_refresh --no-run
 WORK="$(mktemp -d)"
 trap 'kill $IDP_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-node tests/idp/server.mjs --port 0 >"$WORK/idp.json" 2>"$WORK/idp.log" &
-IDP_PID=$!
-for _ in $(seq 1 100); do [[ -s "$WORK/idp.json" ]] && break; sleep 0.1; done
-ISSUER="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).issuer)' "$WORK/idp.json")"
+start_idp "$WORK"
 log "seeding $COUNT refresh tokens at $ISSUER"
 node tests/idp/seed.mjs "$ISSUER" "$COUNT" >"$WORK/tokens.json"
 mkdir -p "$WORK/home"
 env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" dbus-run-session -- bash -c '
-  eval "$(echo -n bench | gnome-keyring-daemon --unlock --components=secrets)"; sleep 0.5
-  cargo bench --locked -p latchkey-core --features testing --bench launch_refresh -- "$0" "$1" "$2"' "$ISSUER" "$WORK/tokens.json" "$ROUNDS" 2>&1 \
+  source "$3/scripts/lib/keyring.sh"; unlock_keyring bench
+  cargo bench --locked -p latchkey-core --features testing --bench launch_refresh -- "$0" "$1" "$2"' "$ISSUER" "$WORK/tokens.json" "$ROUNDS" "$ROOT" 2>&1 \
   | grep -v 'Failed to set fd limit'

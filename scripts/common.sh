@@ -13,6 +13,9 @@ RUN_PACKAGES=(xvfb xdotool imagemagick dbus dbus-x11 xdg-utils desktop-file-util
   gnome-keyring libsecret-tools)
 TEST_PACKAGES=(webkit2gtk-driver chromium procps faketime)
 
+# shellcheck source=lib/idp.sh
+source "$ROOT/scripts/lib/idp.sh"
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # apt-install PKG...: installs the packages that are not installed yet.

@@ -19,11 +19,8 @@ mkdir -p "$STATE"
 APP="$CARGO_TARGET_DIR/debug/latchkey-app"
 
 log "starting the demo IdP"
-node "$ROOT/tests/idp/server.mjs" --port "${LATCHKEY_DEMO_PORT:-0}" >"$STATE/idp.json" 2>"$STATE/idp.log" &
-IDP_PID=$!
+start_idp "$STATE" "${LATCHKEY_DEMO_PORT:-0}"
 trap 'kill $IDP_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [[ -s "$STATE/idp.json" ]] && break; sleep 0.1; done
-ISSUER="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).issuer)' "$STATE/idp.json")"
 cat >"$STATE/providers.toml" <<TOML
 # Written by scripts/demo.sh: the bundled local demo IdP (tests/idp/server.mjs).
 [[provider]]
@@ -61,10 +58,10 @@ else
   log "no desktop session: starting Xvfb, D-Bus and a throwaway keychain"
   export LATCHKEY_DEMO_SCREENSHOT="$ROOT/latchkey-demo.png"
   xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-    eval "$(echo -n demo | gnome-keyring-daemon --unlock --components=secrets)"; sleep 0.5
+    source "$1/scripts/lib/keyring.sh"; unlock_keyring demo
     "$0" & APP_PID=$!
     xdotool search --sync --onlyvisible --name "^Latchkey$" >/dev/null 2>&1 || true
     sleep 4; import -window root "$LATCHKEY_DEMO_SCREENSHOT" && echo "screenshot: $LATCHKEY_DEMO_SCREENSHOT" >&2
     echo "Latchkey runs headless (pid $APP_PID); press Ctrl-C to stop." >&2
-    wait $APP_PID' "$APP"
+    wait $APP_PID' "$APP" "$ROOT"
 fi
