@@ -6,28 +6,58 @@
 //! (OAuth 2.0 Security Best Current Practice) say a native app must be.
 //!
 //! The core has no UI and never opens a browser or a window: the app (or the
-//! `latchkey` CLI) does that. HTTP ([`http::HttpClient`]) and the secret store
-//! ([`vault::SecretStore`]) are injected, so the logic is tested without a
-//! network or a keychain.
+//! `latchkey` CLI) does that. HTTP ([`http::HttpClient`]), the clock
+//! ([`clock::Clock`]) and the secret store ([`vault::SecretStore`]) are
+//! injected, so the logic is tested without a network or a keychain; an
+//! embedding app brings its own identity ([`config::identity::AppIdentity`]:
+//! keychain service, folders, redirect scheme).
 //!
-//! One module per concept:
-//! - [`provider`]: the providers file and its validation,
-//! - [`discovery`]: authorization server metadata (OIDC Discovery, RFC 8414),
-//! - [`http`]: the HTTP seam and the hardened production client,
-//! - [`redirect`]: parsing the authorization response from a deep link,
-//! - [`vault`]: the OS keychain,
-//! - [`secret`]: secret values with redacted `Debug`.
+//! Layers, one folder each:
+//! - [`config`]: the app's identity, the providers file, discovery (OIDC
+//!   Discovery / RFC 8414);
+//! - [`flow`]: the authorization request (PKCE, `state`, `nonce`) and its
+//!   pending store, the response from the redirect (RFC 9207 `iss`), the
+//!   token endpoint (RFC 6749) with revocation (RFC 7009), the ID token;
+//! - [`store`]: the keychain vault (ordered writes, chunking, reconnection),
+//!   the registry of non-secret account metadata, lock files;
+//! - [`session`]: the [`signin::Latchkey`] core built with
+//!   [`signin::Latchkey::builder`], one slot (one writer) per account,
+//!   sign-in, refresh and what ends a grant, the lifecycle, account views,
+//!   account management and the startup reconciliation.
+//!
+//! A session, end to end:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use latchkey_core::{discovery, http::ReqwestHttpClient, provider};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use latchkey_core::authorize::SignInOptions;
+//! use latchkey_core::config::identity::AppIdentity;
+//! use latchkey_core::provider::{load_providers_for, providers_path_for};
+//! use latchkey_core::signin::Latchkey;
 //!
-//! let path = provider::default_providers_path().ok_or("no config dir")?;
-//! let http = ReqwestHttpClient::new()?;
-//! for entry in provider::load_providers(&path)? {
-//!     let config = entry.config?;
-//!     let metadata = discovery::discover(&http, &config).await?;
-//!     println!("{}: token endpoint {}", config.name, metadata.token_endpoint);
+//! let identity = AppIdentity::new("com.example.notes", "com.example.notes")?;
+//! let path = providers_path_for(&identity).ok_or("no config folder")?;
+//! let providers = load_providers_for(&path, &identity)?
+//!     .into_iter()
+//!     .filter_map(|entry| entry.config.ok())
+//!     .collect();
+//! let core = Arc::new(Latchkey::builder(identity).providers(providers).build()?);
+//! core.launch().await?; // reconciliation, then every account's refresh lifecycle
+//!
+//! // Sign in: open this URL in the system browser (never a webview) …
+//! let pending = core.begin("work", &SignInOptions::default()).await?;
+//! println!("open {}", pending.authorization_url);
+//! // … and hand the redirect the OS delivers (deep link) back to the core.
+//! # let link = String::new();
+//! let redirect_uri = latchkey_core::redirect::callback_uri(&link, &core.identity().redirect_uri())?;
+//! let signed_in = core.complete(&link, &redirect_uri).await?;
+//!
+//! // A fresh access token whenever one is needed (refreshed under the account's lock).
+//! let token = core.fresh_access_token(&signed_in.account.id, Duration::from_secs(300)).await?;
+//! # let _ = token;
+//! for view in core.account_views()? {
+//!     println!("{}: {}", view.account.id, view.state.name());
 //! }
 //! # Ok(()) }
 //! ```

@@ -2,7 +2,7 @@
 //!
 //! [`PendingStore`] keeps every pending authorization in **one keychain item**
 //! (never a plain file), so they survive the app being closed or crashing while
-//! the person is in the browser. Expired entries (older than [`PENDING_TTL`])
+//! the person is in the browser. Expired entries (older than [`PENDING_TTL`](crate::flow::request::PENDING_TTL))
 //! are purged on every access; every change is a read-modify-write under a
 //! lock file shared with the other Latchkey processes.
 

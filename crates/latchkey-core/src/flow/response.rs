@@ -19,7 +19,7 @@
 //!
 //! Nothing a link carries reaches a message unfiltered: the server's `error`
 //! and `error_description`, and every name or path echoed in an error, are
-//! reduced to RFC 6749's character set and capped ([`crate::text`]).
+//! reduced to RFC 6749's character set and capped (the rule of `text.rs`).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -8,7 +8,7 @@
 //! - only global addresses: private, loopback, link-local, CGNAT, multicast,
 //!   unique/site-local IPv6 and IPv4-mapped forms of these are refused, for
 //!   IP literals ([`check_picture_url`]) and for what a name resolves to
-//!   ([`address::FilteringResolver`]) — loopback is allowed only when the
+//!   (`address::FilteringResolver`) — loopback is allowed only when the
 //!   account's issuer is itself on loopback (a development server);
 //! - at most [`MAX_PICTURE_BYTES`], PNG/JPEG/GIF/WebP only, 5 s / 10 s timeouts.
 //!

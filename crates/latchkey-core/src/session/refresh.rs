@@ -2,7 +2,7 @@
 //!
 //! [`Latchkey::refresh_account`] redeems an account's refresh token without a
 //! browser, safely under concurrency:
-//! - **one writer per account** ([`crate::account_slot`]): a refresh takes the
+//! - **one writer per account** (`session/account_slot.rs`): a refresh takes the
 //!   account's writer — in the process, then across processes (the app and
 //!   the `latchkey` CLI) — and reads the refresh token from the keychain only
 //!   once it holds it, so a token rotated by another writer is never

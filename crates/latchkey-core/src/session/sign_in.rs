@@ -1,8 +1,8 @@
 //! Sign-in, end to end inside the core: start a request, then complete it from
 //! the redirect the app received.
 //!
-//! [`SignIn::begin`] builds the request and remembers it in the keychain; the
-//! app opens the URL in the system browser. [`SignIn::complete`] takes the
+//! [`Latchkey::begin`] builds the request and remembers it in the keychain; the
+//! app opens the URL in the system browser. [`Latchkey::complete`] takes the
 //! redirect URL (a deep link, warm or cold), matches its `state` to a pending
 //! request (consuming it), checks `iss` (RFC 9207) and errors, exchanges the
 //! code (PKCE), validates the ID token, stores the refresh token in the
