@@ -26,8 +26,6 @@ use crate::provider::ProviderConfig;
 use crate::secret::SecretString;
 use crate::vault::VaultError;
 
-pub use crate::flow::pending::{PendingStore, Taken};
-
 /// How long a sign-in may stay in the browser.
 pub const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
 /// The keychain item holding the pending authorizations.

@@ -1,5 +1,6 @@
 //! Tests of `request`.
 use super::*;
+use crate::flow::pending::{PendingStore, Taken};
 use crate::provider::parse_providers;
 use crate::vault::KeyringStore;
 use crate::vault::Vault;

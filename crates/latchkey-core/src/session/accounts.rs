@@ -2,8 +2,6 @@
 //! out (RFC 7009 revocation + keychain delete) and the startup reconciliation
 //! between the registry and the keychain.
 
-pub use crate::session::reconcile::ReconcileReport;
-
 use crate::accounts::{AccountId, AccountStatus, RegistryError};
 use crate::authorize::{AuthorizeError, PendingSummary, SignInOptions};
 use crate::error::ErrorCode;

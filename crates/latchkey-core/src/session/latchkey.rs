@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::accounts::{AccountBook, AccountId, Registry, RegistryError};
-use crate::authorize::{AuthorizeError, PendingStore};
+use crate::authorize::AuthorizeError;
 use crate::clock::{Clock, SystemClock};
 use crate::config::identity::AppIdentity;
 use crate::discovery::ProviderMetadata;
+use crate::flow::pending::PendingStore;
 use crate::http::HttpClient;
 use crate::provider::ProviderConfig;
 use crate::secret::SecretString;

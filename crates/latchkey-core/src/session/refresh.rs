@@ -46,10 +46,10 @@ use crate::vault::VaultError;
 pub const PER_ISSUER_CONCURRENCY: usize = 8;
 
 // Where these lived before the session layer was split; the app uses these paths.
-pub use crate::session::lifecycle::LiveStatus;
 pub use crate::session::schedule::{
     Backoff, DEFAULT_LIFETIME, MAX_RETRY_AFTER, MIN_REFRESH_INTERVAL, next_refresh_at,
 };
+pub use crate::session::state::LiveStatus;
 
 /// Why a refresh failed.
 #[derive(Debug, thiserror::Error)]

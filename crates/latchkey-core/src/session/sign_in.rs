@@ -17,10 +17,11 @@ use url::Url;
 
 use crate::accounts::{Account, AccountId, RegistryError, new_account};
 use crate::authorize::{
-    AuthorizeError, PendingAuthorization, PendingHandle, PendingSummary, SignInOptions, Taken,
+    AuthorizeError, PendingAuthorization, PendingHandle, PendingSummary, SignInOptions,
     new_authorization,
 };
 use crate::clock::Clock;
+use crate::flow::pending::Taken;
 use crate::session::latchkey::lock;
 pub use crate::session::latchkey::{AccessToken, Latchkey};
 
