@@ -30,16 +30,36 @@ pub trait HttpClient: Send + Sync + fmt::Debug {
 pub enum TransportError {
     /// The TCP/TLS connection could not be made.
     #[error("could not connect to {host}: {reason}")]
-    Connect { host: String, reason: String },
+    Connect {
+        /// The host that was asked.
+        host: String,
+        /// Why the connection failed.
+        reason: String,
+    },
     /// The server did not answer in time.
     #[error("{host} did not answer within {seconds} s")]
-    Timeout { host: String, seconds: u64 },
+    Timeout {
+        /// The host that was asked.
+        host: String,
+        /// The timeout that elapsed, in seconds.
+        seconds: u64,
+    },
     /// The response body exceeded the cap.
     #[error("the response from {host} is larger than {limit} bytes")]
-    TooLarge { host: String, limit: usize },
+    TooLarge {
+        /// The host that was asked.
+        host: String,
+        /// The cap on the body, in bytes.
+        limit: usize,
+    },
     /// Anything else that went wrong while sending or receiving.
     #[error("request to {host} failed: {reason}")]
-    Other { host: String, reason: String },
+    Other {
+        /// The host that was asked.
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl crate::error::ErrorCode for TransportError {

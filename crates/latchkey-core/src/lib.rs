@@ -62,6 +62,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod error;

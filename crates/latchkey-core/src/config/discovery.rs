@@ -67,25 +67,56 @@ pub enum DiscoveryError {
     Transport(#[from] TransportError),
     /// The metadata URL answered with an unexpected status.
     #[error("the discovery document at {url} returned HTTP {status}")]
-    Status { url: String, status: u16 },
+    Status {
+        /// The metadata URL that was fetched.
+        url: String,
+        /// The HTTP status code it answered with.
+        status: u16,
+    },
     /// The body is not a JSON metadata document.
     #[error("the discovery document at {url} is not valid JSON metadata: {reason}")]
-    NotJson { url: String, reason: String },
+    NotJson {
+        /// The metadata URL that was fetched.
+        url: String,
+        /// Why the body was rejected, as the JSON parser put it.
+        reason: String,
+    },
     /// The document's issuer differs from the configured one.
     #[error("the provider says its issuer is {found:?}, but {expected:?} is configured")]
-    IssuerMismatch { expected: String, found: String },
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The `issuer` the document names (OIDC Discovery §4.3, RFC 8414 §3.3).
+        found: String,
+    },
     /// A required field is missing.
     #[error("the discovery document has no {field}")]
-    MissingField { field: &'static str },
+    MissingField {
+        /// The metadata field's name (e.g. `token_endpoint`).
+        field: &'static str,
+    },
     /// An endpoint URL does not parse.
     #[error("{field} is not a valid URL: {value}")]
-    BadEndpoint { field: &'static str, value: String },
+    BadEndpoint {
+        /// The metadata field's name (e.g. `token_endpoint`).
+        field: &'static str,
+        /// The value the document gave.
+        value: String,
+    },
     /// An endpoint uses http (or another scheme) where https is required.
     #[error("{field} must use https: {value}")]
-    InsecureEndpoint { field: &'static str, value: String },
+    InsecureEndpoint {
+        /// The metadata field's name (e.g. `token_endpoint`).
+        field: &'static str,
+        /// The value the document gave.
+        value: String,
+    },
     /// The server does not support what a native client needs.
     #[error("the provider does not support {what}")]
-    Unsupported { what: &'static str },
+    Unsupported {
+        /// What is missing, naming the metadata field (e.g. PKCE with S256, RFC 7636).
+        what: &'static str,
+    },
 }
 
 impl ErrorCode for DiscoveryError {

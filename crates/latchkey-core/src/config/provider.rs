@@ -199,35 +199,66 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read the providers file {path}: {source}")]
     Read {
+        /// The providers file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown top-level keys.
     #[error("the providers file {path} is not valid: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The providers file.
+        path: PathBuf,
+        /// What the TOML parser reported.
+        message: String,
+    },
     /// An entry has a missing, unknown or mistyped key.
     #[error("provider entry #{index} is not valid: {message}")]
-    Entry { index: usize, message: String },
+    Entry {
+        /// The entry's position in the file (1-based).
+        index: usize,
+        /// What is wrong with the entry, as the parser put it.
+        message: String,
+    },
     /// A URL field does not parse.
     #[error("{field} is not a valid URL ({value}): {reason}")]
     BadUrl {
+        /// The field's key in the providers file.
         field: &'static str,
+        /// The value as written.
         value: String,
+        /// Why it does not parse.
         reason: String,
     },
     /// The issuer uses http but is not loopback, or is loopback without the development flag.
     #[error("issuer {issuer} must use https{hint}")]
-    InsecureIssuer { issuer: String, hint: &'static str },
+    InsecureIssuer {
+        /// The configured issuer.
+        issuer: String,
+        /// Advice appended to the message (with its leading space).
+        hint: &'static str,
+    },
     /// The issuer has a query or fragment (forbidden by RFC 8414 §2).
     #[error("issuer {issuer} must not have a query or fragment")]
-    IssuerQuery { issuer: String },
+    IssuerQuery {
+        /// The configured issuer.
+        issuer: String,
+    },
     /// A field has an invalid value.
     #[error("{field} is not valid: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The field's key in the providers file.
+        field: &'static str,
+        /// Why the value is refused.
+        reason: String,
+    },
     /// Two entries share an id.
     #[error("provider id {id:?} is used more than once")]
-    DuplicateId { id: String },
+    DuplicateId {
+        /// The repeated id.
+        id: String,
+    },
 }
 
 impl ErrorCode for ConfigError {

@@ -55,19 +55,31 @@ pub enum IdTokenError {
     Missing,
     /// The JWKS could not be fetched or parsed.
     #[error("the provider's signing keys could not be loaded: {reason}")]
-    Jwks { reason: String },
+    Jwks {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+    },
     /// The JWKS could not be fetched.
     #[error("the provider's signing keys could not be loaded: {0}")]
     JwksTransport(#[from] TransportError),
     /// The signature is invalid, uses a refused algorithm or an unknown key.
     #[error("the ID token's signature is not valid: {reason}")]
-    Signature { reason: String },
+    Signature {
+        /// Why the signature was refused (RFC 7515 §5.2).
+        reason: String,
+    },
     /// `iss` is not the provider's issuer.
     #[error("the ID token was issued by someone else: {reason}")]
-    Issuer { reason: String },
+    Issuer {
+        /// Why `iss` was refused (OIDC Core §3.1.3.7).
+        reason: String,
+    },
     /// `aud`/`azp` do not name this client (only).
     #[error("the ID token is not meant for Latchkey: {reason}")]
-    Audience { reason: String },
+    Audience {
+        /// Why `aud`/`azp` were refused (OIDC Core §3.1.3.7).
+        reason: String,
+    },
     /// `exp` is past.
     #[error("the ID token has expired")]
     Expired,
@@ -76,16 +88,25 @@ pub enum IdTokenError {
     IssuedInFuture,
     /// `nonce` is missing or wrong (replay or injection).
     #[error("the ID token's nonce does not match this sign-in ({reason})")]
-    Nonce { reason: &'static str },
+    Nonce {
+        /// `missing` or `mismatch` (OIDC Core §3.1.3.7).
+        reason: &'static str,
+    },
     /// `sub` differs from the account's (after a refresh).
     #[error("the ID token names a different user than this account")]
     SubjectChanged,
     /// Anything else wrong with the token.
     #[error("the ID token is not valid: {reason}")]
-    Invalid { reason: String },
+    Invalid {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+    },
     /// UserInfo failed.
     #[error("the provider's UserInfo response is not valid: {reason}")]
-    UserInfo { reason: String },
+    UserInfo {
+        /// Why the UserInfo response was refused (OIDC Core §5.3.4).
+        reason: String,
+    },
 }
 
 impl ErrorCode for IdTokenError {

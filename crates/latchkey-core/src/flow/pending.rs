@@ -94,7 +94,10 @@ pub enum Taken {
     /// The request, now removed from the store.
     Found(Box<PendingAuthorization>),
     /// It existed but had expired (now removed).
-    Expired { provider_name: String },
+    Expired {
+        /// The provider's display name, for the message.
+        provider_name: String,
+    },
     /// Unknown or already used.
     Unknown,
 }

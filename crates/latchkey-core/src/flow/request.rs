@@ -187,13 +187,19 @@ pub struct PendingSummary {
 pub enum AuthorizeError {
     /// The provider's configuration cannot form a request.
     #[error("cannot build the sign-in request: {reason}")]
-    Configuration { reason: String },
+    Configuration {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+    },
     /// The pending request could not be kept in the keychain.
     #[error("cannot remember the sign-in request: {0}")]
     Vault(#[from] VaultError),
     /// No usable provider has this id.
     #[error("no usable provider {id:?} is configured")]
-    UnknownProvider { id: String },
+    UnknownProvider {
+        /// The provider id that was asked for.
+        id: String,
+    },
     /// The provider's metadata could not be fetched.
     #[error("{0}")]
     Discovery(#[from] crate::discovery::DiscoveryError),

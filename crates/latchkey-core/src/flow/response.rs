@@ -97,19 +97,34 @@ pub enum RedirectError {
     /// A URL, but not our redirect URI (other scheme or path). `shown` is
     /// reduced to RFC 6749's character set and capped.
     #[error("the link {shown} is not a sign-in callback")]
-    NotACallback { shown: String },
+    NotACallback {
+        /// The link, reduced and capped for display.
+        shown: String,
+    },
     /// Longer than [`MAX_REDIRECT_LEN`].
     #[error("the sign-in link is too long ({len} bytes)")]
-    TooLong { len: usize },
+    TooLong {
+        /// The link's length in bytes.
+        len: usize,
+    },
     /// Bad percent-encoding or not UTF-8.
     #[error("the sign-in link is malformed: {reason}")]
-    Malformed { reason: &'static str },
+    Malformed {
+        /// What is malformed, in words for a person.
+        reason: &'static str,
+    },
     /// A parameter appears more than once (`name` reduced and capped).
     #[error("the sign-in link repeats the parameter {name:?}")]
-    DuplicateParameter { name: String },
+    DuplicateParameter {
+        /// The repeated parameter's name, reduced and capped.
+        name: String,
+    },
     /// A required parameter is missing.
     #[error("the sign-in link has no {name:?} parameter")]
-    MissingParameter { name: &'static str },
+    MissingParameter {
+        /// The missing parameter's name (`code` or `state`, RFC 6749 §4.1.2).
+        name: &'static str,
+    },
     /// The authorization response came in the URL fragment (`#code=…`), as
     /// with `response_mode=fragment`: Latchkey accepts it only in the query.
     /// `state` (when the fragment has one) names the pending sign-in to end;
@@ -118,24 +133,40 @@ pub enum RedirectError {
         "the provider sent the sign-in response in the URL fragment (after '#'), which Latchkey does not accept; \
          check the provider's response_mode for this client (it must be query)"
     )]
-    FragmentResponse { state: Option<String> },
+    FragmentResponse {
+        /// The fragment's `state`, if any (never shown).
+        state: Option<String>,
+    },
     /// The link came on another redirect URI than the one its sign-in was
     /// started with (RFC 9700 §4.4.2: a response meant for another provider).
     #[error(
         "the sign-in response arrived on {found}, but that sign-in was started for {expected} — \
          possible mix-up attack; nothing was stored"
     )]
-    RedirectMismatch { expected: String, found: String },
+    RedirectMismatch {
+        /// The redirect URI the sign-in was started with.
+        expected: String,
+        /// The redirect URI the link arrived on.
+        found: String,
+    },
     /// `iss` differs from the issuer the request was sent to (RFC 9207 §2.4).
     #[error(
         "the sign-in response came from {found:?}, not from {expected:?} — possible mix-up attack; nothing was stored"
     )]
-    IssuerMismatch { expected: String, found: String },
+    IssuerMismatch {
+        /// The issuer the request was sent to.
+        expected: String,
+        /// The `iss` the response carries (RFC 9207 §2).
+        found: String,
+    },
     /// `iss` is missing although the provider promises it (RFC 9207 §2.4).
     #[error(
         "the sign-in response has no issuer (iss) although {expected} always sends one; nothing was stored"
     )]
-    IssuerMissing { expected: String },
+    IssuerMissing {
+        /// The issuer the request was sent to.
+        expected: String,
+    },
 }
 
 impl ErrorCode for RedirectError {

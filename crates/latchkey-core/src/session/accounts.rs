@@ -18,7 +18,10 @@ pub const MAX_LABEL_CHARS: usize = 64;
 pub enum ManageError {
     /// No account has this id.
     #[error("there is no account {id}")]
-    UnknownAccount { id: String },
+    UnknownAccount {
+        /// The account id that was asked for.
+        id: String,
+    },
     /// The registry failed.
     #[error("{0}")]
     Registry(#[from] RegistryError),
@@ -30,7 +33,10 @@ pub enum ManageError {
     Begin(#[from] AuthorizeError),
     /// Another Latchkey process kept the account busy for too long.
     #[error("the account is busy in another Latchkey process ({reason}); nothing was changed")]
-    Busy { reason: String },
+    Busy {
+        /// Why the lock was not taken (the lock error, in words).
+        reason: String,
+    },
 }
 
 impl From<crate::file_lock::LockError> for ManageError {
@@ -61,7 +67,10 @@ pub enum Revocation {
     /// There was no token to revoke (the account already needed sign-in).
     NothingToRevoke,
     /// The provider could not be told; the account was removed locally anyway.
-    Failed { reason: String },
+    Failed {
+        /// Why the provider could not be told, in words for a person (never a secret).
+        reason: String,
+    },
 }
 
 /// The outcome of a sign-out.

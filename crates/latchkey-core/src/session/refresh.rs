@@ -57,21 +57,36 @@ pub use crate::session::state::LiveStatus;
 pub enum RefreshError {
     /// No such account.
     #[error("there is no account {id}")]
-    UnknownAccount { id: String },
+    UnknownAccount {
+        /// The account id that was asked for.
+        id: String,
+    },
     /// The grant is gone: the person must sign in again.
     #[error("the account needs to sign in again: {reason}")]
-    NeedsSignIn { reason: String, code: &'static str },
+    NeedsSignIn {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+        /// The machine-readable code ([`ErrorCode`]).
+        code: &'static str,
+    },
     /// The provider refused Latchkey's request (an OAuth error other than
     /// `invalid_grant`, an ID token Latchkey cannot accept, a provider no
     /// longer configured): the tokens are kept; retrying will not help until
     /// the settings change.
     #[error("the provider refused Latchkey's request: {reason}")]
-    Refused { reason: String, code: &'static str },
+    Refused {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+        /// The machine-readable code ([`ErrorCode`]).
+        code: &'static str,
+    },
     /// Network trouble, a timeout, 5xx, 429, a non-OAuth answer, JWKS
     /// trouble, clock skew: try again later.
     #[error("the provider could not be reached: {reason}")]
     Transient {
+        /// Why, in words for a person (never a secret).
         reason: String,
+        /// The machine-readable code ([`ErrorCode`]).
         code: &'static str,
         /// How long the server asked us to wait, if it did.
         retry_after: Option<Duration>,

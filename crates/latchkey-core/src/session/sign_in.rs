@@ -50,18 +50,26 @@ pub enum CompleteError {
     #[error(
         "the sign-in with {provider_name} took longer than 10 minutes and expired; please start again"
     )]
-    Expired { provider_name: String },
+    Expired {
+        /// The provider's display name, for the message.
+        provider_name: String,
+    },
     /// The person cancelled or refused at the provider.
     #[error("sign-in cancelled at {provider_name}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Cancelled {
+        /// The provider's display name, for the message.
         provider_name: String,
+        /// The provider's `error_description`, if any (RFC 6749 §4.1.2.1).
         description: Option<String>,
     },
     /// The provider returned another error.
     #[error("{provider_name} refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Authorization {
+        /// The provider's display name, for the message.
         provider_name: String,
+        /// The OAuth `error` code (RFC 6749 §4.1.2.1).
         error: String,
+        /// The provider's `error_description`, if any (RFC 6749 §4.1.2.1).
         description: Option<String>,
     },
     /// `iss` missing or wrong, or the link came on another provider's
@@ -73,18 +81,25 @@ pub enum CompleteError {
     #[error(
         "{provider_name} sent the sign-in response in the URL fragment, which Latchkey does not accept (check the provider's response_mode setting); the sign-in has ended, please start again"
     )]
-    Fragment { provider_name: String },
+    Fragment {
+        /// The provider's display name, for the message.
+        provider_name: String,
+    },
     /// The code exchange failed.
     #[error("signing in to {provider_name} failed: {source}")]
     Token {
+        /// The provider's display name, for the message.
         provider_name: String,
+        /// Why the token endpoint failed.
         #[source]
         source: TokenError,
     },
     /// The ID token was refused.
     #[error("signing in to {provider_name} failed: {source}")]
     IdToken {
+        /// The provider's display name, for the message.
         provider_name: String,
+        /// Why the ID token was refused.
         #[source]
         source: IdTokenError,
     },
@@ -92,10 +107,16 @@ pub enum CompleteError {
     #[error(
         "{provider_name} did not grant offline access (no refresh token), so Latchkey cannot keep this account signed in"
     )]
-    NoRefreshToken { provider_name: String },
+    NoRefreshToken {
+        /// The provider's display name, for the message.
+        provider_name: String,
+    },
     /// Another Latchkey process kept the account busy for too long.
     #[error("the sign-in could not be saved: {reason}; nothing was stored")]
-    Busy { reason: String },
+    Busy {
+        /// Why the lock was not taken (the lock error, in words).
+        reason: String,
+    },
     /// The same sign-in link arrived again just after it completed (a double
     /// click on the browser's "open Latchkey?" prompt): nothing to do.
     #[error("this sign-in link was already used a moment ago")]

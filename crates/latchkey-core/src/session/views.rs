@@ -15,19 +15,32 @@ pub enum AccountState {
     /// A refresh is running.
     Refreshing,
     /// An access token is in memory (`expires_at`: when it expires, if known).
-    Ready { expires_at: Option<SystemTime> },
+    Ready {
+        /// When the access token expires, if known.
+        expires_at: Option<SystemTime>,
+    },
     /// Signed in; no access token in memory yet (the lifecycle has not run).
     SignedIn,
     /// The provider could not be reached; tokens kept, retried at `retry_at`.
     Offline {
+        /// Why, in words for a person (never a secret).
         reason: String,
+        /// When the next refresh is tried.
         retry_at: SystemTime,
     },
     /// The provider refused Latchkey's request; tokens kept; waits for
     /// "Retry now" (or the next launch).
-    Refused { reason: String, code: &'static str },
+    Refused {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+        /// The machine-readable code ([`ErrorCode`](crate::error::ErrorCode)).
+        code: &'static str,
+    },
     /// The grant has ended: the person must sign in again.
-    NeedsSignIn { reason: Option<String> },
+    NeedsSignIn {
+        /// Why, in words for a person (never a secret), when known.
+        reason: Option<String>,
+    },
 }
 
 impl AccountState {

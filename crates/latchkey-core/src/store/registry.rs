@@ -184,21 +184,34 @@ pub enum RegistryError {
     /// Reading or writing failed.
     #[error("cannot {action} the accounts file {path}: {source}")]
     Io {
+        /// What was being done, as a verb for the message (`read`, `write`, ...).
         action: &'static str,
+        /// The accounts file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The file is not a registry Latchkey understands.
     #[error("the accounts file {path} is damaged: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The accounts file.
+        path: PathBuf,
+        /// Why it is not understood.
+        reason: String,
+    },
     /// A newer Latchkey wrote the file. It is left exactly as it is (never moved
     /// aside or rewritten): the newer version still needs it.
     #[error(
         "the accounts file {path} was written by a newer version of Latchkey (format {version}); \
          this version cannot use it and leaves it unchanged — please update Latchkey"
     )]
-    Newer { path: PathBuf, version: u64 },
+    Newer {
+        /// The accounts file.
+        path: PathBuf,
+        /// The format version it declares.
+        version: u64,
+    },
 }
 
 impl ErrorCode for RegistryError {

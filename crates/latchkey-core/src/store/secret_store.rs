@@ -18,19 +18,34 @@ use crate::secret::SecretString;
 pub enum VaultError {
     /// There is no usable keychain (no session bus, no Secret Service, ...).
     #[error("the system keychain is not available: {reason}")]
-    Unavailable { reason: String },
+    Unavailable {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+    },
     /// The keychain is locked and could not be unlocked without a prompt.
     #[error("the system keychain is locked: {reason}")]
-    Locked { reason: String },
+    Locked {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+    },
     /// The keychain did not answer in time.
     #[error("the system keychain did not answer within {seconds} s")]
-    Timeout { seconds: u64 },
+    Timeout {
+        /// The timeout that elapsed, in seconds.
+        seconds: u64,
+    },
     /// A stored item is not in the expected format.
     #[error("a keychain item of Latchkey is damaged: {reason}")]
-    Corrupt { reason: String },
+    Corrupt {
+        /// What is wrong with the item (never its content).
+        reason: String,
+    },
     /// Any other keychain failure.
     #[error("the system keychain failed: {reason}")]
-    Platform { reason: String },
+    Platform {
+        /// Why, in words for a person (never a secret).
+        reason: String,
+    },
 }
 
 impl ErrorCode for VaultError {
