@@ -7,7 +7,7 @@
 //! by the deep link can finish it without re-discovery. It is deliberately not
 //! `Clone`: completing it consumes it.
 //!
-//! [`PendingStore`] keeps every pending authorization in **one keychain item**
+//! [`PendingStore`](crate::flow::pending::PendingStore) keeps every pending authorization in **one keychain item**
 //! (never a plain file), so they survive the app being closed or crashing while
 //! the person is in the browser. Expired entries (older than [`PENDING_TTL`])
 //! are purged on every access.
