@@ -31,7 +31,10 @@ pub(crate) fn handle(plugin: &Plugin, url: &str) {
                 });
             }
             Err(err) if err.is_repeat() => {
-                tracing::info!(code = err.code(), "repeat of a completed sign-in link; ignored");
+                tracing::info!(
+                    code = err.code(),
+                    "repeat of a completed sign-in link; ignored"
+                );
             }
             Err(err) => {
                 let event = crate::error::Error::from_core(&err);
