@@ -239,6 +239,14 @@ pub trait LatchkeyExt<R: Runtime> {
     /// Completes the sign-in a deep link belongs to; wire it from the
     /// deep-link plugin's `on_open_url` (and `get_current()` at a cold start).
     fn latchkey_link(&self, url: &str);
+
+    /// The feed of `onChange`, for the app's Rust side: account changes,
+    /// sign-ins completed or failed by a link, sign-outs (a lagging receiver
+    /// gets `RecvError::Lagged`: reload everything).
+    ///
+    /// # Panics
+    /// When the plugin is not registered (or its setup failed).
+    fn latchkey_events(&self) -> tokio::sync::broadcast::Receiver<dto::ChangeEvent>;
 }
 
 impl<R: Runtime, T: Manager<R>> LatchkeyExt<R> for T {
@@ -251,6 +259,10 @@ impl<R: Runtime, T: Manager<R>> LatchkeyExt<R> for T {
             Some(plugin) => links::handle(plugin.inner(), url),
             None => tracing::warn!("a deep link arrived before the latchkey plugin was set up"),
         }
+    }
+
+    fn latchkey_events(&self) -> tokio::sync::broadcast::Receiver<dto::ChangeEvent> {
+        self.state::<Plugin>().changes.subscribe()
     }
 }
 

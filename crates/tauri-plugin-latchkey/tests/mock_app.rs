@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use latchkey_core::config::identity::AppIdentity;
 use latchkey_core::secret::SecretString;
 use latchkey_core::signin::Latchkey;
 use latchkey_core::vault::{SecretStore, Vault, VaultError};
+use tauri_plugin_latchkey::dto::ChangeEvent;
 use tauri_plugin_latchkey::{Config, LatchkeyExt as _};
 
 /// A keychain in memory: the test never touches the platform's.
@@ -39,6 +41,25 @@ impl SecretStore for Memory {
     }
 }
 
+/// The code of the next `sign_in_failed` event (other events are skipped).
+fn next_failure(events: &mut tokio::sync::broadcast::Receiver<ChangeEvent>) -> String {
+    tauri::async_runtime::block_on(async {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("an event within 5 s")
+                .expect("the feed is open");
+            if let ChangeEvent::SignInFailed { code, message } = event {
+                assert!(
+                    !message.contains("code=x"),
+                    "no link parameters in: {message}"
+                );
+                return code;
+            }
+        }
+    })
+}
+
 #[test]
 fn the_plugin_builds_into_an_app_and_exposes_the_core() {
     let dir = std::env::temp_dir().join(format!("lk-plugin-mock-{}", std::process::id()));
@@ -64,9 +85,13 @@ fn the_plugin_builds_into_an_app_and_exposes_the_core() {
     );
     assert_eq!(app.latchkey().identity().scheme(), "com.example.notes");
     assert!(app.latchkey().account_views().expect("views").is_empty());
-    // A link that belongs to no sign-in is ignored without a panic.
+    // A link that belongs to no sign-in changes nothing; subscribers hear why.
+    let mut events = app.latchkey_events();
     app.handle()
         .latchkey_link("com.example.notes:/oauth/callback?code=x&state=nobody");
-    tauri_plugin_latchkey::handle_link(app.handle(), "not a url");
+    assert_eq!(next_failure(&mut events), "unknown_state");
+    tauri_plugin_latchkey::handle_link(app.handle(), "https://evil.example/?code=x&state=y");
+    assert_ne!(next_failure(&mut events), "unknown_state", "not our scheme");
+    assert!(app.latchkey().account_views().expect("views").is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
