@@ -211,7 +211,11 @@ impl From<&latchkey_core::session::latchkey::AccessToken> for AccessTokenDto {
 
 /// An event of `onChange`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum ChangeEvent {
     /// An account's state changed (`account: null`: several did; reload all).
     Changed {
@@ -222,6 +226,15 @@ pub enum ChangeEvent {
     SignedIn {
         /// The account id.
         account: String,
+        /// The provider id.
+        provider: String,
+        /// The account existed already (signed in again).
+        replaced: bool,
+        /// Signing in again: whether the replaced refresh token was revoked.
+        old_token_revoked: Option<bool>,
+        /// A re-authentication that signed in as another account: the account
+        /// it was meant for (left as it was).
+        reauth_of: Option<String>,
     },
     /// An account was signed out.
     SignedOut {
@@ -234,7 +247,33 @@ pub enum ChangeEvent {
         code: String,
         /// Message for people.
         message: String,
+        /// The link belonged to no sign-in in progress (forged, replayed or
+        /// malformed: any web page can send one). Raise no window for it.
+        ignored_link: bool,
     },
+}
+
+impl ChangeEvent {
+    /// The event of a completed sign-in.
+    pub fn signed_in(signed_in: &latchkey_core::signin::SignedIn) -> Self {
+        Self::SignedIn {
+            account: signed_in.account.id.to_string(),
+            provider: signed_in.account.provider_id.clone(),
+            replaced: signed_in.replaced,
+            old_token_revoked: signed_in.old_token_revoked,
+            reauth_of: signed_in.reauth_of.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// The event of a link that completed nothing.
+    pub fn sign_in_failed(err: &latchkey_core::signin::CompleteError) -> Self {
+        let ipc = crate::error::Error::from_core(err);
+        Self::SignInFailed {
+            code: ipc.code,
+            message: ipc.message,
+            ignored_link: err.is_ignored_link(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -137,11 +137,24 @@ fn change_events_are_tagged_by_kind() {
         json!({"kind": "changed", "account": null})
     );
     assert_eq!(
-        serde_json::to_value(ChangeEvent::SignInFailed {
-            code: "unknown_state".into(),
-            message: "no sign-in".into()
+        serde_json::to_value(ChangeEvent::sign_in_failed(
+            &latchkey_core::signin::CompleteError::UnknownState
+        ))
+        .expect("json"),
+        json!({"kind": "sign_in_failed", "code": "unknown_state",
+               "message": latchkey_core::signin::CompleteError::UnknownState.to_string(),
+               "ignoredLink": true})
+    );
+    assert_eq!(
+        serde_json::to_value(ChangeEvent::SignedIn {
+            account: "acct-1".into(),
+            provider: "acme".into(),
+            replaced: true,
+            old_token_revoked: Some(false),
+            reauth_of: None,
         })
         .expect("json"),
-        json!({"kind": "sign_in_failed", "code": "unknown_state", "message": "no sign-in"})
+        json!({"kind": "signed_in", "account": "acct-1", "provider": "acme", "replaced": true,
+               "oldTokenRevoked": false, "reauthOf": null})
     );
 }

@@ -24,11 +24,8 @@ pub(crate) fn handle(plugin: &Plugin, url: &str) {
         };
         match result {
             Ok(signed_in) => {
-                let id = signed_in.account.id;
-                plugin.core.start_lifecycle(id.clone());
-                plugin.notify(ChangeEvent::SignedIn {
-                    account: id.to_string(),
-                });
+                plugin.core.start_lifecycle(signed_in.account.id.clone());
+                plugin.notify(ChangeEvent::signed_in(&signed_in));
             }
             Err(err) if err.is_repeat() => {
                 tracing::info!(
@@ -37,12 +34,13 @@ pub(crate) fn handle(plugin: &Plugin, url: &str) {
                 );
             }
             Err(err) => {
-                let event = crate::error::Error::from_core(&err);
-                tracing::warn!(code = %event.code, error = %event.message, "sign-in link not completed");
-                plugin.notify(ChangeEvent::SignInFailed {
-                    code: event.code,
-                    message: event.message,
-                });
+                let event = ChangeEvent::sign_in_failed(&err);
+                tracing::warn!(
+                    code = err.code(),
+                    ignored_link = err.is_ignored_link(),
+                    "sign-in link not completed"
+                );
+                plugin.notify(event);
             }
         }
     });

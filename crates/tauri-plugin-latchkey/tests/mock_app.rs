@@ -49,7 +49,7 @@ fn next_failure(events: &mut tokio::sync::broadcast::Receiver<ChangeEvent>) -> S
                 .await
                 .expect("an event within 5 s")
                 .expect("the feed is open");
-            if let ChangeEvent::SignInFailed { code, message } = event {
+            if let ChangeEvent::SignInFailed { code, message, .. } = event {
                 assert!(
                     !message.contains("code=x"),
                     "no link parameters in: {message}"

@@ -119,8 +119,13 @@ fn a_deep_link_completes_the_sign_in_and_the_account_is_ready() {
                 .expect("an event within 10 s")
                 .expect("the feed is open");
             match event {
-                ChangeEvent::SignedIn { account } => break account,
-                ChangeEvent::SignInFailed { code, message } => panic!("{code}: {message}"),
+                ChangeEvent::SignedIn {
+                    account, replaced, ..
+                } => {
+                    assert!(!replaced, "a new account");
+                    break account;
+                }
+                ChangeEvent::SignInFailed { code, message, .. } => panic!("{code}: {message}"),
                 _ => {}
             }
         };
