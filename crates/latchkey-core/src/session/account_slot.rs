@@ -31,6 +31,9 @@ pub(crate) struct AccountSlot {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Bumped by every completed refresh (callers that waited share it).
     generation: AtomicU64,
+    /// Bumped whenever a writer ends: a reader of the account from before
+    /// knows whether anyone may have changed it since.
+    writes: AtomicU64,
     /// A rotated refresh token not yet in the keychain.
     unsaved: std::sync::Mutex<Option<SecretString>>,
     /// The lock file, kept while `unsaved` holds a token.
@@ -72,6 +75,11 @@ impl AccountSlot {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// How many writers have ended so far.
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
     /// The rotated refresh token waiting to be stored, if any.
     pub(crate) fn unsaved(&self) -> Option<SecretString> {
         lock(&self.unsaved).clone()
@@ -98,6 +106,7 @@ impl AccountWriter {
 
 impl Drop for AccountWriter {
     fn drop(&mut self) {
+        self.slot.writes.fetch_add(1, Ordering::SeqCst);
         if lock(&self.slot.unsaved).is_some() {
             // Still the only copy of the live token: nobody else may read
             // the keychain's older one until it is stored.

@@ -207,14 +207,23 @@ impl Latchkey {
     /// Callers that arrive while a refresh of the same account is running
     /// share its result instead of starting another.
     pub async fn refresh_account(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
-        let result = self.refresh_shared(id).await;
+        let result = self.refresh_shared(id, None).await;
         self.flush_refresh_times().await;
         result
     }
 
-    async fn refresh_shared(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
+    /// `known`: the account as a batch (launch) read it just before; used
+    /// instead of reading the registry again under the writer when nobody
+    /// else held the writer meanwhile. (Reading the whole registry once per
+    /// account made a launch of 100 accounts quadratic.)
+    async fn refresh_shared(
+        &self,
+        id: &AccountId,
+        known: Option<Account>,
+    ) -> Result<AccessToken, RefreshError> {
         let slot = self.slot(id);
         let generation = slot.generation();
+        let writes_before = slot.writes();
         let writer = self.writer(id).await?;
         if slot.generation() != generation
             && let Some(token) = self.access_token(id)
@@ -222,7 +231,8 @@ impl Latchkey {
             // Someone refreshed while we waited: share their result.
             return Ok(token);
         }
-        let result = self.refresh_locked(&writer, id).await;
+        let known = known.filter(|_| slot.writes() == writes_before);
+        let result = self.refresh_locked(&writer, id, known).await;
         if result.is_ok() {
             writer.bump_generation();
         }
@@ -249,13 +259,20 @@ impl Latchkey {
 
     /// The account, its provider and metadata, read under the writer (a
     /// sign-out or sign-in again may have changed them while we waited).
-    async fn context(&self, id: &AccountId) -> Result<Context, RefreshError> {
-        let account = self
-            .registry
-            .load()?
-            .get(id)
-            .cloned()
-            .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?;
+    async fn context(
+        &self,
+        id: &AccountId,
+        known: Option<Account>,
+    ) -> Result<Context, RefreshError> {
+        let account = match known {
+            Some(account) => account,
+            None => self
+                .registry
+                .load()?
+                .get(id)
+                .cloned()
+                .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?,
+        };
         let provider = self
             .provider(&account.provider_id)
             .cloned()
@@ -281,6 +298,7 @@ impl Latchkey {
         &self,
         writer: &AccountWriter,
         id: &AccountId,
+        known: Option<Account>,
     ) -> Result<AccessToken, RefreshError> {
         use std::sync::atomic::Ordering;
         self.coordination.active.fetch_add(1, Ordering::SeqCst);
@@ -296,7 +314,7 @@ impl Latchkey {
             account,
             provider,
             metadata,
-        } = self.context(id).await?;
+        } = self.context(id, known).await?;
         // A rotated token the keychain refused earlier is newer than the one in
         // the keychain: store it now if the keychain is back, and use it.
         let kept = match self.slot(id).unsaved() {
@@ -475,7 +493,10 @@ impl Latchkey {
             .map(|account| {
                 let core = Arc::clone(self);
                 let id = account.id.clone();
-                let task = tokio::spawn(async move { core.refresh_shared(&account.id).await });
+                let task = tokio::spawn(async move {
+                    let id = account.id.clone();
+                    core.refresh_shared(&id, Some(account)).await
+                });
                 (id, task)
             })
             .collect();
