@@ -58,7 +58,7 @@ else
   log "no desktop session: starting Xvfb, D-Bus and a throwaway keychain"
   export LATCHKEY_DEMO_SCREENSHOT="$ROOT/latchkey-demo.png"
   xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-    source "$1/scripts/lib/keyring.sh"; unlock_keyring demo
+    source "$1/scripts/lib/keyring.sh"; unlock_keyring demo "$(mktemp -d)"
     "$0" & APP_PID=$!
     xdotool search --sync --onlyvisible --name "^Latchkey$" >/dev/null 2>&1 || true
     sleep 4; import -window root "$LATCHKEY_DEMO_SCREENSHOT" && echo "screenshot: $LATCHKEY_DEMO_SCREENSHOT" >&2
