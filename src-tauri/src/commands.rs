@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::accounts::AccountId;
-use latchkey_core::authorize::{PendingHandle, PendingSummary, SignInOptions};
-use latchkey_core::manage::Revocation;
+use latchkey_core::flow::request::{PendingHandle, PendingSummary, SignInOptions};
+use latchkey_core::session::accounts::Revocation;
+use latchkey_core::store::registry::AccountId;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tauri_plugin_opener::OpenerExt;
@@ -238,7 +238,7 @@ pub async fn open_folder(
         .to_path_buf();
     if !dir.is_dir() {
         // Latchkey's folders are private (0700 on Unix).
-        let _ = latchkey_core::fsperm::create_private_dir_all(&dir);
+        let _ = latchkey_core::store::fsperm::create_private_dir_all(&dir);
     }
     app.opener()
         .open_path(dir.display().to_string(), None::<&str>)
@@ -253,11 +253,11 @@ pub async fn open_folder(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latchkey_core::accounts::{Registry, new_account};
+    use latchkey_core::Latchkey;
+    use latchkey_core::flow::id_token::Identity;
     use latchkey_core::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
-    use latchkey_core::id_token::Identity;
-    use latchkey_core::signin::Latchkey;
-    use latchkey_core::vault::{KeyringStore, Vault};
+    use latchkey_core::store::registry::{Registry, new_account};
+    use latchkey_core::store::vault::{KeyringStore, Vault};
 
     const ISSUER: &str = "https://id.example";
 
@@ -287,7 +287,7 @@ mod tests {
     async fn a_failed_refresh_still_shows_the_new_account_state() {
         let dir = std::env::temp_dir().join(format!("latchkey-app-refresh-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let providers = latchkey_core::provider::parse_providers(&format!(
+        let providers = latchkey_core::config::provider::parse_providers(&format!(
             "[[provider]]\nid = \"p\"\nissuer = \"{ISSUER}\"\nclient_id = \"c\"\n"
         ))
         .expect("parses");

@@ -177,8 +177,8 @@ pub enum UiEvent {
     StateChanged,
 }
 
-impl From<latchkey_core::authorize::PendingSummary> for PendingDto {
-    fn from(p: latchkey_core::authorize::PendingSummary) -> Self {
+impl From<latchkey_core::flow::request::PendingSummary> for PendingDto {
+    fn from(p: latchkey_core::flow::request::PendingSummary) -> Self {
         Self {
             handle: p.handle.as_str().to_owned(),
             provider_id: p.provider_id,

@@ -1,5 +1,5 @@
 //! The keychain's status in the window, kept current: the probe at launch,
-//! then every change of [`Vault::health`](latchkey_core::vault::Vault::health),
+//! then every change of [`Vault::health`](latchkey_core::store::vault::Vault::health),
 //! so the banner shows while keychain calls fail (say, after the keychain
 //! daemon restarted) and goes once a call works again. The footer never says
 //! "OK" while calls fail.
@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::vault::VaultError;
+use latchkey_core::store::vault::VaultError;
 
 use crate::dto::KeychainStatus;
 use crate::error::UiError;
@@ -62,10 +62,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use latchkey_core::accounts::Registry;
+    use latchkey_core::Latchkey;
     use latchkey_core::secret::SecretString;
-    use latchkey_core::signin::Latchkey;
-    use latchkey_core::vault::{KeyringStore, SecretStore, Vault};
+    use latchkey_core::store::registry::Registry;
+    use latchkey_core::store::vault::{KeyringStore, SecretStore, Vault};
 
     /// A keychain whose daemon can "restart" (every call fails) and come back.
     #[derive(Debug)]

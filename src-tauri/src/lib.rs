@@ -11,10 +11,10 @@ mod status;
 
 use std::sync::Arc;
 
-use latchkey_core::accounts::default_data_dir;
+use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
-use latchkey_core::provider::{load_providers_for, providers_path_for};
-use latchkey_core::signin::Latchkey;
+use latchkey_core::config::provider::{load_providers_for, providers_path_for};
+use latchkey_core::store::registry::default_data_dir;
 use tauri::Manager;
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_plugin_latchkey::LatchkeyExt as _;
@@ -31,7 +31,7 @@ pub(crate) fn log_file() -> Option<std::path::PathBuf> {
 /// umask (an older, looser log is tightened); past 5 MiB it starts over and
 /// keeps the previous one as `latchkey.log.old` (also 0600).
 fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
-    use latchkey_core::fsperm::{FILE_MODE, create_private_dir_all, open_private, tighten};
+    use latchkey_core::store::fsperm::{FILE_MODE, create_private_dir_all, open_private, tighten};
     create_private_dir_all(path.parent()?).ok()?;
     let old = path.with_extension("log.old");
     if std::fs::metadata(path).is_ok_and(|m| m.len() > 5 * 1024 * 1024) {

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use latchkey_core::ErrorCode;
+use latchkey_core::Latchkey;
 use latchkey_core::clock::unix_millis;
+use latchkey_core::config::provider::ProviderEntry;
 use latchkey_core::picture::PictureFetcher;
 use latchkey_core::picture::cache::PictureCache;
-use latchkey_core::provider::ProviderEntry;
 use latchkey_core::session::providers::{ProviderView, Reachability};
 use latchkey_core::session::views::{AccountState, AccountView};
-use latchkey_core::signin::Latchkey;
 use tauri::ipc::Channel;
 
 use crate::dto::{
@@ -219,14 +219,14 @@ impl Shell {
 
     fn apply_accounts(
         &self,
-        accounts: Result<Vec<AccountView>, latchkey_core::accounts::RegistryError>,
+        accounts: Result<Vec<AccountView>, latchkey_core::store::registry::RegistryError>,
     ) {
         self.apply_accounts_and(accounts, |_| {});
     }
 
     fn apply_accounts_and(
         &self,
-        accounts: Result<Vec<AccountView>, latchkey_core::accounts::RegistryError>,
+        accounts: Result<Vec<AccountView>, latchkey_core::store::registry::RegistryError>,
         also: impl FnOnce(&mut StateDto),
     ) {
         let name_of = |id: &str| self.provider_name(id);

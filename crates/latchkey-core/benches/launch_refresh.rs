@@ -17,14 +17,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use latchkey_core::accounts::{AccountId, Registry, new_account};
+use latchkey_core::Latchkey;
 use latchkey_core::clock::SystemClock;
+use latchkey_core::config::provider::parse_providers;
+use latchkey_core::flow::id_token::Identity;
 use latchkey_core::http::ReqwestHttpClient;
-use latchkey_core::id_token::Identity;
-use latchkey_core::provider::parse_providers;
 use latchkey_core::secret::SecretString;
-use latchkey_core::signin::Latchkey;
-use latchkey_core::vault::{KeyringStore, Vault};
+use latchkey_core::store::registry::{AccountId, Registry, new_account};
+use latchkey_core::store::vault::{KeyringStore, Vault};
 
 const CONCURRENCY: usize = 8;
 const CLIENT_ID: &str = "latchkey-desktop";

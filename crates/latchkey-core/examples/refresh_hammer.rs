@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::accounts::{AccountId, Registry, default_data_dir};
+use latchkey_core::Latchkey;
 use latchkey_core::clock::SystemClock;
+use latchkey_core::config::provider::{default_providers_path, load_providers};
 use latchkey_core::http::ReqwestHttpClient;
-use latchkey_core::provider::{default_providers_path, load_providers};
-use latchkey_core::signin::Latchkey;
-use latchkey_core::vault::Vault;
+use latchkey_core::store::registry::{AccountId, Registry, default_data_dir};
+use latchkey_core::store::vault::Vault;
 
 #[tokio::main]
 async fn main() {

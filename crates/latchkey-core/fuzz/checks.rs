@@ -5,10 +5,10 @@
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use latchkey_core::flow::response::{RedactedUrl, Redirect, check_issuer, parse_redirect};
+use latchkey_core::flow::token::{TokenEndpoint, TokenError, exchange_code, refresh};
 use latchkey_core::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
-use latchkey_core::redirect::{RedactedUrl, Redirect, check_issuer, parse_redirect};
 use latchkey_core::secret::SecretString;
-use latchkey_core::token::{TokenEndpoint, TokenError, exchange_code, refresh};
 
 /// Any page can fire `dev.latchkey:/…` links at the app: the redirect parser
 /// must never panic, never accept an empty `state`/`code`, and the redacted

@@ -7,7 +7,7 @@
 //!
 //! The core has no UI and never opens a browser or a window: the app (or the
 //! `latchkey` CLI) does that. HTTP ([`http::HttpClient`]), the clock
-//! ([`clock::Clock`]) and the secret store ([`vault::SecretStore`]) are
+//! ([`clock::Clock`]) and the secret store ([`SecretStore`]) are
 //! injected, so the logic is tested without a network or a keychain; an
 //! embedding app brings its own identity ([`config::identity::AppIdentity`]:
 //! keychain service, folders, redirect scheme).
@@ -20,8 +20,8 @@
 //!   token endpoint (RFC 6749) with revocation (RFC 7009), the ID token;
 //! - [`store`]: the keychain vault (ordered writes, chunking, reconnection),
 //!   the registry of non-secret account metadata, lock files;
-//! - [`session`]: the [`signin::Latchkey`] core built with
-//!   [`signin::Latchkey::builder`], one slot (one writer) per account,
+//! - [`session`]: the [`Latchkey`] core built with
+//!   [`Latchkey::builder`], one slot (one writer) per account,
 //!   sign-in, refresh and what ends a grant, the lifecycle, account views,
 //!   account management and the startup reconciliation.
 //!
@@ -31,10 +31,8 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use latchkey_core::authorize::SignInOptions;
-//! use latchkey_core::config::identity::AppIdentity;
-//! use latchkey_core::provider::{load_providers_for, providers_path_for};
-//! use latchkey_core::signin::Latchkey;
+//! use latchkey_core::{AppIdentity, Latchkey, SignInOptions, callback_uri};
+//! use latchkey_core::{load_providers_for, providers_path_for};
 //!
 //! let identity = AppIdentity::new("com.example.notes", "com.example.notes")?;
 //! let path = providers_path_for(&identity).ok_or("no config folder")?;
@@ -50,7 +48,7 @@
 //! println!("open {}", pending.authorization_url);
 //! // … and hand the redirect the OS delivers (deep link) back to the core.
 //! # let link = String::new();
-//! let redirect_uri = latchkey_core::redirect::callback_uri(&link, &core.identity().redirect_uri())?;
+//! let redirect_uri = callback_uri(&link, &core.identity().redirect_uri())?;
 //! let signed_in = core.complete(&link, &redirect_uri).await?;
 //!
 //! // A fresh access token whenever one is needed (refreshed under the account's lock).
@@ -75,18 +73,36 @@ pub mod session;
 pub mod store;
 pub(crate) mod text;
 
-// The modules by their concept's name, as embedders and the app use them.
-pub use config::{discovery, provider};
-pub use flow::request as authorize;
-pub use flow::response as redirect;
-pub use flow::{id_token, token};
+// Short paths inside the crate (one concept, one name).
+pub(crate) use config::{discovery, provider};
+pub(crate) use flow::request as authorize;
+pub(crate) use flow::response as redirect;
+pub(crate) use flow::{id_token, token};
 pub(crate) use session::account_slot;
-pub use session::accounts as manage;
-pub use session::refresh;
-pub use session::sign_in as signin;
-pub use store::registry as accounts;
-pub(crate) use store::{account_secret, file_lock};
-pub use store::{fsperm, vault};
+pub(crate) use session::accounts as manage;
+pub(crate) use store::registry as accounts;
+pub(crate) use store::{account_secret, file_lock, fsperm, vault};
+
+// The front door: what an embedder needs, by name.
+pub use clock::{Clock, SystemClock};
+pub use config::identity::{AppIdentity, IdentityError};
+pub use config::provider::{
+    ProviderConfig, ProviderEntry, ProviderId, load_providers_for, parse_providers_for,
+    providers_path_for,
+};
+pub use flow::request::{PendingHandle, PendingSummary, SignInOptions};
+pub use flow::response::callback_uri;
+pub use http::HttpClient;
+pub use secret::SecretString;
+pub use session::accounts::{ManageError, Revocation, SignOutReport};
+pub use session::latchkey::{AccessToken, BuildError, Latchkey, LatchkeyBuilder};
+pub use session::providers::{ProviderView, Reachability};
+pub use session::reconcile::ReconcileReport;
+pub use session::refresh::RefreshError;
+pub use session::sign_in::{CompleteError, SignedIn};
+pub use session::views::{AccountState, AccountView};
+pub use store::registry::{Account, AccountBook, AccountId, RegistryError};
+pub use store::vault::{KeyringStore, SecretStore, Vault, VaultError};
 
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::discovery::discover;
+use latchkey_core::config::discovery::discover;
+use latchkey_core::config::provider::parse_providers;
 use latchkey_core::http::{HttpClient, HttpLimits, ReqwestHttpClient};
-use latchkey_core::provider::parse_providers;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

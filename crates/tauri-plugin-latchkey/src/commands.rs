@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use latchkey_core::accounts::AccountId;
-use latchkey_core::authorize::SignInOptions;
+use latchkey_core::flow::request::SignInOptions;
+use latchkey_core::store::registry::AccountId;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tokio::sync::broadcast::error::RecvError;

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use latchkey_core::manage::{Revocation, SignOutReport};
+use latchkey_core::session::accounts::{Revocation, SignOutReport};
 use latchkey_core::session::views::{AccountState, AccountView};
 use serde::Serialize;
 
@@ -132,7 +132,7 @@ pub struct SignInDto {
 
 impl SignInDto {
     /// From the core's summary of a pending sign-in.
-    pub fn new(summary: &latchkey_core::authorize::PendingSummary, opened: bool) -> Self {
+    pub fn new(summary: &latchkey_core::flow::request::PendingSummary, opened: bool) -> Self {
         Self {
             provider: summary.provider_id.clone(),
             authorization_url: summary.authorization_url.to_string(),
@@ -261,7 +261,7 @@ pub enum ChangeEvent {
 
 impl ChangeEvent {
     /// The event of a completed sign-in.
-    pub fn signed_in(signed_in: &latchkey_core::signin::SignedIn) -> Self {
+    pub fn signed_in(signed_in: &latchkey_core::session::sign_in::SignedIn) -> Self {
         Self::SignedIn {
             account: signed_in.account.id.to_string(),
             provider: signed_in.account.provider_id.clone(),
@@ -272,7 +272,7 @@ impl ChangeEvent {
     }
 
     /// The event of a link that completed nothing.
-    pub fn sign_in_failed(err: &latchkey_core::signin::CompleteError) -> Self {
+    pub fn sign_in_failed(err: &latchkey_core::session::sign_in::CompleteError) -> Self {
         let ipc = crate::error::Error::from_core(err);
         Self::SignInFailed {
             code: ipc.code,

@@ -1,10 +1,10 @@
 use std::time::{Duration, SystemTime};
 
-use latchkey_core::accounts::{Account, AccountId, AccountStatus};
-use latchkey_core::manage::{Revocation, SignOutReport};
 use latchkey_core::secret::SecretString;
+use latchkey_core::session::accounts::{Revocation, SignOutReport};
 use latchkey_core::session::latchkey::AccessToken;
 use latchkey_core::session::views::{AccountState, AccountView};
+use latchkey_core::store::registry::{Account, AccountId, AccountStatus};
 use serde_json::json;
 
 use super::*;
@@ -138,11 +138,11 @@ fn change_events_are_tagged_by_kind() {
     );
     assert_eq!(
         serde_json::to_value(ChangeEvent::sign_in_failed(
-            &latchkey_core::signin::CompleteError::UnknownState
+            &latchkey_core::session::sign_in::CompleteError::UnknownState
         ))
         .expect("json"),
         json!({"kind": "sign_in_failed", "code": "unknown_state",
-               "message": latchkey_core::signin::CompleteError::UnknownState.to_string(),
+               "message": latchkey_core::session::sign_in::CompleteError::UnknownState.to_string(),
                "ignoredLink": true})
     );
     assert_eq!(

@@ -43,8 +43,8 @@ pub(crate) fn core<E: ErrorCode + std::error::Error + 'static>(err: E) -> Error 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latchkey_core::accounts::RegistryError;
-    use latchkey_core::authorize::AuthorizeError;
+    use latchkey_core::flow::request::AuthorizeError;
+    use latchkey_core::store::registry::RegistryError;
 
     #[test]
     fn a_core_error_keeps_its_code_and_message() {

@@ -57,9 +57,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
-use latchkey_core::provider::{ProviderConfig, load_providers_for, providers_path_for};
-use latchkey_core::signin::Latchkey;
+use latchkey_core::config::provider::{ProviderConfig, load_providers_for, providers_path_for};
 use tauri::plugin::TauriPlugin;
 use tauri::{Manager, RunEvent, Runtime};
 

@@ -1,8 +1,8 @@
 //! Deep links: the authorization response coming back on the app's scheme.
 
 use latchkey_core::ErrorCode as _;
-use latchkey_core::redirect::{RedactedUrl, callback_uri};
-use latchkey_core::signin::CompleteError;
+use latchkey_core::flow::response::{RedactedUrl, callback_uri};
+use latchkey_core::session::sign_in::CompleteError;
 
 use crate::dto::ChangeEvent;
 use crate::state::Plugin;

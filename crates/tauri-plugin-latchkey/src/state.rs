@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use latchkey_core::manage::ManageError;
+use latchkey_core::Latchkey;
+use latchkey_core::session::accounts::ManageError;
 use latchkey_core::session::reconcile::ReconcileReport;
-use latchkey_core::signin::Latchkey;
 use tokio::sync::{broadcast, watch};
 
 use crate::dto::ChangeEvent;

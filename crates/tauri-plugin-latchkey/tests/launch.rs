@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
 use latchkey_core::session::providers::Reachability;
-use latchkey_core::signin::Latchkey;
+use latchkey_core::store::vault::{KeyringStore, Vault};
 use latchkey_core::testing::{Canned, FakeServer, ISSUER};
-use latchkey_core::vault::{KeyringStore, Vault};
 use tauri_plugin_latchkey::{Config, LatchkeyExt as _};
 
 #[test]
@@ -20,7 +20,7 @@ fn the_launch_reconciles_and_checks_every_provider() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("accounts.json"), "{ not json").expect("write");
     let identity = AppIdentity::new("com.example.launch", "com.example.launch").expect("identity");
-    let providers = latchkey_core::provider::parse_providers_for(
+    let providers = latchkey_core::config::provider::parse_providers_for(
         &format!(
             "[[provider]]\nid = \"up\"\nissuer = \"{ISSUER}\"\nclient_id = \"c\"\n\
              [[provider]]\nid = \"down\"\nissuer = \"https://down.example\"\nclient_id = \"c\"\n"

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
 use latchkey_core::secret::SecretString;
-use latchkey_core::signin::Latchkey;
-use latchkey_core::vault::{SecretStore, Vault, VaultError};
+use latchkey_core::store::vault::{SecretStore, Vault, VaultError};
 use tauri_plugin_latchkey::dto::ChangeEvent;
 use tauri_plugin_latchkey::{Config, LatchkeyExt as _};
 

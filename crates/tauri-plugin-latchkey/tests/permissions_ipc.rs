@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
-use latchkey_core::signin::Latchkey;
-use latchkey_core::vault::{KeyringStore, Vault};
+use latchkey_core::store::vault::{KeyringStore, Vault};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody, RuntimeAuthority};
 use tauri::test::{

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use latchkey_core::authorize::SignInOptions;
+use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
-use latchkey_core::signin::Latchkey;
+use latchkey_core::flow::request::SignInOptions;
+use latchkey_core::store::vault::{KeyringStore, Vault};
 use latchkey_core::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, jwks};
-use latchkey_core::vault::{KeyringStore, Vault};
 use serde_json::json;
 use tauri_plugin_latchkey::dto::{AccountDto, ChangeEvent, StateName};
 use tauri_plugin_latchkey::{Config, LatchkeyExt as _};
@@ -53,7 +53,7 @@ fn a_deep_link_completes_the_sign_in_and_the_account_is_ready() {
     let dir = std::env::temp_dir().join(format!("lk-plugin-link-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let identity = AppIdentity::new("com.example.notes", SCHEME).expect("identity");
-    let provider = latchkey_core::provider::parse_providers_for(
+    let provider = latchkey_core::config::provider::parse_providers_for(
         &format!(
             "[[provider]]\nid = \"p\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
         ),
@@ -137,7 +137,7 @@ fn a_deep_link_completes_the_sign_in_and_the_account_is_ready() {
         let token = app
             .latchkey()
             .fresh_access_token(
-                &latchkey_core::accounts::AccountId::new(account),
+                &latchkey_core::store::registry::AccountId::new(account),
                 Duration::from_secs(60),
             )
             .await

@@ -7,7 +7,7 @@
 //! by the deep link can finish it without re-discovery. It is deliberately not
 //! `Clone`: completing it consumes it.
 //!
-//! [`PendingStore`](crate::flow::pending::PendingStore) keeps every pending authorization in **one keychain item**
+//! The pending store (`flow/pending.rs`) keeps every pending authorization in **one keychain item**
 //! (never a plain file), so they survive the app being closed or crashing while
 //! the person is in the browser. Expired entries (older than [`PENDING_TTL`])
 //! are purged on every access.
@@ -99,7 +99,7 @@ impl PendingHandle {
 }
 
 /// One authorization request waiting for its redirect. Not `Clone`: it is
-/// used once, by [`crate::signin`], which consumes it.
+/// used once, by [`crate::session::sign_in`], which consumes it.
 pub struct PendingAuthorization {
     pub(crate) state: SecretString,
     pub(crate) pkce_verifier: SecretString,

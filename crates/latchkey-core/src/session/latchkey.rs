@@ -303,9 +303,7 @@ impl crate::error::ErrorCode for BuildError {
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use latchkey_core::config::identity::AppIdentity;
-/// use latchkey_core::provider::{load_providers_for, providers_path_for};
-/// use latchkey_core::signin::Latchkey;
+/// use latchkey_core::{AppIdentity, Latchkey, load_providers_for, providers_path_for};
 ///
 /// let identity = AppIdentity::new("com.example.notes", "com.example.notes")?;
 /// let path = providers_path_for(&identity).ok_or("no config folder")?;

@@ -10,7 +10,7 @@ pub mod lifecycle;
 pub mod providers;
 pub mod reconcile;
 pub mod refresh;
-pub mod schedule;
+pub(crate) mod schedule;
 pub mod sign_in;
 pub(crate) mod state;
 pub mod views;

@@ -6,5 +6,5 @@ pub(crate) mod chunking;
 pub(crate) mod file_lock;
 pub mod fsperm;
 pub mod registry;
-pub mod secret_store;
+pub(crate) mod secret_store;
 pub mod vault;

@@ -12,19 +12,19 @@ pub(crate) use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub(crate) use tokio::net::{TcpListener, TcpStream};
 pub(crate) use url::Url;
 
-pub(crate) use latchkey_core::accounts::{AccountId, Registry, new_account};
-pub(crate) use latchkey_core::authorize::SignInOptions;
+pub(crate) use latchkey_core::Latchkey;
 pub(crate) use latchkey_core::clock::SystemClock;
+pub(crate) use latchkey_core::config::provider::parse_providers;
 pub(crate) use latchkey_core::error::ErrorCode;
+pub(crate) use latchkey_core::flow::id_token::Identity;
+pub(crate) use latchkey_core::flow::request::SignInOptions;
 pub(crate) use latchkey_core::http::{
     BoxFuture, HttpClient, HttpLimits, HttpRequest, HttpResponse, ReqwestHttpClient, TransportError,
 };
-pub(crate) use latchkey_core::id_token::Identity;
-pub(crate) use latchkey_core::provider::parse_providers;
 pub(crate) use latchkey_core::secret::SecretString;
-pub(crate) use latchkey_core::signin::Latchkey;
+pub(crate) use latchkey_core::store::registry::{AccountId, Registry, new_account};
+pub(crate) use latchkey_core::store::vault::{KeyringStore, SecretStore, Vault};
 pub(crate) use latchkey_core::testing::{CLIENT_ID, Claims, jwks};
-pub(crate) use latchkey_core::vault::{KeyringStore, SecretStore, Vault};
 
 /// What the attacker answers on one path.
 #[derive(Clone)]
@@ -303,7 +303,7 @@ impl Fixture {
 
     pub(crate) async fn snapshot(&self) -> Snapshot {
         let mut keys = self.store.list_keys().expect("keys");
-        keys.retain(|k| !k.starts_with(latchkey_core::authorize::PENDING_KEY));
+        keys.retain(|k| !k.starts_with(latchkey_core::flow::request::PENDING_KEY));
         Snapshot {
             registry: std::fs::read(self.core.registry().path()).ok(),
             keys,
@@ -337,13 +337,19 @@ impl Fixture {
     }
 
     /// Runs a sign-in whose token endpoint answers `reply`; returns the error.
-    pub(crate) async fn sign_in_with(&self, reply: Reply) -> latchkey_core::signin::CompleteError {
+    pub(crate) async fn sign_in_with(
+        &self,
+        reply: Reply,
+    ) -> latchkey_core::session::sign_in::CompleteError {
         let (state, _) = self.begin().await;
         self.attacker.on("/token", reply);
         self.complete(&Self::callback(&state, "")).await
     }
 
-    pub(crate) async fn complete(&self, url: &str) -> latchkey_core::signin::CompleteError {
+    pub(crate) async fn complete(
+        &self,
+        url: &str,
+    ) -> latchkey_core::session::sign_in::CompleteError {
         let before = self.snapshot().await;
         let redirect = Url::parse("dev.latchkey:/oauth/callback").expect("url");
         let err = self
@@ -363,7 +369,7 @@ impl Fixture {
     pub(crate) async fn sign_in_with_id_token(
         &self,
         edit: impl FnOnce(&mut Claims),
-    ) -> latchkey_core::signin::CompleteError {
+    ) -> latchkey_core::session::sign_in::CompleteError {
         let (state, nonce) = self.begin().await;
         let mut claims = Claims::valid(SystemTime::now(), &nonce);
         claims.iss = ISSUER.into();
@@ -383,7 +389,11 @@ pub(crate) fn token_body(id_token: &str) -> serde_json::Value {
     })
 }
 
-pub(crate) fn assert_case(err: &latchkey_core::signin::CompleteError, code: &str, shown: &str) {
+pub(crate) fn assert_case(
+    err: &latchkey_core::session::sign_in::CompleteError,
+    code: &str,
+    shown: &str,
+) {
     assert_eq!(err.code(), code, "{err}");
     let message = latchkey_core::error::report(err);
     assert!(

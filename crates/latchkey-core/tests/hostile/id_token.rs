@@ -174,7 +174,7 @@ async fn id_token_sub_changed_on_refresh() {
     assert_eq!(book.accounts.len(), 1);
     assert_eq!(
         book.accounts[0].status,
-        latchkey_core::accounts::AccountStatus::NeedsSignIn
+        latchkey_core::store::registry::AccountStatus::NeedsSignIn
     );
     assert_eq!(
         f.core
