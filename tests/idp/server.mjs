@@ -89,7 +89,8 @@ function configuration(issuer) {
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback'],
+        // Latchkey's, examples/embed-minimal's (its own scheme), a loopback one.
+        redirect_uris: ['dev.latchkey:/oauth/callback', 'dev.latchkey.example.embed:/oauth/callback', 'http://127.0.0.1/callback'],
       },
     ],
     pkce: { required: () => true },

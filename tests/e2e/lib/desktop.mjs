@@ -1,6 +1,7 @@
 // A throwaway desktop for one test: its own HOME and XDG folders, the app
-// registered as the dev.latchkey: handler, the browser stand-in registered as
-// the default web browser, tauri-driver and a WebDriver session on the real app.
+// registered as the handler of its scheme (dev.latchkey: for Latchkey), the
+// browser stand-in registered as the default web browser, tauri-driver and a
+// WebDriver session on the real app (Latchkey, or another app given by `app`).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,6 +11,8 @@ import { APP_BINARY, RESULTS_DIR, STANDIN } from './paths.mjs';
 import { WebDriver } from './webdriver.mjs';
 
 export const APP_ID = 'dev.latchkey.app';
+/** The app a Desktop runs unless told otherwise: Latchkey itself. */
+export const LATCHKEY = { binary: APP_BINARY, id: APP_ID, scheme: 'dev.latchkey', name: 'Latchkey', desktopFile: 'latchkey-e2e.desktop' };
 const WEBDRIVER_VARS = ['WEBKIT_INSPECTOR_SERVER', 'TAURI_AUTOMATION', 'TAURI_WEBVIEW_AUTOMATION'];
 
 export function freePort() {
@@ -25,14 +28,14 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function requireSessionServices() {
+export function requireSessionServices(binary = APP_BINARY) {
   const missing = [];
   if (!process.env.DISPLAY) missing.push('DISPLAY (run under Xvfb)');
   if (!process.env.DBUS_SESSION_BUS_ADDRESS) missing.push('DBUS_SESSION_BUS_ADDRESS (run under dbus-run-session)');
   for (const bin of ['/usr/bin/chromium', '/usr/bin/WebKitWebDriver', '/usr/bin/gio', '/usr/bin/xdg-mime', '/usr/bin/secret-tool']) {
     if (!existsSync(bin)) missing.push(bin);
   }
-  if (!existsSync(APP_BINARY)) missing.push(`${APP_BINARY} (build the app first)`);
+  if (!existsSync(binary)) missing.push(`${binary} (build the app first)`);
   if (spawnSync('tauri-driver', ['--help']).error) missing.push('tauri-driver (cargo install tauri-driver --locked)');
   if (missing.length) throw new Error(`the E2E environment is incomplete: ${missing.join(', ')}`);
 }
@@ -44,9 +47,14 @@ export class Desktop {
    *   `env`: extra environment for tauri-driver, WebKitWebDriver and the app;
    *   `appEnv`: extra environment for the app process alone (and what it starts), set by a
    *   wrapper script that WebDriver launches in place of the binary (it execs the binary).
+   * @param {{ binary: string, id: string, scheme: string, name: string, desktopFile: string }} [options.app]
+   *   the app under test (default LATCHKEY): its binary, identifier (config and data folder,
+   *   keychain service), redirect scheme (it is registered as that scheme's handler), its name and
+   *   its .desktop file.
    */
   constructor(name, options = {}) {
-    requireSessionServices();
+    this.app = options.app ?? LATCHKEY;
+    requireSessionServices(this.app.binary);
     this.name = name;
     this.root = mkdtempSync(join(tmpdir(), `latchkey-e2e-${name}-`));
     const dir = (...p) => {
@@ -78,7 +86,7 @@ export class Desktop {
     });
     Object.assign(env, options.env ?? {});
     this.env = env;
-    this.application = options.appEnv ? this.#wrapper(options.appEnv) : APP_BINARY;
+    this.application = options.appEnv ? this.#wrapper(options.appEnv) : this.app.binary;
     this.#registerHandlers();
   }
 
@@ -86,7 +94,7 @@ export class Desktop {
     const quote = (v) => `'${String(v).replaceAll("'", "'\\''")}'`;
     const file = join(this.root, 'latchkey-app-wrapper.sh');
     const assignments = Object.entries(appEnv).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
-    writeFileSync(file, `#!/bin/sh\n# The app with extra environment for it alone.\nexec env ${assignments} ${quote(APP_BINARY)} "$@"\n`);
+    writeFileSync(file, `#!/bin/sh\n# The app with extra environment for it alone.\nexec env ${assignments} ${quote(this.app.binary)} "$@"\n`);
     chmodSync(file, 0o755);
     return file;
   }
@@ -95,9 +103,9 @@ export class Desktop {
     const apps = join(this.dataHome, 'applications');
     mkdirSync(apps, { recursive: true });
     writeFileSync(
-      join(apps, 'latchkey-e2e.desktop'),
-      ['[Desktop Entry]', 'Type=Application', 'Name=Latchkey (test)', `Exec=${APP_BINARY} %u`, 'Terminal=false',
-        'MimeType=x-scheme-handler/dev.latchkey;', 'NoDisplay=true', ''].join('\n'),
+      join(apps, this.app.desktopFile),
+      ['[Desktop Entry]', 'Type=Application', `Name=${this.app.name} (test)`, `Exec=${this.app.binary} %u`, 'Terminal=false',
+        `MimeType=x-scheme-handler/${this.app.scheme};`, 'NoDisplay=true', ''].join('\n'),
     );
     writeFileSync(
       join(apps, 'standin-browser.desktop'),
@@ -115,13 +123,13 @@ export class Desktop {
     );
     const xdgMime = (...args) => execFileSync('xdg-mime', args, { env: this.env, stdio: 'pipe' });
     xdgMime('default', 'standin-files.desktop', 'inode/directory');
-    xdgMime('default', 'latchkey-e2e.desktop', 'x-scheme-handler/dev.latchkey');
+    xdgMime('default', this.app.desktopFile, `x-scheme-handler/${this.app.scheme}`);
     xdgMime('default', 'standin-browser.desktop', 'x-scheme-handler/http', 'x-scheme-handler/https', 'text/html');
   }
 
-  /** Writes the providers file at the app's default location. */
-  writeProviders(toml) {
-    const dir = join(this.configHome, APP_ID);
+  /** Writes the providers file at the default location of the app (or of the app `id`). */
+  writeProviders(toml, id = this.app.id) {
+    const dir = join(this.configHome, id);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'providers.toml'), toml);
   }
@@ -154,25 +162,25 @@ export class Desktop {
     writeFileSync(join(this.standinDir, holdFile), '');
   }
 
-  /** The account registry file, parsed (null when absent). */
-  registry() {
-    const file = join(this.dataHome, APP_ID, 'accounts.json');
+  /** The account registry file of the app (or of the app `id`), parsed (null when absent). */
+  registry(id = this.app.id) {
+    const file = this.registryPath(id);
     return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
   }
 
   /** The secret of one of our keychain items (null when absent). */
-  keychainSecret(username, service = APP_ID) {
+  keychainSecret(username, service = this.app.id) {
     const out = spawnSync('secret-tool', ['lookup', 'service', service, 'username', username], { encoding: 'utf8', env: this.env });
     return out.status === 0 ? out.stdout : null;
   }
 
   /** Deletes one of our keychain items by hand. */
-  deleteKeychainItem(username, service = APP_ID) {
+  deleteKeychainItem(username, service = this.app.id) {
     spawnSync('secret-tool', ['clear', 'service', service, 'username', username], { env: this.env });
   }
 
   /** Creates a keychain item by hand. */
-  storeKeychainItem(username, secret, service = APP_ID) {
+  storeKeychainItem(username, secret, service = this.app.id) {
     const r = spawnSync('secret-tool', ['store', '--label=planted by a test', 'service', service, 'username', username], {
       env: this.env,
       input: secret,
@@ -180,14 +188,14 @@ export class Desktop {
     if (r.status !== 0) throw new Error(`secret-tool store failed: ${r.stderr}`);
   }
 
-  /** Path of the registry file. */
-  registryPath() {
-    return join(this.dataHome, APP_ID, 'accounts.json');
+  /** Path of the registry file of the app (or of the app `id`). */
+  registryPath(id = this.app.id) {
+    return join(this.dataHome, id, 'accounts.json');
   }
 
   /** The app's own log file (all instances of this desktop append to it). */
   logFilePath() {
-    return join(this.dataHome, APP_ID, 'logs', 'latchkey.log');
+    return join(this.dataHome, this.app.id, 'logs', 'latchkey.log');
   }
 
   /** Hands a URL to the OS exactly as a browser would: `gio open`. */
@@ -216,7 +224,7 @@ export class Desktop {
 
   /** Pids of running app processes started for this desktop. */
   appPids() {
-    const out = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout;
+    const out = spawnSync('pgrep', ['-f', '-x', `${this.app.binary}( .*)?`], { encoding: 'utf8' }).stdout;
     return out.split('\n').filter(Boolean).map(Number).filter((pid) => {
       try {
         return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`HOME=${this.home}`);
@@ -233,9 +241,14 @@ export class Desktop {
   }
 
   /** Attributes of our keychain items (`secret-tool search --all service <id>`). */
-  keychainItems(service = APP_ID) {
+  keychainItems(service = this.app.id) {
+    return this.keychainSearch('service', service);
+  }
+
+  /** Attributes of every keychain item, of any app, whose `attribute` is `value`. */
+  keychainSearch(attribute, value) {
     // secret-tool prints the secret on stdout and the rest on stderr: merge them in order.
-    const out = spawnSync('sh', ['-c', 'secret-tool search --all service "$1" 2>&1', 'sh', service], { encoding: 'utf8', env: this.env });
+    const out = spawnSync('sh', ['-c', 'secret-tool search --all "$1" "$2" 2>&1', 'sh', attribute, value], { encoding: 'utf8', env: this.env });
     const items = [];
     let current = null;
     for (const line of out.stdout.split('\n')) {
@@ -255,7 +268,7 @@ export class Desktop {
     // single-instance: another app on this session bus would swallow the launch. (One
     // on another bus — a person's own Latchkey beside the suite — does not matter.)
     const bus = `DBUS_SESSION_BUS_ADDRESS=${this.env.DBUS_SESSION_BUS_ADDRESS}`;
-    const others = spawnSync('pgrep', ['-f', '-x', `${APP_BINARY}( .*)?`], { encoding: 'utf8' }).stdout
+    const others = spawnSync('pgrep', ['-f', '-x', `${this.app.binary}( .*)?`], { encoding: 'utf8' }).stdout
       .split('\n').filter(Boolean).filter((pid) => {
         try {
           return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(bus);
@@ -263,7 +276,7 @@ export class Desktop {
           return false;
         }
       });
-    if (others.length) throw new Error(`another Latchkey instance is running on this session (pids ${others.join(', ')})`);
+    if (others.length) throw new Error(`another ${this.app.id} instance is running on this session (pids ${others.join(', ')})`);
     const port = await freePort();
     const nativePort = await freePort();
     const log = createWriteStream(this.appLog, { flags: 'a' });
