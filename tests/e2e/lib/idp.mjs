@@ -29,7 +29,12 @@ export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 
   const stderr = [];
   createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`IdP did not start: ${stderr.join('\n')}`)), 15_000);
+    // Generous: a loaded 2-core machine can take long to load oidc-provider. One
+    // that never starts is stopped, so it cannot keep the test file's process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`IdP did not start within 60 s: ${stderr.join('\n')}`));
+    }, 60_000);
     child.once('exit', (code) => reject(new Error(`IdP exited with ${code}: ${stderr.join('\n')}`)));
     createInterface({ input: child.stdout }).once('line', (line) => {
       clearTimeout(timer);
