@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod refresh;
 pub(crate) mod schedule;
 pub mod sign_in;
+mod signed_in;
 pub(crate) mod state;
 pub mod views;
 
