@@ -33,6 +33,8 @@ pub struct ProviderMetadata {
     pub userinfo_endpoint: Option<Url>,
     /// RFC 7009 revocation endpoint, when offered.
     pub revocation_endpoint: Option<Url>,
+    /// RFC 8628 device authorization endpoint, when offered.
+    pub device_authorization_endpoint: Option<Url>,
     /// RFC 9207: the server returns `iss` in authorization responses.
     pub authorization_response_iss_parameter_supported: bool,
     /// Scopes the server advertises (empty when not advertised).
@@ -49,6 +51,7 @@ struct RawMetadata {
     jwks_uri: Option<String>,
     userinfo_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
     code_challenge_methods_supported: Option<Vec<String>>,
@@ -241,6 +244,10 @@ pub fn parse_metadata(
     let jwks_uri = required("jwks_uri", raw.jwks_uri)?;
     let userinfo_endpoint = endpoint("userinfo_endpoint", raw.userinfo_endpoint)?;
     let revocation_endpoint = endpoint("revocation_endpoint", raw.revocation_endpoint)?;
+    let device_authorization_endpoint = endpoint(
+        "device_authorization_endpoint",
+        raw.device_authorization_endpoint,
+    )?;
     if raw
         .code_challenge_methods_supported
         .is_some_and(|methods| !methods.iter().any(|m| m == "S256"))
@@ -264,6 +271,7 @@ pub fn parse_metadata(
         jwks_uri,
         userinfo_endpoint,
         revocation_endpoint,
+        device_authorization_endpoint,
         authorization_response_iss_parameter_supported: raw
             .authorization_response_iss_parameter_supported,
         scopes_supported: raw.scopes_supported,

@@ -2,6 +2,7 @@
 //! request and its pending store, the response from the redirect, the token
 //! endpoint, revocation, the ID token and UserInfo.
 
+pub mod device;
 pub mod id_token;
 pub(crate) mod pending;
 pub mod request;

@@ -28,6 +28,7 @@ pub(crate) fn metadata() -> ProviderMetadata {
         authorization_response_iss_parameter_supported: true,
         scopes_supported: vec![],
         prompt_values_supported: None,
+        device_authorization_endpoint: None,
     }
 }
 

@@ -176,7 +176,7 @@ struct Seen {
 
 /// Remembers [`Seen`] of the last response so errors can name it.
 #[derive(Clone, Default)]
-struct StatusProbe(Arc<Mutex<Seen>>);
+pub(crate) struct StatusProbe(Arc<Mutex<Seen>>);
 
 impl StatusProbe {
     fn get(&self) -> Seen {
@@ -215,10 +215,10 @@ fn seen(response: &HttpResponse, now: SystemTime) -> Seen {
 }
 
 /// The injected [`HttpClient`] as an `oauth2` async HTTP client.
-struct OAuthHttp<'a> {
-    http: &'a dyn HttpClient,
-    probe: StatusProbe,
-    now: SystemTime,
+pub(crate) struct OAuthHttp<'a> {
+    pub(crate) http: &'a dyn HttpClient,
+    pub(crate) probe: StatusProbe,
+    pub(crate) now: SystemTime,
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
@@ -240,14 +240,14 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
 
 /// The token response's extra field: the ID token, kept as text.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-struct IdTokenField {
+pub(crate) struct IdTokenField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
 }
 
 impl oauth2::ExtraTokenFields for IdTokenField {}
 
-type Response = oauth2::StandardTokenResponse<IdTokenField, BasicTokenType>;
+pub(crate) type Response = oauth2::StandardTokenResponse<IdTokenField, BasicTokenType>;
 
 type OAuthClient = oauth2::Client<
     BasicErrorResponse,
@@ -373,10 +373,14 @@ pub async fn revoke(
     }
 }
 
-type OAuthResult = Result<Response, oauth2::RequestTokenError<TransportError, BasicErrorResponse>>;
+/// The outcome of one token request through `oauth2`, with its error type
+/// (`BasicErrorResponse`, or the device grant's error response).
+type OAuthResult<T> =
+    Result<Response, oauth2::RequestTokenError<TransportError, oauth2::StandardErrorResponse<T>>>;
 
-fn finish(
-    result: OAuthResult,
+/// Checks a token response (or classifies its error).
+pub(crate) fn finish<T: oauth2::ErrorResponseType + AsRef<str> + std::fmt::Display>(
+    result: OAuthResult<T>,
     probe: &StatusProbe,
     now: SystemTime,
 ) -> Result<TokenSet, TokenError> {
@@ -439,8 +443,8 @@ fn salvage_refresh_token(status: Option<u16>, body: &[u8]) -> Option<SecretStrin
         .map(|t| SecretString::new(t.as_str()))
 }
 
-fn classify(
-    err: oauth2::RequestTokenError<TransportError, BasicErrorResponse>,
+fn classify<T: oauth2::ErrorResponseType + AsRef<str> + std::fmt::Display>(
+    err: oauth2::RequestTokenError<TransportError, oauth2::StandardErrorResponse<T>>,
     seen: Seen,
 ) -> TokenError {
     use oauth2::RequestTokenError as E;

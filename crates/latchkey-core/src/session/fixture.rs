@@ -26,6 +26,7 @@ pub(crate) fn metadata(iss_required: bool) -> ProviderMetadata {
         authorization_response_iss_parameter_supported: iss_required,
         scopes_supported: vec![],
         prompt_values_supported: None,
+        device_authorization_endpoint: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod account_slot;
 pub mod accounts;
+pub mod device;
 mod grant;
 pub mod latchkey;
 pub mod lifecycle;
