@@ -6,6 +6,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey-target}"
 export PATH="$CARGO_HOME/bin:$PATH"
+# Build scripts that write this checkout's absolute paths into the shared
+# target dir run again when another checkout builds there (see their build.rs).
+export LATCHKEY_CHECKOUT="$ROOT"
 
 BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config libdbus-1-dev curl)

@@ -1,4 +1,8 @@
 fn main() {
+    // Paths of this checkout end up in the build's outputs: another checkout
+    // sharing the target dir (scripts/common.sh sets LATCHKEY_CHECKOUT) must
+    // run this again.
+    println!("cargo:rerun-if-env-changed=LATCHKEY_CHECKOUT");
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
         tauri_build::AppManifest::new().commands(&[
             "get_state",

@@ -10,5 +10,9 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // The permission list written for the app's build names files of this
+    // checkout by absolute path: another checkout sharing the target dir
+    // (scripts/common.sh sets LATCHKEY_CHECKOUT) must write its own.
+    println!("cargo:rerun-if-env-changed=LATCHKEY_CHECKOUT");
     tauri_plugin::Builder::new(COMMANDS).build();
 }

@@ -5,6 +5,8 @@ fn main() {
     const ORIGINAL: &str = "../../crates/tauri-plugin-latchkey/guest-js/index.js";
     println!("cargo:rerun-if-changed={COPY}");
     println!("cargo:rerun-if-changed={ORIGINAL}");
+    // Another checkout sharing the target dir runs this again (scripts/common.sh).
+    println!("cargo:rerun-if-env-changed=LATCHKEY_CHECKOUT");
     let read = |path| std::fs::read(path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"));
     assert!(
         read(COPY) == read(ORIGINAL),
