@@ -78,6 +78,7 @@ need_tauri_driver() {
 }
 
 build_app() {
-  log "cargo build -p latchkey-app"
-  (cd "$ROOT" && cargo build --locked -p latchkey-app && cargo build --locked -p latchkey-core --example refresh_hammer)
+  log "cargo build -p latchkey-app -p latchkey-cli"
+  (cd "$ROOT" && cargo build --locked -p latchkey-app && cargo build --locked -p latchkey-cli &&
+    cargo build --locked -p latchkey-core --example refresh_hammer)
 }

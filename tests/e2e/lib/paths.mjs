@@ -6,6 +6,8 @@ import { homedir } from 'node:os';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const TARGET_DIR = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache/latchkey-target');
 export const APP_BINARY = process.env.LATCHKEY_APP_BINARY || join(TARGET_DIR, 'debug/latchkey-app');
+// The `latchkey` command (crates/latchkey-cli).
+export const CLI_BINARY = process.env.LATCHKEY_CLI_BINARY || join(TARGET_DIR, 'debug/latchkey');
 export const IDP_SERVER = join(ROOT, 'tests/idp/server.mjs');
 export const STANDIN = join(ROOT, 'tests/browser/standin.mjs');
 export const RESULTS_DIR = process.env.LATCHKEY_RESULTS_DIR || join(ROOT, 'tests/results');
