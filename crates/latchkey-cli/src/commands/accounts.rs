@@ -177,9 +177,9 @@ pub fn status(json: bool) -> Result<Exit, CliError> {
         return Err(CliError::new(
             Exit::NeedsSignIn,
             format!(
-                "{unusable} of {} accounts need to sign in again: {}",
-                rows.len(),
-                crate::exit::SIGN_IN_AGAIN
+                "{unusable} of {} accounts need to sign in again: open the Latchkey app and \
+                 choose \"Sign in again\" on each (or add it again)",
+                rows.len()
             ),
         ));
     }
