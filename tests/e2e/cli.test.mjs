@@ -274,6 +274,17 @@ test('the IdP unreachable or answering a non-OAuth page: token exits 4 and the r
   tokensSeen.add(again.stdout.trim());
 });
 
+test('no usable keychain: token and status exit 5 and say to unlock it', async () => {
+  const noBus = { DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(desktop.root, 'no-such-bus')}` };
+  const grantsBefore = refreshGrants();
+  for (const args of [['token', accounts[0].email], ['status']]) {
+    const r = await latchkey(args, { env: noBus });
+    assert.equal(r.code, 5, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /keychain is not available.*unlock the system keychain/s);
+  }
+  assert.equal(refreshGrants(), grantsBefore, 'no refresh without the refresh token');
+});
+
 test('20 parallel token processes refresh one at a time: no invalid_grant, the refresh token still works', async () => {
   const account = accounts[0];
   const invalidBefore = invalidGrants();
