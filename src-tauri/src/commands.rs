@@ -185,7 +185,7 @@ pub async fn retry_account(shell: State<'_, Arc<Shell>>, id: String) -> Result<(
     if book.get(&id).is_none() {
         return Err(UiError::new("unknown_account", "there is no such account"));
     }
-    crate::startup::start_lifecycle(&shell, id);
+    shell.core.start_lifecycle(id);
     Ok(())
 }
 

@@ -4,10 +4,9 @@
 mod commands;
 mod dto;
 mod error;
+mod events;
 mod keychain;
-mod links;
 mod shell;
-mod startup;
 mod status;
 
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use latchkey_core::provider::{load_providers_for, providers_path_for};
 use latchkey_core::signin::Latchkey;
 use tauri::Manager;
 use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_latchkey::LatchkeyExt as _;
 
 use crate::error::UiError;
 use crate::shell::Shell;
@@ -113,6 +113,7 @@ fn build_shell() -> Shell {
 /// Runs the app.
 pub fn run() {
     init_tracing();
+    let shell = Arc::new(build_shell());
     let result = tauri::Builder::default()
         // Single-instance first: a second launch (e.g. by a deep link) hands its
         // arguments to this process and exits; the deep-link feature turns them
@@ -120,14 +121,21 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!("second instance forwarded its arguments");
             // A plain launch raises the window; a link raises it only when it
-            // completes a sign-in in progress (links.rs), since any web page
+            // completes a sign-in in progress (events.rs), since any web page
             // can send one.
-            if !links::carries_link(&argv) {
-                links::focus_main_window(app);
+            if !app.latchkey().identity().carries_link(&argv) {
+                events::focus_main_window(app);
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
+        // Sign-in, refresh, accounts: the plugin over Latchkey's core (it
+        // launches the core, completes deep links, stores rotated tokens
+        // before the process ends).
+        .plugin(tauri_plugin_latchkey::init(
+            tauri_plugin_latchkey::Config::new(AppIdentity::latchkey())
+                .core(Arc::clone(&shell.core)),
+        ))
         // The window comes back where and as large as the person left it
         // (`.window-state.json` in the config folder; never a secret).
         .plugin(
@@ -139,33 +147,31 @@ pub fn run() {
                 )
                 .build(),
         )
-        .setup(|app| {
+        .setup(move |app| {
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
                 pid = std::process::id(),
                 "Latchkey started"
             );
-            let shell = Arc::new(build_shell());
             app.manage(Arc::clone(&shell));
+            // Subscribed before any link is handed over.
+            events::follow(app.handle(), &shell);
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
-                    links::handle_link(&handle, url.as_str());
+                    handle.latchkey_link(url.as_str());
                 }
             });
             // Cold start: the link that launched us.
             if let Ok(Some(urls)) = app.deep_link().get_current() {
                 for url in urls {
-                    links::handle_link(app.handle(), url.as_str());
+                    app.latchkey_link(url.as_str());
                 }
             }
             keychain::watch_keychain(&shell);
-            startup::check_providers(&shell);
-            startup::warn_shared_redirect_uris(&shell);
             #[cfg(unix)]
             exit_on_signals(app.handle().clone(), Arc::clone(&shell));
-            startup::forward_changes(&shell);
-            startup::reconcile_accounts(&shell);
+            events::after_launch(app.handle(), &shell);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -195,15 +201,12 @@ pub fn run() {
         }
     };
     app.run(|handle, event| {
-        if let tauri::RunEvent::Exit = event {
-            // A launch from now on (a deep link, the user) starts a new app
-            // instead of handing its arguments to one that is going away.
+        // A launch from now on (a deep link, the user) starts a new app
+        // instead of handing its arguments to one that is going away. Done
+        // at the exit request: the plugin's own exit step (running refreshes
+        // store their rotated tokens) runs before the app hears `Exit`.
+        if let tauri::RunEvent::ExitRequested { .. } | tauri::RunEvent::Exit = event {
             tauri_plugin_single_instance::destroy(handle);
-            // Let running refreshes store their rotated tokens before the process ends.
-            if let Some(shell) = handle.try_state::<Arc<Shell>>() {
-                let core = Arc::clone(&shell.core);
-                tauri::async_runtime::block_on(core.shutdown(SHUTDOWN_GRACE));
-            }
         }
     });
 }

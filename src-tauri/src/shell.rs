@@ -8,8 +8,8 @@ use latchkey_core::ErrorCode;
 use latchkey_core::clock::unix_millis;
 use latchkey_core::picture::PictureFetcher;
 use latchkey_core::picture::cache::PictureCache;
-use latchkey_core::provider::{ProviderConfig, ProviderEntry};
-use latchkey_core::refresh::LiveStatus;
+use latchkey_core::provider::ProviderEntry;
+use latchkey_core::session::providers::{ProviderView, Reachability};
 use latchkey_core::session::views::{AccountState, AccountView};
 use latchkey_core::signin::Latchkey;
 use tauri::ipc::Channel;
@@ -25,8 +25,10 @@ const MAX_NOTICES: usize = 20;
 
 /// Everything the shell holds; shared by commands, deep-link handlers and tasks.
 pub struct Shell {
-    /// Valid provider configurations, by position in `state.providers`.
-    pub configs: Vec<Option<ProviderConfig>>,
+    /// The providers file's entries as written: the valid ones stand for the
+    /// core's providers (whose state the core decides), the rejected ones
+    /// carry their error.
+    entries: Vec<Result<String, Box<ProviderDto>>>,
     /// The core.
     pub core: Arc<Latchkey>,
     /// Profile pictures by URL (`None` = could not be loaded).
@@ -43,7 +45,7 @@ pub struct Shell {
 impl std::fmt::Debug for Shell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shell")
-            .field("providers", &self.configs.len())
+            .field("providers", &self.entries.len())
             .finish_non_exhaustive()
     }
 }
@@ -59,35 +61,22 @@ impl Shell {
             Ok(entries) => (entries, None),
             Err(err) => (Vec::new(), Some(err)),
         };
-        let mut providers = Vec::with_capacity(entries.len());
-        let mut configs = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match entry.config {
-                Ok(config) => {
-                    providers.push(ProviderDto {
-                        id: config.id.to_string(),
-                        name: config.name.clone(),
-                        issuer: Some(config.issuer.to_string()),
-                        status: ProviderStatus::Checking,
-                        error: None,
-                    });
-                    configs.push(Some(config));
-                }
-                Err(err) => {
-                    providers.push(ProviderDto {
-                        id: entry.label.clone(),
-                        name: entry.name.unwrap_or(entry.label),
-                        issuer: None,
-                        status: ProviderStatus::Invalid,
-                        error: Some(UiError::from_core(&err)),
-                    });
-                    configs.push(None);
-                }
-            }
-        }
+        let entries = entries
+            .into_iter()
+            .map(|entry| match entry.config {
+                Ok(config) => Ok(config.id.to_string()),
+                Err(err) => Err(Box::new(ProviderDto {
+                    id: entry.label.clone(),
+                    name: entry.name.unwrap_or(entry.label),
+                    issuer: None,
+                    status: ProviderStatus::Invalid,
+                    error: Some(UiError::from_core(&err)),
+                })),
+            })
+            .collect();
         let accounts_file = Some(core.registry().path().display().to_string());
-        Self {
-            configs,
+        let shell = Self {
+            entries,
             core,
             pictures: Mutex::new(std::collections::HashMap::new()),
             picture_fetcher: PictureFetcher::new()
@@ -100,7 +89,7 @@ impl Shell {
                 log_file: crate::log_file().map(|p| p.display().to_string()),
                 providers_file: providers_file.map(|p| p.display().to_string()),
                 providers_file_error: file_error,
-                providers,
+                providers: Vec::new(),
                 keychain: KeychainDto {
                     status: KeychainStatus::Checking,
                     error: None,
@@ -114,7 +103,27 @@ impl Shell {
             }),
             next_notice: Mutex::new(1),
             subscribers: Mutex::new(Vec::new()),
-        }
+        };
+        shell.show_providers();
+        shell
+    }
+
+    /// The providers as the core sees them (reachable, unreachable, not
+    /// checked yet), with the rejected entries of the file in their place.
+    pub fn show_providers(&self) {
+        let providers = self.providers_now();
+        self.update(|state| state.providers = providers);
+    }
+
+    fn providers_now(&self) -> Vec<ProviderDto> {
+        let views = self.core.provider_views();
+        self.entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Ok(id) => views.iter().find(|v| &v.id == id).map(provider_dto),
+                Err(rejected) => Some(ProviderDto::clone(rejected)),
+            })
+            .collect()
     }
 
     fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -164,9 +173,11 @@ impl Shell {
         });
     }
 
-    /// The valid configuration of a provider.
-    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
-        self.configs.iter().flatten().find(|c| c.id.as_str() == id)
+    /// A provider's display name (its id when it has none).
+    pub fn provider_name(&self, id: &str) -> String {
+        self.core
+            .provider(id)
+            .map_or_else(|| id.to_owned(), |c| c.name.clone())
     }
 
     /// Re-reads accounts and pending sign-ins into the window state.
@@ -193,12 +204,16 @@ impl Shell {
     /// After a sign-in completed: the new account (highlighted) and the pending
     /// list without its request, in one change, so the window does not show the
     /// account and "Continue in your browser" at once.
-    pub fn show_completed_sign_in(&self, signed_in: &latchkey_core::signin::SignedIn) {
+    pub async fn show_completed_sign_in(&self, account: &str) {
+        let pending = self.core.pending().await;
         self.apply_accounts_and(self.core.account_views(), |state| {
-            state.last_added = Some(signed_in.account.id.to_string());
-            state
-                .pending
-                .retain(|p| p.handle != signed_in.handle.as_str());
+            state.last_added = Some(account.to_owned());
+            match pending {
+                Ok(list) => state.pending = list.into_iter().map(PendingDto::from).collect(),
+                Err(err) => {
+                    tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable");
+                }
+            }
         });
     }
 
@@ -214,25 +229,11 @@ impl Shell {
         accounts: Result<Vec<AccountView>, latchkey_core::accounts::RegistryError>,
         also: impl FnOnce(&mut StateDto),
     ) {
-        let name_of = |id: &str| {
-            self.provider(id)
-                .map_or_else(|| id.to_owned(), |c| c.name.clone())
-        };
+        let name_of = |id: &str| self.provider_name(id);
+        // A provider that just served a refresh is reachable (the core decides).
+        let providers = self.providers_now();
         self.update(|state| {
-            // A provider that just served a refresh is reachable, whatever discovery said at launch.
-            if let Ok(views) = &accounts {
-                for view in views {
-                    let a = &view.account;
-                    if matches!(self.core.live_status(&a.id), Some(LiveStatus::Ready { .. }))
-                        && let Some(p) = state.providers.iter_mut().find(|p| {
-                            p.id == a.provider_id && p.status == ProviderStatus::Unreachable
-                        })
-                    {
-                        p.status = ProviderStatus::Reachable;
-                        p.error = None;
-                    }
-                }
-            }
+            state.providers = providers;
             match accounts {
                 Ok(views) => {
                     state.registry_error = None;
@@ -323,5 +324,24 @@ impl Shell {
     /// Removes a notice.
     pub fn dismiss(&self, id: u64) {
         self.update(|state| state.notices.retain(|n| n.id != id));
+    }
+}
+
+/// A provider as the window shows it.
+fn provider_dto(view: &ProviderView) -> ProviderDto {
+    let (status, error) = match &view.reachability {
+        Reachability::Reachable => (ProviderStatus::Reachable, None),
+        Reachability::Unreachable { code, reason } => (
+            ProviderStatus::Unreachable,
+            Some(UiError::new(*code, reason.clone())),
+        ),
+        _ => (ProviderStatus::Checking, None),
+    };
+    ProviderDto {
+        id: view.id.clone(),
+        name: view.name.clone(),
+        issuer: Some(view.issuer.clone()),
+        status,
+        error,
     }
 }

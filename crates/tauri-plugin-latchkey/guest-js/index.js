@@ -55,7 +55,7 @@ export const signOut = (account) => call('sign_out', { account });
 /**
  * Calls `cb` on every change: `{kind: 'changed', account}` (account `null`:
  * reload all), `{kind: 'signed_in', account, provider, replaced, oldTokenRevoked,
- * reauthOf}`, `{kind: 'signed_out', account}`, `{kind: 'sign_in_failed', code,
+ * reauthOf}`, `{kind: 'signed_out', account}`, `{kind: 'provider_checked', provider}`, `{kind: 'sign_in_failed', code,
  * message, ignoredLink}` (`ignoredLink`: a link that belonged to no sign-in,
  * which any web page can send — say nothing loud about it).
  * @param {(event: {kind: string, account?: ?string, code?: string, message?: string}) => void} cb

@@ -241,6 +241,12 @@ pub enum ChangeEvent {
         /// The account id.
         account: String,
     },
+    /// A provider's discovery document was checked (at launch): reload the
+    /// providers to see whether it answered.
+    ProviderChecked {
+        /// The provider id.
+        provider: String,
+    },
     /// A deep link matched no sign-in or the sign-in failed.
     SignInFailed {
         /// Stable code.

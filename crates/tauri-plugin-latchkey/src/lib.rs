@@ -66,6 +66,7 @@ use tauri::{Manager, RunEvent, Runtime};
 pub use error::{Error, Result};
 /// The core this plugin is built on.
 pub use latchkey_core;
+pub use state::Launched;
 
 use crate::state::Plugin;
 
@@ -185,8 +186,8 @@ fn load_file(
 }
 
 /// The plugin. At setup it builds the core, registers it and launches it
-/// (reconciliation, then every account's refresh lifecycle); on exit it waits
-/// briefly for running refreshes.
+/// (reconciliation, then every account's refresh lifecycle, and a check of
+/// every provider); on exit it waits briefly for running refreshes.
 pub fn init<R: Runtime>(config: Config) -> TauriPlugin<R> {
     let open_browser = config.open_browser;
     // The config is consumed by the first setup (there is only one).
@@ -207,13 +208,8 @@ pub fn init<R: Runtime>(config: Config) -> TauriPlugin<R> {
                 .ok_or_else(|| Error::new("already_set_up", "the plugin was set up twice"))?;
             let plugin = Plugin::new(config.build()?, open_browser);
             plugin.forward_core_changes();
-            let core = Arc::clone(&plugin.core);
+            plugin.launch();
             app.manage(plugin);
-            tauri::async_runtime::spawn(async move {
-                if let Err(err) = core.launch().await {
-                    tracing::warn!(error = %err, "startup reconciliation failed");
-                }
-            });
             Ok(())
         })
         .on_event(|app, event| {
@@ -247,6 +243,14 @@ pub trait LatchkeyExt<R: Runtime> {
     /// # Panics
     /// When the plugin is not registered (or its setup failed).
     fn latchkey_events(&self) -> tokio::sync::broadcast::Receiver<dto::ChangeEvent>;
+
+    /// The launch's outcome: `None` until the startup reconciliation ran,
+    /// then its report (say, a damaged accounts file moved aside). Wait with
+    /// `wait_for(Option::is_some)`.
+    ///
+    /// # Panics
+    /// When the plugin is not registered (or its setup failed).
+    fn latchkey_launched(&self) -> tokio::sync::watch::Receiver<Launched>;
 }
 
 impl<R: Runtime, T: Manager<R>> LatchkeyExt<R> for T {
@@ -263,6 +267,10 @@ impl<R: Runtime, T: Manager<R>> LatchkeyExt<R> for T {
 
     fn latchkey_events(&self) -> tokio::sync::broadcast::Receiver<dto::ChangeEvent> {
         self.state::<Plugin>().changes.subscribe()
+    }
+
+    fn latchkey_launched(&self) -> tokio::sync::watch::Receiver<Launched> {
+        self.state::<Plugin>().launched.subscribe()
     }
 }
 

@@ -28,9 +28,10 @@ pub(crate) fn handle(plugin: &Plugin, url: &str) {
                 plugin.notify(ChangeEvent::signed_in(&signed_in));
             }
             Err(err) if err.is_repeat() => {
+                // A double click on the browser's "open the app?" prompt.
                 tracing::info!(
                     code = err.code(),
-                    "repeat of a completed sign-in link; ignored"
+                    "a repeat of a sign-in link that just completed; ignored"
                 );
             }
             Err(err) => {

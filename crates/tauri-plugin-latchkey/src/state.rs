@@ -2,16 +2,23 @@
 
 use std::sync::Arc;
 
+use latchkey_core::manage::ManageError;
+use latchkey_core::session::reconcile::ReconcileReport;
 use latchkey_core::signin::Latchkey;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::dto::ChangeEvent;
 
-/// The plugin's managed state: the core and the change feed of `onChange`.
+/// The outcome of the launch (the startup reconciliation), once it ran.
+pub type Launched = Option<Arc<Result<ReconcileReport, ManageError>>>;
+
+/// The plugin's managed state: the core, the change feed of `onChange` and
+/// the launch's outcome.
 #[derive(Debug, Clone)]
 pub(crate) struct Plugin {
     pub(crate) core: Arc<Latchkey>,
     pub(crate) changes: broadcast::Sender<ChangeEvent>,
+    pub(crate) launched: watch::Sender<Launched>,
     pub(crate) open_browser: bool,
 }
 
@@ -20,6 +27,7 @@ impl Plugin {
         Self {
             core,
             changes: broadcast::channel(256).0,
+            launched: watch::channel(None).0,
             open_browser,
         }
     }
@@ -27,6 +35,31 @@ impl Plugin {
     /// Tells every subscriber (none listening is fine).
     pub(crate) fn notify(&self, event: ChangeEvent) {
         let _ = self.changes.send(event);
+    }
+
+    /// Launches the core (reconciliation, then every account's lifecycle) and
+    /// checks every provider's discovery document, each reported to the feed
+    /// as `provider_checked` when done.
+    pub(crate) fn launch(&self) {
+        let plugin = self.clone();
+        tauri::async_runtime::spawn(async move {
+            let report = plugin.core.launch().await;
+            if let Err(err) = &report {
+                tracing::warn!(error = %err, "startup reconciliation failed");
+            }
+            plugin.launched.send_replace(Some(Arc::new(report)));
+            plugin.notify(ChangeEvent::Changed { account: None });
+        });
+        for provider in self.core.providers() {
+            let plugin = self.clone();
+            let id = provider.id.to_string();
+            tauri::async_runtime::spawn(async move {
+                let started = std::time::Instant::now();
+                let found = plugin.core.check_provider(&id).await;
+                tracing::info!(provider = %id, reachable = matches!(found, latchkey_core::session::providers::Reachability::Reachable), elapsed_ms = started.elapsed().as_millis(), "provider checked");
+                plugin.notify(ChangeEvent::ProviderChecked { provider: id });
+            });
+        }
     }
 
     /// Forwards the core's account changes (lifecycle, refreshes) to the feed.

@@ -100,6 +100,18 @@ impl AppIdentity {
             .expect("a reverse-DNS scheme makes a valid URL")
     }
 
+    /// Whether a launch's arguments (`argv`, the program first) carry a link
+    /// on this app's scheme: a second launch started by a deep link (the
+    /// deep-link plugin delivers it; an app raises its window only when the
+    /// link completes a sign-in, since any web page can send one).
+    pub fn carries_link(&self, argv: &[String]) -> bool {
+        let prefix = format!("{}:", self.scheme);
+        argv.iter().skip(1).any(|arg| {
+            arg.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(&prefix))
+        })
+    }
+
     /// The app's data folder (`~/.local/share/<identifier>` on Linux).
     pub fn data_dir(&self) -> Option<PathBuf> {
         dirs::data_dir().map(|d| d.join(&self.identifier))
@@ -119,6 +131,37 @@ impl AppIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_launch_with_a_link_is_told_apart_from_a_plain_one() {
+        let argv = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        let latchkey = AppIdentity::latchkey();
+        assert!(!latchkey.carries_link(&argv(&["latchkey-app"])));
+        assert!(
+            !latchkey.carries_link(&argv(&["dev.latchkey:/x"])),
+            "argv[0] is the program"
+        );
+        assert!(latchkey.carries_link(&argv(&[
+            "latchkey-app",
+            "dev.latchkey:/oauth/callback?code=c&state=s"
+        ])));
+        assert!(latchkey.carries_link(&argv(&["latchkey-app", "DEV.LATCHKEY:/anything"])));
+        assert!(!latchkey.carries_link(&argv(&["latchkey-app", "--flag", "https://x.example"])));
+        // Another app's scheme is not ours, nor is a longer scheme starting like ours.
+        assert!(!latchkey.carries_link(&argv(&[
+            "latchkey-app",
+            "com.example.notes:/oauth/callback"
+        ])));
+        assert!(!latchkey.carries_link(&argv(&[
+            "latchkey-app",
+            "dev.latchkey.example:/oauth/callback"
+        ])));
+        let notes = AppIdentity::new("com.example.notes", "com.example.notes").expect("valid");
+        assert!(notes.carries_link(&argv(&[
+            "notes",
+            "com.example.notes:/oauth/callback?code=c"
+        ])));
+    }
 
     #[test]
     fn identities_are_reverse_dns_and_make_their_redirect_uri() {

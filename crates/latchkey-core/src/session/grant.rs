@@ -102,11 +102,11 @@ impl Latchkey {
         &self,
         writer: &AccountWriter,
         id: &AccountId,
-        token: &SecretString,
+        secret: &crate::account_secret::AccountSecret,
     ) -> Result<(), RefreshError> {
         let mut last = None;
         for attempt in 0..3u32 {
-            match self.write_refresh_token(id, token).await {
+            match self.write_secret(id, secret).await {
                 Ok(()) => {
                     writer.clear_unsaved();
                     return Ok(());
@@ -119,7 +119,7 @@ impl Latchkey {
             }
         }
         // Keep it for the next attempt: the provider has retired the old one.
-        writer.keep_unsaved(token.clone());
+        writer.keep_unsaved(secret.refresh_token.clone());
         Err(last.map_or_else(
             || RefreshError::Transient {
                 reason: "keychain".into(),

@@ -45,6 +45,7 @@ pub struct Latchkey {
     pub(crate) coordination: crate::session::state::Coordination,
     pub(crate) jwks: crate::id_token::JwksCache,
     pub(crate) changes: tokio::sync::broadcast::Sender<AccountId>,
+    pub(crate) reachability: crate::session::providers::ReachabilityBook,
 }
 
 impl std::fmt::Debug for Latchkey {
@@ -125,6 +126,7 @@ impl Latchkey {
             coordination: crate::session::state::Coordination::default(),
             jwks: Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(256).0,
+            reachability: Mutex::new(HashMap::new()),
         }
     }
 
@@ -167,6 +169,7 @@ impl Latchkey {
             })?;
         let metadata = crate::discovery::discover(self.http.as_ref(), config).await?;
         lock(&self.metadata).insert(provider_id.to_owned(), metadata.clone());
+        self.answered(provider_id);
         Ok(metadata)
     }
 
@@ -194,15 +197,24 @@ impl Latchkey {
         lock(&self.access_tokens).get(id).cloned()
     }
 
+    /// Reads an account's keychain item: its refresh token and the shared
+    /// access-token cache.
+    pub(crate) async fn read_secret(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<crate::account_secret::AccountSecret>, VaultError> {
+        match self.vault.get(id.as_str()).await? {
+            Some(raw) => crate::account_secret::decode(&raw, id.as_str()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Reads an account's refresh token from the keychain.
     pub(crate) async fn read_refresh_token(
         &self,
         id: &AccountId,
     ) -> Result<Option<SecretString>, VaultError> {
-        match self.vault.get(id.as_str()).await? {
-            Some(raw) => crate::account_secret::decode(&raw, id.as_str()).map(Some),
-            None => Ok(None),
-        }
+        Ok(self.read_secret(id).await?.map(|s| s.refresh_token))
     }
 
     /// The refresh token the provider currently accepts for an account: one
@@ -218,16 +230,29 @@ impl Latchkey {
         }
     }
 
-    /// Writes an account's refresh token to the keychain. Call it holding the
-    /// account's writer.
+    /// Writes an account's keychain item. Call it holding the account's writer.
+    pub(crate) async fn write_secret(
+        &self,
+        id: &AccountId,
+        secret: &crate::account_secret::AccountSecret,
+    ) -> Result<(), VaultError> {
+        self.vault
+            .set(id.as_str(), crate::account_secret::encode(secret)?)
+            .await
+    }
+
+    /// Writes an account's refresh token alone (no access token to share).
+    /// Call it holding the account's writer.
     pub(crate) async fn write_refresh_token(
         &self,
         id: &AccountId,
         token: &SecretString,
     ) -> Result<(), VaultError> {
-        self.vault
-            .set(id.as_str(), crate::account_secret::encode(token)?)
-            .await
+        self.write_secret(
+            id,
+            &crate::account_secret::AccountSecret::refresh_only(token.clone()),
+        )
+        .await
     }
 
     /// Test seam: stores a refresh token for an account, as a sign-in would.

@@ -11,6 +11,10 @@ use crate::secret::SecretString;
 use crate::session::latchkey::{AccessToken, Latchkey, lock};
 use crate::session::refresh::RefreshError;
 use crate::session::schedule::{Backoff, next_refresh_at, random_unit};
+
+/// How much later than the in-memory token a cached one must expire for a
+/// scheduled refresh to take it instead (it was refreshed by another process).
+const NEWER_BY: Duration = Duration::from_secs(60);
 pub use crate::session::state::LiveStatus;
 
 /// A guard that removes an account from the running set when its loop ends.
@@ -23,7 +27,7 @@ impl Drop for Running<'_> {
 }
 
 impl Latchkey {
-    fn set_live(&self, id: &AccountId, status: LiveStatus) {
+    pub(crate) fn set_live(&self, id: &AccountId, status: LiveStatus) {
         lock(&self.coordination.live).insert(id.clone(), status);
         let _ = self.changes.send(id.clone());
     }
@@ -102,7 +106,16 @@ impl Latchkey {
                 }),
                 _ => {
                     self.set_live(&id, LiveStatus::Refreshing);
-                    self.refresh_account(&id).await
+                    // After the launch refresh: when another process (a
+                    // `latchkey` CLI) refreshed meanwhile, the keychain's
+                    // cache holds a token that outlives ours: take it.
+                    let newer = (!first)
+                        .then(|| self.access_token(&id).and_then(|t| t.expires_at))
+                        .flatten()
+                        .map(|mine| mine.duration_since(now).unwrap_or_default() + NEWER_BY);
+                    let result = self.refresh_shared(&id, None, newer).await;
+                    self.flush_refresh_times().await;
+                    result
                 }
             };
             first = false;
@@ -187,11 +200,15 @@ impl Latchkey {
 
     /// What an app does at launch: the startup reconciliation, then the
     /// lifecycle of every active account (whose first step is the launch
-    /// refresh). Returns the reconciliation's report; when it failed, the
-    /// lifecycles start all the same (nothing was concluded or changed).
+    /// refresh), and in the background the mix-up check of the providers'
+    /// redirect URIs ([`Latchkey::warn_shared_redirect_uris`]). Returns the
+    /// reconciliation's report; when it failed, the lifecycles start all the
+    /// same (nothing was concluded or changed).
     pub async fn launch(
         self: &Arc<Self>,
     ) -> Result<crate::session::reconcile::ReconcileReport, crate::manage::ManageError> {
+        let core = Arc::clone(self);
+        tokio::spawn(async move { core.warn_shared_redirect_uris().await });
         let report = self.reconcile().await;
         if let Ok(book) = self.accounts() {
             for account in book.accounts {

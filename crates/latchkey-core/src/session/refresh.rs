@@ -38,6 +38,8 @@ use crate::file_lock::LockError;
 use crate::id_token::{Expectations, IdTokenError, signed_by_provider, verify_cached};
 use crate::provider::ProviderConfig;
 
+use crate::account_secret::AccountSecret;
+use crate::secret::SecretString;
 use crate::session::latchkey::{AccessToken, Latchkey, lock};
 use crate::token::{TokenEndpoint, TokenError, refresh};
 use crate::vault::VaultError;
@@ -187,7 +189,10 @@ impl Latchkey {
     }
 
     /// An access token valid for at least `min_validity`: the one in memory,
-    /// else a refreshed one.
+    /// else the one another process (the app, a `latchkey` CLI) cached in the
+    /// account's keychain item, else a refreshed one. The keychain is read
+    /// under the account's writer, so a refresh running elsewhere is waited
+    /// for and its token used.
     pub async fn fresh_access_token(
         &self,
         id: &AccountId,
@@ -200,26 +205,32 @@ impl Latchkey {
         {
             return Ok(token);
         }
-        self.refresh_account(id).await
+        let result = self.refresh_shared(id, None, Some(min_validity)).await;
+        self.flush_refresh_times().await;
+        result
     }
 
     /// Refreshes an account now (see the module docs for the guarantees).
     /// Callers that arrive while a refresh of the same account is running
     /// share its result instead of starting another.
     pub async fn refresh_account(&self, id: &AccountId) -> Result<AccessToken, RefreshError> {
-        let result = self.refresh_shared(id, None).await;
+        let result = self.refresh_shared(id, None, None).await;
         self.flush_refresh_times().await;
         result
     }
 
+    /// `cached`: a token in the keychain's cache valid for this long is used
+    /// instead of refreshing (`None`: refresh whatever the cache holds).
+    ///
     /// `known`: the account as a batch (launch) read it just before; used
     /// instead of reading the registry again under the writer when nobody
     /// else held the writer meanwhile. (Reading the whole registry once per
     /// account made a launch of 100 accounts quadratic.)
-    async fn refresh_shared(
+    pub(crate) async fn refresh_shared(
         &self,
         id: &AccountId,
         known: Option<Account>,
+        cached: Option<Duration>,
     ) -> Result<AccessToken, RefreshError> {
         let slot = self.slot(id);
         let generation = slot.generation();
@@ -232,7 +243,7 @@ impl Latchkey {
             return Ok(token);
         }
         let known = known.filter(|_| slot.writes() == writes_before);
-        let result = self.refresh_locked(&writer, id, known).await;
+        let result = self.refresh_locked(&writer, id, known, cached).await;
         if result.is_ok() {
             writer.bump_generation();
         }
@@ -257,22 +268,22 @@ impl Latchkey {
         true
     }
 
-    /// The account, its provider and metadata, read under the writer (a
-    /// sign-out or sign-in again may have changed them while we waited).
-    async fn context(
-        &self,
-        id: &AccountId,
-        known: Option<Account>,
-    ) -> Result<Context, RefreshError> {
-        let account = match known {
-            Some(account) => account,
+    /// The account, read under the writer (a sign-out or sign-in again may
+    /// have changed it while we waited).
+    fn account(&self, id: &AccountId, known: Option<Account>) -> Result<Account, RefreshError> {
+        match known {
+            Some(account) => Ok(account),
             None => self
                 .registry
                 .load()?
                 .get(id)
                 .cloned()
-                .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() })?,
-        };
+                .ok_or_else(|| RefreshError::UnknownAccount { id: id.to_string() }),
+        }
+    }
+
+    /// The account's provider and its metadata.
+    async fn context(&self, account: Account) -> Result<Context, RefreshError> {
         let provider = self
             .provider(&account.provider_id)
             .cloned()
@@ -299,6 +310,7 @@ impl Latchkey {
         writer: &AccountWriter,
         id: &AccountId,
         known: Option<Account>,
+        cached: Option<Duration>,
     ) -> Result<AccessToken, RefreshError> {
         use std::sync::atomic::Ordering;
         self.coordination.active.fetch_add(1, Ordering::SeqCst);
@@ -310,11 +322,7 @@ impl Latchkey {
                 retry_after: None,
             });
         }
-        let Context {
-            account,
-            provider,
-            metadata,
-        } = self.context(id, known).await?;
+        let account = self.account(id, known)?;
         // A rotated token the keychain refused earlier is newer than the one in
         // the keychain: store it now if the keychain is back, and use it.
         let kept = match self.slot(id).unsaved() {
@@ -330,8 +338,26 @@ impl Latchkey {
                 }
                 Some(token)
             }
-            // Under the writer: the keychain has the newest token, whoever rotated it.
-            None => self.read_refresh_token(id).await?,
+            // Under the writer: the keychain has the newest token, whoever
+            // rotated it, and the access token that came with it.
+            None => match self.read_secret(id).await? {
+                Some(secret) => {
+                    if let Some(min_validity) = cached
+                        && let Some((token, expires_at)) =
+                            secret.fresh_access(self.clock.now(), min_validity)
+                    {
+                        let access = AccessToken {
+                            token,
+                            expires_at: Some(expires_at),
+                        };
+                        lock(&self.access_tokens).insert(id.clone(), access.clone());
+                        tracing::debug!(account = %id, "access token taken from the keychain's cache");
+                        return Ok(access);
+                    }
+                    Some(secret.refresh_token)
+                }
+                None => None,
+            },
         };
         let Some(refresh_token) = kept else {
             self.mark_needs_sign_in(id)
@@ -341,6 +367,11 @@ impl Latchkey {
                 code: "refresh_token_missing",
             });
         };
+        let Context {
+            account,
+            provider,
+            metadata,
+        } = self.context(account).await?;
         let endpoint = TokenEndpoint {
             url: metadata.token_endpoint.clone(),
             client_id: provider.client_id.clone(),
@@ -366,15 +397,22 @@ impl Latchkey {
                     && rotated != &refresh_token
                 {
                     // The provider may have retired the token we sent.
-                    self.store_rotated(writer, id, rotated).await?;
+                    let secret = AccountSecret::refresh_only(rotated.clone());
+                    self.store_rotated(writer, id, &secret).await?;
                 }
                 return Err(self.token_failed(writer, id, &err).await);
             }
         };
-        // Rotation: persist the new refresh token before anything uses the new access token.
+        // Rotation: persist the new refresh token before anything uses the
+        // new access token (which rides along in the same write: the cache).
+        let cache = |refresh_token: &SecretString| AccountSecret {
+            refresh_token: refresh_token.clone(),
+            access: Some((tokens.access_token.clone(), tokens.expires_at)),
+        };
+        let rotated = matches!(&tokens.refresh_token, Some(new) if new != &refresh_token);
         let live_token = match &tokens.refresh_token {
-            Some(new_token) if new_token != &refresh_token => {
-                self.store_rotated(writer, id, new_token).await?;
+            Some(new_token) if rotated => {
+                self.store_rotated(writer, id, &cache(new_token)).await?;
                 new_token.clone()
             }
             _ => refresh_token,
@@ -418,7 +456,18 @@ impl Latchkey {
                         .grant_dead(writer, id, &err.to_string(), err.code())
                         .await);
                 }
+                if rotated {
+                    // Its access token is not shared: the cache goes.
+                    let _ = self.write_refresh_token(id, &live_token).await;
+                }
                 return Err(self.id_token_failed(id, &err, tokens.server_date));
+            }
+        }
+        if !rotated {
+            // The same refresh token: one write for the cache alone. Losing
+            // it loses nothing (others refresh instead).
+            if let Err(err) = self.write_secret(id, &cache(&live_token)).await {
+                tracing::warn!(account = %id, code = err.code(), "could not cache the access token in the keychain");
             }
         }
         let access = AccessToken {
@@ -495,7 +544,7 @@ impl Latchkey {
                 let id = account.id.clone();
                 let task = tokio::spawn(async move {
                     let id = account.id.clone();
-                    core.refresh_shared(&id, Some(account)).await
+                    core.refresh_shared(&id, Some(account), None).await
                 });
                 (id, task)
             })
@@ -523,3 +572,7 @@ mod grant_tests;
 #[cfg(test)]
 #[path = "refresh_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "token_cache_tests.rs"]
+mod token_cache_tests;

@@ -381,7 +381,12 @@ impl Latchkey {
             None
         };
         let started = Instant::now();
-        self.write_refresh_token(&account.id, refresh_token)
+        // The access token rides along: the CLI can use it at once.
+        let secret = crate::account_secret::AccountSecret {
+            refresh_token: refresh_token.clone(),
+            access: Some((access.token.clone(), access.expires_at)),
+        };
+        self.write_secret(&account.id, &secret)
             .await
             .map_err(|err| lost(err.into()))?;
         // Whatever was kept in memory for this account is older than this token.

@@ -1,8 +1,18 @@
-//! What an account's keychain item holds: `{"v":1,"refresh_token":…}`.
+//! What an account's keychain item holds:
+//! `{"v":1,"refresh_token":…,"access_token":…,"access_expires_at":…}`.
+//!
+//! The access token and its expiry (unix seconds) are the cache every
+//! process shares — the app and any number of `latchkey` CLI processes — so
+//! a token refreshed by one is used by the others without a network request.
+//! They ride in the same item as the refresh token: one write per refresh.
+//! Both are optional, so items written before the cache existed (and readers
+//! that predate it, which ignore unknown fields) keep working.
 //!
 //! Crate-private: the refresh token never leaves the core except towards the
 //! provider (token and revocation requests) and the keychain. The JSON text
 //! is built straight into a [`SecretString`], so no plain copy outlives it.
+
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,23 +22,74 @@ use crate::vault::VaultError;
 /// Format version written today.
 const VERSION: u32 = 1;
 
+/// An account's secrets as the keychain keeps them.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountSecret {
+    /// The refresh token (the grant).
+    pub(crate) refresh_token: SecretString,
+    /// The latest access token and when it expires (`None`: unknown).
+    pub(crate) access: Option<(SecretString, Option<SystemTime>)>,
+}
+
+impl AccountSecret {
+    /// Only a refresh token (no access token to share).
+    pub(crate) fn refresh_only(refresh_token: SecretString) -> Self {
+        Self {
+            refresh_token,
+            access: None,
+        }
+    }
+
+    /// The cached access token when it stays valid for `min_validity` after
+    /// `now` (a token whose expiry is unknown never counts as fresh).
+    pub(crate) fn fresh_access(
+        &self,
+        now: SystemTime,
+        min_validity: Duration,
+    ) -> Option<(SecretString, SystemTime)> {
+        match &self.access {
+            Some((token, Some(expires_at))) if *expires_at > now + min_validity => {
+                Some((token.clone(), *expires_at))
+            }
+            _ => None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Out<'a> {
     v: u32,
     refresh_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_expires_at: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct In {
     v: u32,
     refresh_token: zeroize::Zeroizing<String>,
+    #[serde(default)]
+    access_token: Option<zeroize::Zeroizing<String>>,
+    #[serde(default)]
+    access_expires_at: Option<u64>,
 }
 
 /// Encodes an account's keychain item.
-pub(crate) fn encode(refresh_token: &SecretString) -> Result<SecretString, VaultError> {
+pub(crate) fn encode(secret: &AccountSecret) -> Result<SecretString, VaultError> {
+    let (access_token, access_expires_at) = match &secret.access {
+        Some((token, expires_at)) => (
+            Some(token.expose()),
+            expires_at.map(crate::clock::unix_seconds),
+        ),
+        None => (None, None),
+    };
     serde_json::to_string(&Out {
         v: VERSION,
-        refresh_token: refresh_token.expose(),
+        refresh_token: secret.refresh_token.expose(),
+        access_token,
+        access_expires_at,
     })
     .map(SecretString::new)
     .map_err(|err| VaultError::Platform {
@@ -36,8 +97,10 @@ pub(crate) fn encode(refresh_token: &SecretString) -> Result<SecretString, Vault
     })
 }
 
-/// Decodes an account's keychain item (`key` names it in the error).
-pub(crate) fn decode(raw: &SecretString, key: &str) -> Result<SecretString, VaultError> {
+/// Decodes an account's keychain item (`key` names it in the error). A
+/// damaged access-token part is dropped (it is only a cache); a damaged
+/// refresh token is an error.
+pub(crate) fn decode(raw: &SecretString, key: &str) -> Result<AccountSecret, VaultError> {
     let corrupt = || VaultError::Corrupt {
         reason: format!("the keychain item of {key} is not in Latchkey's format"),
     };
@@ -45,18 +108,34 @@ pub(crate) fn decode(raw: &SecretString, key: &str) -> Result<SecretString, Vaul
     if item.v != VERSION || item.refresh_token.is_empty() {
         return Err(corrupt());
     }
-    Ok(SecretString::new(item.refresh_token.as_str()))
+    let access = item
+        .access_token
+        .filter(|token| !token.is_empty())
+        .map(|token| {
+            let expires_at = item
+                .access_expires_at
+                .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+            (SecretString::new(token.as_str()), expires_at)
+        });
+    Ok(AccountSecret {
+        refresh_token: SecretString::new(item.refresh_token.as_str()),
+        access,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode as _;
 
     #[test]
     fn round_trip_and_damaged_items() {
-        let item = encode(&SecretString::new("RT-\"1\"")).expect("encode");
+        let item =
+            encode(&AccountSecret::refresh_only(SecretString::new("RT-\"1\""))).expect("encode");
         assert_eq!(item.expose(), r#"{"v":1,"refresh_token":"RT-\"1\""}"#);
-        assert_eq!(decode(&item, "k").expect("decode").expose(), "RT-\"1\"");
+        let back = decode(&item, "k").expect("decode");
+        assert_eq!(back.refresh_token.expose(), "RT-\"1\"");
+        assert!(back.access.is_none());
         for bad in [
             r#"{"v":2,"refresh_token":"x"}"#,
             r#"{"v":1}"#,
@@ -69,5 +148,56 @@ mod tests {
         }
     }
 
-    use crate::error::ErrorCode as _;
+    #[test]
+    fn the_access_token_cache_rides_along_and_reads_back() {
+        let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_003_600);
+        let secret = AccountSecret {
+            refresh_token: SecretString::new("RT"),
+            access: Some((SecretString::new("AT"), Some(expires))),
+        };
+        let item = encode(&secret).expect("encode");
+        assert_eq!(
+            item.expose(),
+            r#"{"v":1,"refresh_token":"RT","access_token":"AT","access_expires_at":1800003600}"#
+        );
+        let back = decode(&item, "k").expect("decode");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (token, at) = back
+            .fresh_access(now, Duration::from_secs(60))
+            .expect("fresh");
+        assert_eq!((token.expose(), at), ("AT", expires));
+        // Not fresh enough for a longer need, nor once expired.
+        assert!(back.fresh_access(now, Duration::from_secs(3600)).is_none());
+        assert!(
+            back.fresh_access(expires + Duration::from_secs(1), Duration::ZERO)
+                .is_none()
+        );
+        // A token without a known expiry is never taken from the cache.
+        let unknown = AccountSecret {
+            refresh_token: SecretString::new("RT"),
+            access: Some((SecretString::new("AT"), None)),
+        };
+        let back = decode(&encode(&unknown).expect("encode"), "k").expect("decode");
+        assert!(back.fresh_access(now, Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn items_written_before_the_cache_and_readers_before_it_agree() {
+        // An item of an older Latchkey: no cache.
+        let old = decode(&SecretString::new(r#"{"v":1,"refresh_token":"RT"}"#), "k").expect("old");
+        assert!(old.access.is_none());
+        // An older reader ignores the new fields: the refresh token is where it was.
+        #[derive(Deserialize)]
+        struct OldReader {
+            v: u32,
+            refresh_token: String,
+        }
+        let item = encode(&AccountSecret {
+            refresh_token: SecretString::new("RT"),
+            access: Some((SecretString::new("AT"), None)),
+        })
+        .expect("encode");
+        let old: OldReader = serde_json::from_str(item.expose()).expect("older reader");
+        assert_eq!((old.v, old.refresh_token.as_str()), (1, "RT"));
+    }
 }

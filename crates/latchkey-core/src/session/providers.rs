@@ -1,0 +1,135 @@
+//! Whether each provider answers, as an app shows it: unknown until its
+//! discovery document was fetched, then reachable or not — and reachable
+//! again as soon as any of its accounts is refreshed, whatever discovery said
+//! at launch. Also the launch-time mix-up check (RFC 9700 §4.4.2).
+
+use std::collections::HashMap;
+
+use crate::error::{ErrorCode as _, report};
+use crate::session::latchkey::{Latchkey, lock};
+use crate::session::state::LiveStatus;
+
+/// Whether a provider answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reachability {
+    /// Not checked yet in this process.
+    Checking,
+    /// Its discovery document was fetched, or one of its accounts refreshed.
+    Reachable,
+    /// The last check failed.
+    Unreachable {
+        /// A stable code ([`ErrorCode`](crate::error::ErrorCode)).
+        code: &'static str,
+        /// Why, for a person (never a secret).
+        reason: String,
+    },
+}
+
+/// A configured provider and whether it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderView {
+    /// Its id in the providers file.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Whether it answers.
+    pub reachability: Reachability,
+}
+
+/// What is known of each provider, by id.
+pub(crate) type ReachabilityBook = std::sync::Mutex<HashMap<String, Reachability>>;
+
+impl Latchkey {
+    /// Fetches a provider's discovery document now and records whether it
+    /// answered (see [`Latchkey::provider_views`]).
+    pub async fn check_provider(&self, provider_id: &str) -> Reachability {
+        match self.discover(provider_id).await {
+            Ok(_) => Reachability::Reachable,
+            Err(err) => {
+                tracing::warn!(provider = provider_id, code = err.code(), error = %report(&err), "provider unreachable");
+                let found = Reachability::Unreachable {
+                    code: err.code(),
+                    reason: report(&err),
+                };
+                lock(&self.reachability).insert(provider_id.to_owned(), found.clone());
+                found
+            }
+        }
+    }
+
+    /// Records a fetched discovery document.
+    pub(crate) fn answered(&self, provider_id: &str) {
+        lock(&self.reachability).insert(provider_id.to_owned(), Reachability::Reachable);
+    }
+
+    /// Every configured provider, in the providers file's order, with whether
+    /// it answers. A provider that failed its check is shown reachable once
+    /// any of its accounts has a fresh access token.
+    pub fn provider_views(&self) -> Vec<ProviderView> {
+        let refreshed: Vec<String> = self
+            .accounts()
+            .map(|book| {
+                book.accounts
+                    .into_iter()
+                    .filter(|a| matches!(self.live_status(&a.id), Some(LiveStatus::Ready { .. })))
+                    .map(|a| a.provider_id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut known = lock(&self.reachability);
+        for provider in refreshed {
+            known.insert(provider, Reachability::Reachable);
+        }
+        self.providers
+            .iter()
+            .map(|config| ProviderView {
+                id: config.id.to_string(),
+                name: config.name.clone(),
+                issuer: config.issuer.to_string(),
+                reachability: known
+                    .get(config.id.as_str())
+                    .cloned()
+                    .unwrap_or(Reachability::Checking),
+            })
+            .collect()
+    }
+
+    /// Mix-up defence check (RFC 9700 §4.4.2): logs a warning when providers
+    /// that do not name themselves with RFC 9207 `iss` share one explicit
+    /// redirect URI (a response meant for one could then complete a sign-in
+    /// with another). A provider whose metadata cannot be fetched counts as
+    /// not naming itself. Returns the URIs so shared.
+    pub async fn warn_shared_redirect_uris(&self) -> Vec<url::Url> {
+        let mut risky = Vec::new();
+        for (uri, ids) in crate::provider::shared_redirect_uris(&self.providers) {
+            let mut without_iss = Vec::new();
+            for id in ids {
+                let named = self
+                    .metadata(id.as_str())
+                    .await
+                    .is_ok_and(|m| m.authorization_response_iss_parameter_supported);
+                if !named {
+                    without_iss.push(id.to_string());
+                }
+            }
+            if without_iss.len() > 1 {
+                tracing::warn!(
+                    redirect_uri = %uri,
+                    providers = ?without_iss,
+                    "providers without RFC 9207 (iss) share one redirect URI: a sign-in response \
+                     meant for one could complete a sign-in with another; give each its own \
+                     redirect_uri (or remove it to use <scheme>:/oauth/callback/<id>)"
+                );
+                risky.push(uri);
+            }
+        }
+        risky
+    }
+}
+
+#[cfg(test)]
+#[path = "providers_tests.rs"]
+mod tests;

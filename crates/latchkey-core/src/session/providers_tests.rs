@@ -1,0 +1,119 @@
+//! Provider reachability: checked by discovery, proven by a refresh.
+use std::time::Duration;
+
+use super::*;
+use crate::clock::Clock as _;
+use crate::session::fixture::{fixture, signed_in};
+use crate::testing::{Canned, ISSUER};
+
+fn discovery_document() -> serde_json::Value {
+    serde_json::json!({
+        "issuer": ISSUER,
+        "authorization_endpoint": format!("{ISSUER}/auth"),
+        "token_endpoint": format!("{ISSUER}/token"),
+        "jwks_uri": format!("{ISSUER}/jwks"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    })
+}
+
+fn reachability(f: &crate::session::fixture::Fixture) -> Reachability {
+    let views = f.signin.provider_views();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].id, "p");
+    assert_eq!(views[0].name, "Example");
+    views[0].reachability.clone()
+}
+
+#[tokio::test]
+async fn a_provider_is_checking_then_unreachable_then_reachable() {
+    let f = fixture("providers-check");
+    assert_eq!(reachability(&f), Reachability::Checking);
+    // A WAF page where the discovery document should be.
+    f.server.set(
+        "/.well-known/openid-configuration",
+        Canned::html(403, "<html>blocked</html>"),
+    );
+    let found = f.signin.check_provider("p").await;
+    assert_eq!(reachability(&f), found);
+    let Reachability::Unreachable { code, reason } = found else {
+        panic!("reachable through a WAF page: {found:?}");
+    };
+    assert!(!code.is_empty());
+    assert!(!reason.is_empty());
+    f.server.set(
+        "/.well-known/openid-configuration",
+        Canned::json(200, discovery_document()),
+    );
+    assert_eq!(f.signin.check_provider("p").await, Reachability::Reachable);
+    assert_eq!(reachability(&f), Reachability::Reachable);
+}
+
+#[tokio::test]
+async fn a_refreshed_account_proves_its_provider_reachable() {
+    let f = fixture("providers-refreshed");
+    let id = signed_in(&f).await;
+    f.server.set(
+        "/.well-known/openid-configuration",
+        Canned::html(503, "down"),
+    );
+    assert!(matches!(
+        f.signin.check_provider("p").await,
+        Reachability::Unreachable { .. }
+    ));
+    assert!(matches!(reachability(&f), Reachability::Unreachable { .. }));
+    let now = f.clock.now();
+    f.signin.set_live(
+        &id,
+        LiveStatus::Ready {
+            expires_at: Some(now + Duration::from_secs(3600)),
+            next_refresh_at: now + Duration::from_secs(2880),
+        },
+    );
+    assert_eq!(reachability(&f), Reachability::Reachable);
+    // It stays so: the refresh proved it, whatever the launch check said.
+    f.signin.set_live(&id, LiveStatus::Refreshing);
+    assert_eq!(reachability(&f), Reachability::Reachable);
+}
+
+#[tokio::test]
+async fn providers_without_iss_sharing_a_redirect_uri_are_reported() {
+    let identity = crate::config::identity::AppIdentity::latchkey();
+    let toml = |ids: &[&str]| {
+        ids.iter()
+            .map(|id| {
+                format!(
+                    "[[provider]]\nid = \"{id}\"\nissuer = \"https://{id}.example\"\nclient_id = \"c\"\nredirect_uri = \"dev.latchkey:/oauth/shared\"\n"
+                )
+            })
+            .collect::<String>()
+    };
+    let core = |ids: &[&str]| {
+        let providers = crate::provider::parse_providers_for(&toml(ids), &identity)
+            .expect("parses")
+            .into_iter()
+            .map(|e| e.config.expect("valid"))
+            .collect();
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-shared-uri-{}-{}",
+            ids.len(),
+            std::process::id()
+        ));
+        Latchkey::builder(identity.clone())
+            .http(std::sync::Arc::new(crate::testing::FakeServer::new()))
+            .vault(crate::vault::Vault::new(std::sync::Arc::new(
+                crate::vault::KeyringStore::in_memory("shared-uri"),
+            )))
+            .data_dir(dir)
+            .providers(providers)
+            .build()
+            .expect("built")
+    };
+    // Their metadata cannot be fetched: neither is known to send `iss`.
+    let risky = core(&["a", "b"]).warn_shared_redirect_uris().await;
+    assert_eq!(
+        risky.iter().map(url::Url::as_str).collect::<Vec<_>>(),
+        ["dev.latchkey:/oauth/shared"]
+    );
+    assert!(core(&["a"]).warn_shared_redirect_uris().await.is_empty());
+}

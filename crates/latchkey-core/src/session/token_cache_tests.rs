@@ -1,0 +1,166 @@
+//! The access-token cache in the account's keychain item, shared by every
+//! process (the app and `latchkey` CLI processes): a second core over the
+//! same keychain and folder stands for another process.
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::tests::{core_over, setup, stored_token, tokens};
+use super::*;
+use crate::testing::{Canned, FakeServer};
+
+#[tokio::test]
+async fn another_process_uses_the_cached_access_token_without_a_request() {
+    let server = Arc::new(FakeServer::new());
+    let s = setup("cache-shared", server.clone()).await;
+    server.set("/token", tokens(Some("RT-1")));
+    let first = s.core.refresh_account(&s.id).await.expect("refreshed");
+    assert_eq!(server.count("/token"), 1);
+    // Another process: its own memory, the same keychain and folder.
+    let other = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    let token = other
+        .fresh_access_token(&s.id, Duration::from_secs(60))
+        .await
+        .expect("cached");
+    assert_eq!(token.token.expose(), "AT");
+    assert_eq!(token.expires_at, first.expires_at);
+    assert_eq!(
+        server.count("/token"),
+        1,
+        "no token request for a cached token"
+    );
+    // Asked for more than it has left: one refresh, whose token is cached in turn.
+    server.set(
+        "/token",
+        Canned::json(
+            200,
+            serde_json::json!({"access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "RT-2"}),
+        ),
+    );
+    let longer = other
+        .fresh_access_token(&s.id, Duration::from_secs(1200))
+        .await
+        .expect("refreshed");
+    assert_eq!(longer.token.expose(), "AT-2");
+    assert_eq!(server.count("/token"), 2);
+    assert!(
+        server.bodies("/token")[1].contains("refresh_token=RT-1"),
+        "the rotated token from the first process"
+    );
+    assert_eq!(stored_token(&s.core, &s.id).await, "RT-2");
+    // And the first process takes the newer one from the keychain.
+    s.clock.advance(Duration::from_secs(500));
+    let back = s
+        .core
+        .fresh_access_token(&s.id, Duration::from_secs(300))
+        .await
+        .expect("cached");
+    assert_eq!(back.token.expose(), "AT-2");
+    assert_eq!(server.count("/token"), 2);
+}
+
+#[tokio::test]
+async fn a_forced_refresh_ignores_the_cache_and_an_expired_one_is_never_used() {
+    let server = Arc::new(FakeServer::new());
+    let s = setup("cache-forced", server.clone()).await;
+    server.set("/token", tokens(None));
+    s.core.refresh_account(&s.id).await.expect("refreshed");
+    s.core.refresh_account(&s.id).await.expect("refreshed");
+    assert_eq!(
+        server.count("/token"),
+        2,
+        "refresh_account always refreshes"
+    );
+    // The same refresh token came back: it is kept, with the new cache.
+    assert_eq!(stored_token(&s.core, &s.id).await, "RT-0");
+    let other = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    s.clock.advance(Duration::from_secs(601));
+    other
+        .fresh_access_token(&s.id, Duration::ZERO)
+        .await
+        .expect("refreshed");
+    assert_eq!(
+        server.count("/token"),
+        3,
+        "an expired cached token is not used"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_caches_its_access_token_for_other_processes() {
+    let f = crate::session::fixture::fixture("cache-sign-in");
+    let id = crate::session::fixture::signed_in(&f).await;
+    let other = Latchkey::builder(crate::config::identity::AppIdentity::latchkey())
+        .http(f.server.clone())
+        .vault(crate::vault::Vault::new(f.store.clone()))
+        .clock(f.clock.clone())
+        .data_dir(&f.dir)
+        .providers(f.signin.providers().to_vec())
+        .build()
+        .expect("core");
+    let token = other
+        .fresh_access_token(&id, Duration::from_secs(60))
+        .await
+        .expect("cached");
+    assert_eq!(token.token.expose(), "AT-1");
+    assert_eq!(f.server.count("/token"), 1, "only the code exchange");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refreshing() {
+    let server = Arc::new(FakeServer::new());
+    let s = Arc::new(setup("cache-lifecycle", server.clone()).await);
+    server.set("/token", tokens(Some("RT-1")));
+    let runner = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            s.core
+                .run_account(s.id.clone(), crate::session::schedule::Backoff::default())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count("/token"), 1, "the launch refresh");
+    // A CLI wants a token for 20 minutes: it refreshes (ours lasts 10).
+    server.set(
+        "/token",
+        Canned::json(
+            200,
+            serde_json::json!({"access_token": "AT-CLI", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "RT-2"}),
+        ),
+    );
+    let cli = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    let theirs = cli
+        .fresh_access_token(&s.id, Duration::from_secs(1200))
+        .await
+        .expect("refreshed");
+    assert_eq!(server.count("/token"), 2);
+    // Our scheduled refresh comes (80 % of 600 s): the CLI's token is taken.
+    s.clock.advance(Duration::from_secs(480));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(server.count("/token"), 2, "no refresh of our own");
+    assert_eq!(
+        s.core.access_token(&s.id).expect("token").token.expose(),
+        "AT-CLI"
+    );
+    assert!(
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { expires_at, .. }) if expires_at == theirs.expires_at),
+        "{:?}",
+        s.core.live_status(&s.id)
+    );
+    runner.abort();
+}
