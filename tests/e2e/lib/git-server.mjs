@@ -8,12 +8,21 @@ import { createServer } from 'node:http';
 /**
  * Serves the bare repositories under `root` on 127.0.0.1.
  * `authorize(username, password)` resolves to who it is (a string) or null.
- * Resolves to { url, users: [who per authorized request], refused: count, stop() }.
+ * Resolves to { url, users: [who per authorized request], refused(), errors, stop() }.
  */
 export function startGitServer({ root, authorize }) {
   const users = [];
+  const errors = [];
   let refused = 0;
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
+    serve(req, res).catch((err) => {
+      // Never leave git waiting for an answer.
+      errors.push(String(err?.stack ?? err));
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  async function serve(req, res) {
     const [, basic] = (req.headers.authorization ?? '').match(/^Basic (\S+)$/) ?? [];
     const [username, ...rest] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':') : [];
     const who = username ? await authorize(username, rest.join(':')) : null;
@@ -57,7 +66,7 @@ export function startGitServer({ root, authorize }) {
       else if (k) headers[k.trim()] = v.join(':').trim();
     }
     res.writeHead(status, headers).end(all.subarray(split + gap));
-  });
+  }
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
@@ -65,7 +74,12 @@ export function startGitServer({ root, authorize }) {
         url: `http://127.0.0.1:${port}`,
         users,
         refused: () => refused,
-        stop: () => new Promise((done) => server.close(done)),
+        /** Exceptions while serving (each answered 500). */
+        errors,
+        stop: () => new Promise((done) => {
+          server.close(done);
+          server.closeAllConnections();
+        }),
       });
     });
   });
