@@ -81,7 +81,7 @@ need_tauri_driver() {
 }
 
 build_app() {
-  log "cargo build -p latchkey-app (and embed-minimal, refresh_hammer)"
-  (cd "$ROOT" && cargo build --locked -p latchkey-app && cargo build --locked -p embed-minimal &&
+  log "cargo build -p latchkey-app -p latchkey-cli (and embed-minimal, refresh_hammer)"
+  (cd "$ROOT" && cargo build --locked -p latchkey-app -p latchkey-cli -p embed-minimal &&
     cargo build --locked -p latchkey-core --example refresh_hammer)
 }

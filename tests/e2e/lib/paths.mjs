@@ -8,6 +8,8 @@ export const TARGET_DIR = process.env.CARGO_TARGET_DIR || join(homedir(), '.cach
 export const APP_BINARY = process.env.LATCHKEY_APP_BINARY || join(TARGET_DIR, 'debug/latchkey-app');
 // examples/embed-minimal: a second app that embeds tauri-plugin-latchkey.
 export const EMBED_BINARY = process.env.LATCHKEY_EMBED_BINARY || join(TARGET_DIR, 'debug/embed-minimal');
+// The `latchkey` command (crates/latchkey-cli).
+export const CLI_BINARY = process.env.LATCHKEY_CLI_BINARY || join(TARGET_DIR, 'debug/latchkey');
 export const IDP_SERVER = join(ROOT, 'tests/idp/server.mjs');
 export const STANDIN = join(ROOT, 'tests/browser/standin.mjs');
 export const RESULTS_DIR = process.env.LATCHKEY_RESULTS_DIR || join(ROOT, 'tests/results');

@@ -190,6 +190,10 @@ struct RawProvider {
 struct RawFile {
     #[serde(default)]
     provider: Vec<toml::Value>,
+    /// `[[git]]` host-to-account mappings, read by the `latchkey` CLI's git
+    /// credential helper (`latchkey git-credential`), not by the core.
+    #[serde(default, rename = "git")]
+    _git: Vec<toml::Value>,
 }
 
 /// Why a providers file or one of its entries was rejected.

@@ -262,6 +262,14 @@ fn syntax_error_and_unknown_top_level_key_fail_the_file() {
 }
 
 #[test]
+fn git_tables_for_the_cli_are_allowed_beside_the_providers() {
+    let text = "[[provider]]\nid = \"work\"\nissuer = \"https://login.example.com\"\nclient_id = \"c\"\n\n[[git]]\nhost = \"git.example.com\"\naccount = \"work:alice\"\n";
+    let entries = parse_providers(text).expect("the file is usable");
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].config.is_ok());
+}
+
+#[test]
 fn missing_file_is_empty_and_unreadable_is_an_error() {
     let dir = std::env::temp_dir().join(format!("latchkey-provider-test-{}", std::process::id()));
     assert!(

@@ -1,0 +1,219 @@
+//! `accounts`, `status`, `sign-out`, `default`.
+
+use std::time::SystemTime;
+
+use latchkey_core::Latchkey;
+use latchkey_core::session::accounts::Revocation;
+use latchkey_core::session::views::{AccountState, AccountView};
+use serde::Serialize;
+
+use crate::commands::rfc3339;
+use crate::duration::human;
+use crate::exit::{CliError, Exit};
+use crate::{app, output, select};
+
+/// One account as `accounts --json` and `status --json` print it.
+#[derive(Debug, Serialize)]
+struct Row {
+    id: String,
+    provider: String,
+    provider_name: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    label: Option<String>,
+    default: bool,
+    /// `signed_in`, `ready`, `needs_sign_in`, … (`AccountState::name`).
+    state: &'static str,
+    /// Why, for `needs_sign_in`, `offline` and `refused`, when known.
+    reason: Option<String>,
+    /// The access token's expiry (RFC 3339), if known.
+    expires_at: Option<String>,
+    /// `status` only: `present`, `missing` or `unavailable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keychain: Option<&'static str>,
+    /// `status` only: whether a token can be had for this account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usable: Option<bool>,
+}
+
+fn row(core: &Latchkey, view: &AccountView) -> Row {
+    let a = &view.account;
+    let (reason, expires_at) = match &view.state {
+        AccountState::NeedsSignIn { reason } => (reason.clone(), None),
+        AccountState::Offline { reason, .. } | AccountState::Refused { reason, .. } => {
+            (Some(reason.clone()), None)
+        }
+        AccountState::Ready { expires_at } => (None, *expires_at),
+        _ => (None, None),
+    };
+    Row {
+        id: a.id.to_string(),
+        provider: a.provider_id.clone(),
+        provider_name: core.provider(&a.provider_id).map(|p| p.name.clone()),
+        name: a.name.clone(),
+        email: a.email.clone(),
+        label: a.label.clone(),
+        default: view.is_default,
+        state: view.state.name(),
+        reason,
+        expires_at: expires_at.map(rfc3339),
+        keychain: None,
+        usable: None,
+    }
+}
+
+fn state_text(view: &AccountView, row: &Row) -> String {
+    let mut text = match &view.state {
+        AccountState::Ready {
+            expires_at: Some(at),
+        } => match at.duration_since(SystemTime::now()) {
+            Ok(left) => format!("ready, expires in {}", human(left)),
+            Err(_) => "signed in, token expired".into(),
+        },
+        other => other.name().replace('_', " "),
+    };
+    match row.keychain {
+        Some("missing") => text = "needs sign in (no keychain item)".into(),
+        Some("unavailable") => text.push_str(" (keychain unavailable)"),
+        _ => {}
+    }
+    text
+}
+
+fn print(views: &[AccountView], rows: &[Row], json: bool) -> Result<(), CliError> {
+    if json {
+        let text = serde_json::to_string_pretty(rows)
+            .map_err(|err| CliError::new(Exit::Failure, err.to_string()))?;
+        return output::stdout_line(&text);
+    }
+    if rows.is_empty() {
+        output::stderr("No accounts yet: add one in the Latchkey app.");
+        return Ok(());
+    }
+    let cells: Vec<[String; 5]> = views
+        .iter()
+        .zip(rows)
+        .map(|(view, row)| {
+            [
+                format!(
+                    "{} {}",
+                    if row.default { "*" } else { " " },
+                    select::who(&view.account)
+                ),
+                row.provider.clone(),
+                row.label.clone().unwrap_or_default(),
+                state_text(view, row),
+                row.id.clone(),
+            ]
+        })
+        .collect();
+    let header = ["  ACCOUNT", "PROVIDER", "LABEL", "STATE", "ID"].map(String::from);
+    let mut widths = [0; 5];
+    for line in std::iter::once(&header).chain(&cells) {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in std::iter::once(&header).chain(&cells) {
+        let parts: Vec<String> = line
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    }
+    output::stdout_bytes(out.as_bytes())
+}
+
+fn views(core: &Latchkey) -> Result<Vec<AccountView>, CliError> {
+    core.account_views().map_err(|err| CliError::registry(&err))
+}
+
+pub fn list(json: bool) -> Result<Exit, CliError> {
+    let core = app::build()?;
+    let views = views(&core)?;
+    let rows: Vec<Row> = views.iter().map(|v| row(&core, v)).collect();
+    print(&views, &rows, json)?;
+    Ok(Exit::Ok)
+}
+
+/// Like `list`, with each account's keychain item checked. Exit 0 only
+/// when every account is usable; 5 when the keychain could not be read, 3
+/// when an account needs sign-in (or there is none).
+pub fn status(json: bool) -> Result<Exit, CliError> {
+    let core = app::build()?;
+    let views = views(&core)?;
+    let runtime = app::runtime()?;
+    let mut rows = Vec::with_capacity(views.len());
+    let mut keychain_error = None;
+    for view in &views {
+        let mut row = row(&core, view);
+        let present = runtime.block_on(core.vault().get(view.account.id.as_str()));
+        row.keychain = Some(match &present {
+            Ok(Some(_)) => "present",
+            Ok(None) => "missing",
+            Err(_) => "unavailable",
+        });
+        if let Err(err) = present {
+            keychain_error.get_or_insert(err);
+        }
+        row.usable = Some(row.keychain == Some("present") && row.state != "needs_sign_in");
+        rows.push(row);
+    }
+    print(&views, &rows, json)?;
+    if let Some(err) = keychain_error {
+        return Err(CliError::vault(&err));
+    }
+    let unusable = rows.iter().filter(|r| r.usable != Some(true)).count();
+    if views.is_empty() {
+        return Err(CliError::new(
+            Exit::NeedsSignIn,
+            "there are no accounts yet: add one in the Latchkey app",
+        ));
+    }
+    if unusable > 0 {
+        return Err(CliError::new(
+            Exit::NeedsSignIn,
+            format!(
+                "{unusable} of {} accounts need to sign in again: open the Latchkey app and \
+                 choose \"Sign in again\" on each (or add it again)",
+                rows.len()
+            ),
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn sign_out(selector: &str) -> Result<Exit, CliError> {
+    let core = app::build()?;
+    let book = core.accounts().map_err(|err| CliError::registry(&err))?;
+    let account = select::select(&book, Some(selector))?;
+    let report = app::runtime()?
+        .block_on(core.sign_out(&account.id))
+        .map_err(|err| CliError::manage(&err))?;
+    let how = match report.revocation {
+        Revocation::Revoked => "the provider revoked its refresh token".to_owned(),
+        Revocation::NothingToRevoke => "it had no refresh token to revoke".to_owned(),
+        Revocation::Failed { reason } => {
+            format!("signed out on this computer only: the provider could not be told ({reason})")
+        }
+    };
+    output::stderr(&format!("Signed out {} ({how}).", report.who));
+    Ok(Exit::Ok)
+}
+
+pub fn make_default(selector: &str) -> Result<Exit, CliError> {
+    let core = app::build()?;
+    let book = core.accounts().map_err(|err| CliError::registry(&err))?;
+    let account = select::select(&book, Some(selector))?;
+    core.make_default(&account.id)
+        .map_err(|err| CliError::manage(&err))?;
+    output::stderr(&format!(
+        "{} ({}) is now the default account.",
+        select::who(account),
+        account.id
+    ));
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,222 @@
+//! `latchkey`: fresh access tokens from the Latchkey app's accounts, for
+//! scripts, `git` (a credential helper) and `kubectl` (an exec credential
+//! plugin) — like `gh auth token` or `gcloud auth print-access-token`.
+//!
+//! The CLI builds the same core as the app, over the same keychain items,
+//! accounts file and providers file, and gets every token through
+//! [`Latchkey::fresh_access_token`](latchkey_core::Latchkey::fresh_access_token):
+//! one refresh at a time per account across the app and any number of CLI
+//! processes (the account's lock file), rotated refresh tokens stored before
+//! use. It never starts the app's lifecycles or reconciliation, never writes
+//! a secret anywhere, and prints a token only on stdout, only when asked.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod app;
+mod commands;
+mod duration;
+mod exit;
+mod output;
+mod select;
+
+use exit::{CliError, Exit};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  any other error (the message says what to do)
+  2  usage: a bad argument, an unknown or ambiguous ACCOUNT
+  3  needs sign-in: the account's grant has ended or its refresh token is gone;
+     sign in again in the Latchkey app
+  4  the provider could not be reached (offline, timeout, 5xx, 429): the sign-in
+     is kept, try again later
+  5  the system keychain is not available (locked, no Secret Service)
+
+ACCOUNT is an account id (acct-…), a label, an email, or provider:name /
+provider:email (e.g. work:alice@example.com); without it, the default account.
+
+Environment: LATCHKEY_PROVIDERS names the providers file (as for the app);
+LATCHKEY_LOG=debug (any tracing filter) writes logs to stderr. Logs never
+contain tokens.";
+
+/// Fresh access tokens from Latchkey's accounts (the app's keychain and
+/// accounts), for scripts, git and kubectl.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lists the accounts: provider, name or email, label, default, state.
+    Accounts(ListArgs),
+    /// Like `accounts`, and checks each account's keychain item; exits 0 only
+    /// when every account is usable.
+    Status(ListArgs),
+    /// Prints an access token valid for at least --min-valid (refreshed when
+    /// needed; the token alone goes to stdout).
+    Token(TokenArgs),
+    /// Signs an account out: revokes its refresh token at the provider, then
+    /// deletes its keychain item and metadata.
+    SignOut {
+        /// The account (id, label, email or provider:name).
+        account: String,
+    },
+    /// Makes an account the default one.
+    Default {
+        /// The account (id, label, email or provider:name).
+        account: String,
+    },
+    /// kubectl exec credential plugin: prints an ExecCredential
+    /// (client.authentication.k8s.io/v1) with a fresh token.
+    ExecCredential(ExecArgs),
+    /// git credential helper (`credential.helper = !latchkey git-credential`):
+    /// answers `get` for the hosts mapped to an account; never stores anything.
+    GitCredential(commands::git::GitArgs),
+    /// Prints a shell completion script (e.g. `latchkey completions bash >
+    /// ~/.local/share/bash-completion/completions/latchkey`).
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// JSON on stdout (an array, one object per account).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The account (id, label, email or provider:name); default: the default account.
+    account: Option<String>,
+    /// The token must stay valid at least this long (30s, 5m, 1h, 1h30m).
+    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    min_valid: Duration,
+    /// raw: the token and a newline; json: {access_token, token_type,
+    /// expires_at, account}; header: `Authorization: Bearer …`.
+    #[arg(long, value_enum, default_value_t = TokenFormat::Raw)]
+    format: TokenFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TokenFormat {
+    Raw,
+    Json,
+    Header,
+}
+
+#[derive(Debug, Args)]
+struct ExecArgs {
+    /// The account (id, label, email or provider:name).
+    account: String,
+    /// The token must stay valid at least this long.
+    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    min_valid: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+fn init_tracing() {
+    // Logs only when asked, and only on stderr (stdout carries the answer).
+    if std::env::var_os("LATCHKEY_LOG").is_none() {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<Exit, CliError> {
+    match cli.command {
+        Command::Accounts(args) => commands::accounts::list(args.json),
+        Command::Status(args) => commands::accounts::status(args.json),
+        Command::Token(args) => {
+            commands::token::token(args.account.as_deref(), args.min_valid, args.format)
+        }
+        Command::SignOut { account } => commands::accounts::sign_out(&account),
+        Command::Default { account } => commands::accounts::make_default(&account),
+        Command::ExecCredential(args) => commands::token::exec_credential(
+            &args.account,
+            args.min_valid,
+            std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref(),
+        ),
+        Command::GitCredential(args) => commands::git::run(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut script);
+            output::stdout_bytes(&script)?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            output::stderr(&format!("latchkey: {}", err.message));
+            err.exit.into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_help_lists_the_exit_codes() {
+        let err = Cli::try_parse_from(["latchkey", "token", "--min-valid", "soon"])
+            .expect_err("a bad duration");
+        assert_eq!(err.exit_code(), 2);
+        let help = Cli::command().render_long_help().to_string();
+        for line in [
+            "3  needs sign-in",
+            "4  the provider",
+            "5  the system keychain",
+        ] {
+            assert!(help.contains(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn token_defaults_to_60_seconds_and_raw() {
+        let cli = Cli::try_parse_from(["latchkey", "token"]).expect("parses");
+        let Command::Token(args) = cli.command else {
+            panic!("token")
+        };
+        assert_eq!(args.min_valid, Duration::from_secs(60));
+        assert_eq!(args.format, TokenFormat::Raw);
+        assert_eq!(args.account, None);
+    }
+}
