@@ -197,6 +197,20 @@ impl Latchkey {
         lock(&self.access_tokens).get(id).cloned()
     }
 
+    /// When the access token shared through the account's keychain item
+    /// expires (`None`: none cached, or its expiry unknown) — what another
+    /// process (the app, a CLI) refreshed last. One keychain read; no network.
+    pub async fn cached_access_expiry(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<SystemTime>, VaultError> {
+        Ok(self
+            .read_secret(id)
+            .await?
+            .and_then(|secret| secret.access)
+            .and_then(|(_, expires_at)| expires_at))
+    }
+
     /// Reads an account's keychain item: its refresh token and the shared
     /// access-token cache.
     pub(crate) async fn read_secret(

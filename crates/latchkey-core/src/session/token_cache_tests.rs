@@ -164,3 +164,34 @@ async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refres
     );
     runner.abort();
 }
+
+#[tokio::test]
+async fn the_cached_expiry_is_readable_without_the_token() {
+    let server = Arc::new(FakeServer::new());
+    let s = setup("cache-expiry", server.clone()).await;
+    assert_eq!(
+        s.core.cached_access_expiry(&s.id).await.expect("read"),
+        None
+    );
+    server.set("/token", tokens(None));
+    let token = s.core.refresh_account(&s.id).await.expect("refreshed");
+    let other = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    assert_eq!(
+        other.cached_access_expiry(&s.id).await.expect("read"),
+        token.expires_at.map(|at| {
+            // Stored in whole seconds.
+            std::time::UNIX_EPOCH
+                + Duration::from_secs(
+                    at.duration_since(std::time::UNIX_EPOCH)
+                        .expect("after")
+                        .as_secs(),
+                )
+        })
+    );
+    assert_eq!(server.count("/token"), 1);
+}
