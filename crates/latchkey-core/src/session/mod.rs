@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod providers;
 pub mod reconcile;
 pub mod refresh;
+mod refresh_error;
 pub(crate) mod schedule;
 pub mod sign_in;
 mod signed_in;
