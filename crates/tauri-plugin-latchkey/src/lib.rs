@@ -208,6 +208,7 @@ pub fn init<R: Runtime>(config: Config) -> TauriPlugin<R> {
                 .ok_or_else(|| Error::new("already_set_up", "the plugin was set up twice"))?;
             let plugin = Plugin::new(config.build()?, open_browser);
             plugin.forward_core_changes();
+            plugin.forward_sign_in_outcomes();
             plugin.launch();
             app.manage(plugin);
             Ok(())

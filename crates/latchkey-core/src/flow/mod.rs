@@ -3,6 +3,7 @@
 //! endpoint, revocation, the ID token and UserInfo.
 
 pub mod id_token;
+pub mod loopback;
 pub(crate) mod pending;
 pub mod request;
 pub mod response;

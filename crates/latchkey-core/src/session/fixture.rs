@@ -33,7 +33,7 @@ pub(crate) struct Fixture {
     pub(crate) server: Arc<FakeServer>,
     pub(crate) store: Arc<RefusingStore>,
     pub(crate) clock: Arc<ManualClock>,
-    pub(crate) signin: Latchkey,
+    pub(crate) signin: Arc<Latchkey>,
     pub(crate) dir: std::path::PathBuf,
 }
 
@@ -75,6 +75,7 @@ pub(crate) fn fixture_for(name: &str, identity: &crate::config::identity::AppIde
         .data_dir(&dir)
         .providers(vec![provider])
         .build()
+        .map(Arc::new)
         .expect("built");
     Fixture {
         server,

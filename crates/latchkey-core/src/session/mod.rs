@@ -7,6 +7,7 @@ pub mod accounts;
 mod grant;
 pub mod latchkey;
 pub mod lifecycle;
+pub mod loopback;
 pub mod providers;
 pub mod reconcile;
 pub mod refresh;
