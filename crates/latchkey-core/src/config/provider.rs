@@ -525,7 +525,10 @@ fn redirect_kind(raw: &RawProvider) -> Result<RedirectKind, ConfigError> {
         field,
         reason: reason.to_owned(),
     };
-    match (raw.redirect.unwrap_or(RawRedirect::Scheme), &raw.loopback_ports) {
+    match (
+        raw.redirect.unwrap_or(RawRedirect::Scheme),
+        &raw.loopback_ports,
+    ) {
         (RawRedirect::Scheme, None) => Ok(RedirectKind::Scheme),
         (RawRedirect::Scheme, Some(_)) => Err(invalid(
             "loopback_ports",
@@ -542,14 +545,25 @@ fn redirect_kind(raw: &RawProvider) -> Result<RedirectKind, ConfigError> {
                 let port = u16::try_from(port)
                     .ok()
                     .filter(|p| *p >= 1024)
-                    .ok_or_else(|| invalid("loopback_ports", &format!("{port} is not a port from 1024 to 65535")))?;
+                    .ok_or_else(|| {
+                        invalid(
+                            "loopback_ports",
+                            &format!("{port} is not a port from 1024 to 65535"),
+                        )
+                    })?;
                 if valid.contains(&port) {
-                    return Err(invalid("loopback_ports", &format!("{port} is listed twice")));
+                    return Err(invalid(
+                        "loopback_ports",
+                        &format!("{port} is listed twice"),
+                    ));
                 }
                 valid.push(port);
             }
             if raw.loopback_ports.is_some() && valid.is_empty() {
-                return Err(invalid("loopback_ports", "must list at least one port (or be left out)"));
+                return Err(invalid(
+                    "loopback_ports",
+                    "must list at least one port (or be left out)",
+                ));
             }
             Ok(RedirectKind::Loopback { ports: valid })
         }

@@ -73,8 +73,13 @@ impl Latchkey {
             })
         })?;
         let now = self.clock.now();
-        let pending =
-            new_authorization_to(provider, metadata, bound.redirect_uri().clone(), options, now)?;
+        let pending = new_authorization_to(
+            provider,
+            metadata,
+            bound.redirect_uri().clone(),
+            options,
+            now,
+        )?;
         let handle = pending.handle.clone();
         // Held before the request is remembered: never a pending loopback
         // sign-in that looks abandoned while its listener lives.
@@ -117,9 +122,12 @@ impl Latchkey {
         };
         let uri = &redirect_uri;
         let served = bound
-            .serve(&ending.handle, self.identity.name(), stop, |url| async move {
-                self.complete(&url, uri).await
-            })
+            .serve(
+                &ending.handle,
+                self.identity.name(),
+                stop,
+                |url| async move { self.complete(&url, uri).await },
+            )
             .await;
         let Ending {
             handle,
@@ -138,14 +146,24 @@ impl Latchkey {
             Served::Stopped(Stopped::Expired) => {
                 // The request goes with its listener: the window stops waiting.
                 if let Err(err) = self.pending.cancel(&handle).await {
-                    tracing::warn!(code = crate::error::ErrorCode::code(&err), "the expired sign-in could not be removed");
+                    tracing::warn!(
+                        code = crate::error::ErrorCode::code(&err),
+                        "the expired sign-in could not be removed"
+                    );
                 }
                 Err(CompleteError::Expired { provider_name })
             }
         };
         match &result {
-            Ok(_) => tracing::info!(handle = handle.as_str(), "loopback sign-in answered; listener closed"),
-            Err(err) => tracing::warn!(handle = handle.as_str(), code = crate::error::ErrorCode::code(err), "loopback sign-in not completed; listener closed"),
+            Ok(_) => tracing::info!(
+                handle = handle.as_str(),
+                "loopback sign-in answered; listener closed"
+            ),
+            Err(err) => tracing::warn!(
+                handle = handle.as_str(),
+                code = crate::error::ErrorCode::code(err),
+                "loopback sign-in not completed; listener closed"
+            ),
         }
         let _ = self.sign_ins.send(SignInOutcome {
             handle,
@@ -176,7 +194,10 @@ impl Latchkey {
                 .into_iter()
                 .map(|p| {
                     self.locks.remove(&owner_lock(&p.handle));
-                    tracing::info!(handle = p.handle.as_str(), "a loopback sign-in was pending when the app last quit; removed");
+                    tracing::info!(
+                        handle = p.handle.as_str(),
+                        "a loopback sign-in was pending when the app last quit; removed"
+                    );
                     CompleteError::Interrupted {
                         provider_name: p.provider_name,
                     }

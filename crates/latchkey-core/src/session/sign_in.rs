@@ -22,8 +22,8 @@ use crate::authorize::{
     new_authorization,
 };
 use crate::clock::Clock;
-use crate::provider::RedirectKind;
 use crate::flow::pending::Taken;
+use crate::provider::RedirectKind;
 use crate::session::latchkey::lock;
 pub use crate::session::latchkey::{AccessToken, Latchkey};
 

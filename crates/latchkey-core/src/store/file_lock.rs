@@ -123,7 +123,10 @@ impl LockDir {
     /// Whether some process holds the lock `name` now (never waits, never
     /// creates the file).
     pub(crate) fn is_held(&self, name: &str) -> bool {
-        match std::fs::OpenOptions::new().write(true).open(self.path(name)) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path(name))
+        {
             Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
             Err(_) => false,
         }
