@@ -88,7 +88,11 @@ impl Latchkey {
             .lock(&owner_lock(&handle), Duration::ZERO)
             .await
             .map_err(|err| unavailable(err.to_string()))?;
-        self.pending.insert(&pending, now).await?;
+        if let Err(err) = self.pending.insert(&pending, now).await {
+            drop(owner);
+            self.locks.remove(&owner_lock(&handle));
+            return Err(err.into());
+        }
         let (close, closed) = oneshot::channel();
         lock(&self.loopbacks).insert(handle.clone(), close);
         tracing::info!(provider = %provider.id, handle = handle.as_str(), port = bound.redirect_uri().port(), reauth = options.reauth_of.is_some(), "sign-in started; loopback listener open");
