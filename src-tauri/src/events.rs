@@ -174,6 +174,10 @@ pub fn after_launch(app: &AppHandle, shell: &Arc<Shell>) {
                         ));
                     });
                 }
+                // Loopback sign-ins the last run left waiting: said once.
+                for err in &report.interrupted_sign_ins {
+                    sign_in_failed_notice(&shell, err.code(), &err.to_string(), false);
+                }
                 if !report.orphans_deleted.is_empty() {
                     tracing::info!(
                         count = report.orphans_deleted.len(),

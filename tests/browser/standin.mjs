@@ -8,7 +8,10 @@
 // login and consent pages, captures the custom-scheme redirect on a CDP
 // session (Playwright's page events do not show it) and hands that URL back to
 // the OS with `gio open`, so it reaches the app through the real .desktop
-// handler and single-instance forwarding.
+// handler and single-instance forwarding. A loopback redirect
+// (`redirect_uri=http://127.0.0.1:PORT/…`, RFC 8252 §7.3) is left to the
+// browser, which navigates to the app's listener as any browser would; the
+// page the app answers is recorded in <state dir>/loopback-answers.jsonl.
 //
 // Usage: standin.mjs --dir <state dir> <url>
 // <state dir>/config.json (optional, read at each launch):
@@ -16,6 +19,7 @@
 //     "action": "consent",        // consent | deny | ignore (record only)
 //     "holdFile": "release",      // wait for <dir>/<holdFile> before delivering
 //     "setParams": { "iss": "x" } } // tamper with the redirect's query (attack tests)
+//   (holdFile and setParams apply to custom-scheme redirects only.)
 // <state dir>/launches.jsonl gets one line per launch; <state dir>/standin.log the details.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -54,6 +58,12 @@ const action = config.action ?? 'consent';
 const login = config.login ?? new URL(target).searchParams.get('login_hint') ?? 'alice';
 log(`launched action=${action} login=${login}`);
 if (action === 'ignore') process.exit(0);
+// The app's loopback listener, when the request names one.
+const loopbackRedirect = (() => {
+  const uri = new URL(target).searchParams.get('redirect_uri') ?? '';
+  return /^http:\/\/127\.0\.0\.1:\d+\//.test(uri) ? uri : null;
+})();
+const isLoopbackRedirect = (url) => !!loopbackRedirect && typeof url === 'string' && url.split('?')[0] === loopbackRedirect;
 
 function isLoopback(url) {
   try {
@@ -78,7 +88,9 @@ async function drive() {
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     let redirect = null;
+    let answer = null;
     const capture = (url) => {
+      if (!redirect && isLoopbackRedirect(url)) redirect = url;
       // Only an absolute URL in a private-use scheme (RFC 8252 §7.1) is the redirect;
       // relative Location headers and web schemes are the IdP's own navigation.
       if (!redirect && url && /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^(https?|data|about|chrome|blob|devtools|ws|wss):/i.test(url)) {
@@ -87,11 +99,14 @@ async function drive() {
     };
     cdp.on('Network.requestWillBeSent', (event) => capture(event.request?.url));
     cdp.on('Network.responseReceivedExtraInfo', (event) => capture(event.headers?.location ?? event.headers?.Location));
+    cdp.on('Network.responseReceived', (event) => {
+      if (isLoopbackRedirect(event.response?.url)) answer = { status: event.response.status, headers: event.response.headers };
+    });
     await cdp.send('Network.enable');
     await page.goto(target).catch((err) => log(`goto: ${err.message.split('\n')[0]}`));
     const deadline = Date.now() + 30_000;
     let steps = 0;
-    while (!redirect && Date.now() < deadline && steps < 10) {
+    while ((!redirect || (loopbackRedirect && !answer)) && Date.now() < deadline && steps < 10) {
       if (await page.locator('input[name=login]').count()) {
         if (action === 'deny') {
           log('denying at the login page');
@@ -112,6 +127,13 @@ async function drive() {
       }
       await sleep(250);
     }
+    if (loopbackRedirect && redirect) {
+      // The browser went to the app's listener itself: keep what it answered.
+      await page.waitForLoadState('load').catch(() => {});
+      const text = await page.locator('body').innerText().catch(() => '');
+      const html = await page.content().catch(() => '');
+      appendFileSync(join(dir, 'loopback-answers.jsonl'), `${JSON.stringify({ at: Date.now(), url: page.url(), ...answer, text, html })}\n`);
+    }
     return redirect;
   } finally {
     await browser.close();
@@ -125,6 +147,11 @@ try {
     process.exit(1);
   }
   log(`captured redirect ${redirect.split('?')[0]}`);
+  if (loopbackRedirect) {
+    appendFileSync(join(dir, 'redirects.jsonl'), `${JSON.stringify({ at: Date.now(), url: redirect })}\n`);
+    log('loopback redirect: the browser delivered it to the app');
+    process.exit(0);
+  }
   let delivered = redirect;
   if (config.setParams) {
     const [base, query = ''] = redirect.split('?');

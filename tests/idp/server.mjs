@@ -89,8 +89,11 @@ function configuration(issuer) {
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        // Latchkey's, examples/embed-minimal's (its own scheme), a loopback one.
-        redirect_uris: ['dev.latchkey:/oauth/callback', 'dev.latchkey.example.embed:/oauth/callback', 'http://127.0.0.1/callback'],
+        // Latchkey's, examples/embed-minimal's (its own scheme), loopback ones: for a
+        // native client oidc-provider matches a loopback http redirect URI on any port
+        // (lib/models/client.js, stripLoopbackPort), as RFC 8252 §7.3 asks.
+        redirect_uris: ['dev.latchkey:/oauth/callback', 'dev.latchkey.example.embed:/oauth/callback', 'http://127.0.0.1/callback',
+          'http://127.0.0.1/oauth/callback'],
       },
     ],
     pkce: { required: () => true },

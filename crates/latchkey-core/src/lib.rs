@@ -87,8 +87,8 @@ pub(crate) use store::{account_secret, file_lock, fsperm, vault};
 pub use clock::{Clock, SystemClock};
 pub use config::identity::{AppIdentity, IdentityError};
 pub use config::provider::{
-    ProviderConfig, ProviderEntry, ProviderId, load_providers_for, parse_providers_for,
-    providers_path_for,
+    ProviderConfig, ProviderEntry, ProviderId, RedirectKind, load_providers_for,
+    parse_providers_for, providers_path_for,
 };
 pub use flow::request::{PendingHandle, PendingSummary, SignInOptions};
 pub use flow::response::callback_uri;
@@ -97,6 +97,7 @@ pub use secret::SecretString;
 pub use session::accounts::{ManageError, Revocation, SignOutReport};
 pub use session::device::{DeviceError, DeviceSignIn};
 pub use session::latchkey::{AccessToken, BuildError, Latchkey, LatchkeyBuilder};
+pub use session::loopback::SignInOutcome;
 pub use session::providers::{ProviderView, Reachability};
 pub use session::reconcile::ReconcileReport;
 pub use session::refresh::RefreshError;

@@ -2,7 +2,8 @@
 //!
 //! Latchkey's OAuth 2.0 / OpenID Connect sign-in for any Tauri 2 app: the
 //! system browser for the authorization request (RFC 8252), the app's own
-//! custom scheme for the response, refresh tokens in the platform keychain
+//! custom scheme (or, per provider, a loopback listener on 127.0.0.1) for the
+//! response, refresh tokens in the platform keychain
 //! under the app's own identity, and access tokens kept fresh.
 //!
 //! ```ignore
@@ -185,7 +186,9 @@ fn load_file(
         .collect())
 }
 
-/// The plugin. At setup it builds the core, registers it and launches it
+/// The plugin. At setup it builds the core, registers it, follows the
+/// sign-ins the core completes by itself (loopback redirects: reported on the
+/// feed exactly like a deep link's) and launches it
 /// (reconciliation, then every account's refresh lifecycle, and a check of
 /// every provider); on exit it waits briefly for running refreshes.
 pub fn init<R: Runtime>(config: Config) -> TauriPlugin<R> {
@@ -208,6 +211,7 @@ pub fn init<R: Runtime>(config: Config) -> TauriPlugin<R> {
                 .ok_or_else(|| Error::new("already_set_up", "the plugin was set up twice"))?;
             let plugin = Plugin::new(config.build()?, open_browser);
             plugin.forward_core_changes();
+            plugin.forward_sign_in_outcomes();
             plugin.launch();
             app.manage(plugin);
             Ok(())

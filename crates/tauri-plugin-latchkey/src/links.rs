@@ -2,7 +2,7 @@
 
 use latchkey_core::ErrorCode as _;
 use latchkey_core::flow::response::{RedactedUrl, callback_uri};
-use latchkey_core::session::sign_in::CompleteError;
+use latchkey_core::session::sign_in::{CompleteError, SignedIn};
 
 use crate::dto::ChangeEvent;
 use crate::state::Plugin;
@@ -22,27 +22,33 @@ pub(crate) fn handle(plugin: &Plugin, url: &str) {
             Ok(redirect_uri) => plugin.core.complete(&url, &redirect_uri).await,
             Err(err) => Err(CompleteError::Link(err)),
         };
-        match result {
-            Ok(signed_in) => {
-                plugin.core.start_lifecycle(signed_in.account.id.clone());
-                plugin.notify(ChangeEvent::signed_in(&signed_in));
-            }
-            Err(err) if err.is_repeat() => {
-                // A double click on the browser's "open the app?" prompt.
-                tracing::info!(
-                    code = err.code(),
-                    "a repeat of a sign-in link that just completed; ignored"
-                );
-            }
-            Err(err) => {
-                let event = ChangeEvent::sign_in_failed(&err);
-                tracing::warn!(
-                    code = err.code(),
-                    ignored_link = err.is_ignored_link(),
-                    "sign-in link not completed"
-                );
-                plugin.notify(event);
-            }
-        }
+        report(&plugin, &result);
     });
+}
+
+/// Tells `onChange` subscribers how a sign-in's response ended (a deep link,
+/// or a loopback redirect the core completed) and starts a new account's
+/// lifecycle.
+pub(crate) fn report(plugin: &Plugin, result: &Result<SignedIn, CompleteError>) {
+    match result {
+        Ok(signed_in) => {
+            plugin.core.start_lifecycle(signed_in.account.id.clone());
+            plugin.notify(ChangeEvent::signed_in(signed_in));
+        }
+        Err(err) if err.is_repeat() => {
+            // A double click on the browser's "open the app?" prompt.
+            tracing::info!(
+                code = err.code(),
+                "a repeat of a sign-in link that just completed; ignored"
+            );
+        }
+        Err(err) => {
+            tracing::warn!(
+                code = err.code(),
+                ignored_link = err.is_ignored_link(),
+                "sign-in response not completed"
+            );
+            plugin.notify(ChangeEvent::sign_in_failed(err));
+        }
+    }
 }

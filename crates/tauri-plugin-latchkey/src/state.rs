@@ -62,6 +62,25 @@ impl Plugin {
         }
     }
 
+    /// Forwards the sign-ins the core completed by itself (loopback
+    /// redirects) to the feed, exactly like a deep link's.
+    pub(crate) fn forward_sign_in_outcomes(&self) {
+        let mut outcomes = self.core.sign_in_outcomes();
+        let plugin = self.clone();
+        tauri::async_runtime::spawn(async move {
+            use broadcast::error::RecvError;
+            loop {
+                match outcomes.recv().await {
+                    Ok(outcome) => crate::links::report(&plugin, &outcome.result),
+                    Err(RecvError::Lagged(_)) => {
+                        plugin.notify(ChangeEvent::Changed { account: None });
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// Forwards the core's account changes (lifecycle, refreshes) to the feed.
     pub(crate) fn forward_core_changes(&self) {
         let mut from_core = self.core.subscribe();

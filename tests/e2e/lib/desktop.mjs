@@ -151,6 +151,12 @@ export class Desktop {
     return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).url) : [];
   }
 
+  /** Pages the stand-in got from a loopback redirect: { at, url, status, headers, text, html }. */
+  loopbackAnswers() {
+    const file = join(this.standinDir, 'loopback-answers.jsonl');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  }
+
   /** Folders the stand-in file manager was asked to open, in order. */
   openedFolders() {
     const file = join(this.standinDir, 'opened-folders.txt');

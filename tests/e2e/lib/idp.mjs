@@ -6,7 +6,7 @@ import { IDP_SERVER } from './paths.mjs';
 export const CLIENT_ID = 'latchkey-desktop';
 
 /** A providers-file entry for a local test IdP (development loopback issuer). */
-export function providerToml(idp, { id = 'local', name = 'Local IdP' } = {}) {
+export function providerToml(idp, { id = 'local', name = 'Local IdP', redirect = null } = {}) {
   return `[[provider]]
 id = "${id}"
 name = "${name}"
@@ -14,7 +14,7 @@ issuer = "${idp.issuer}"
 client_id = "${CLIENT_ID}"
 scopes = ["openid", "profile", "email", "offline_access"]
 insecure_http_loopback = true
-`;
+${redirect ? `redirect = "${redirect}"\n` : ''}`;
 }
 
 /** Starts an IdP (with its test-only controls on); resolves to { issuer, port, grants(), stop(), ... }. */

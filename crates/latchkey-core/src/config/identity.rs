@@ -20,6 +20,7 @@ pub const CALLBACK_PATH: &str = "/oauth/callback";
 pub struct AppIdentity {
     identifier: String,
     scheme: String,
+    name: String,
 }
 
 /// Why an identity was refused.
@@ -72,7 +73,24 @@ impl AppIdentity {
         if !reverse_dns(&scheme) {
             return Err(IdentityError::Scheme(scheme));
         }
-        Ok(Self { identifier, scheme })
+        Ok(Self {
+            name: identifier.clone(),
+            identifier,
+            scheme,
+        })
+    }
+
+    /// The app's name as people know it (default: the identifier), for the
+    /// page a loopback redirect shows in the browser ("return to …").
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The app's name as people know it.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The Latchkey app's own identity: `dev.latchkey.app`, scheme `dev.latchkey`.
@@ -80,6 +98,7 @@ impl AppIdentity {
         Self {
             identifier: "dev.latchkey.app".into(),
             scheme: "dev.latchkey".into(),
+            name: "Latchkey".into(),
         }
     }
 

@@ -16,6 +16,13 @@
 //! # advertise RFC 9207 (iss), else "dev.latchkey:/oauth/callback/<id>"
 //!
 //! [[provider]]
+//! id = "google"
+//! issuer = "https://accounts.google.com"
+//! client_id = "1234-abc.apps.googleusercontent.com"
+//! redirect = "loopback"            # http://127.0.0.1:{port}/oauth/callback (RFC 8252 §7.3)
+//! # loopback_ports = [53682, 53683] # exact-match providers: the first free one; default: any
+//!
+//! [[provider]]
 //! id = "local-demo"
 //! issuer = "http://127.0.0.1:9010"
 //! client_id = "latchkey-desktop"
@@ -125,6 +132,9 @@ pub struct ProviderConfig {
     pub redirect_uri: Url,
     /// Development only: allow plain http for a loopback issuer and its endpoints.
     pub insecure_http_loopback: bool,
+    /// How the authorization response comes back: the app's scheme, or a
+    /// listener on 127.0.0.1.
+    pub redirect: RedirectKind,
     /// Whether `redirect_uri` is the app's default one (not set, or set to it).
     default_redirect: bool,
 }
@@ -148,6 +158,30 @@ impl ProviderConfig {
         uri
     }
 }
+
+/// How an authorization response reaches the app (the providers file's
+/// `redirect` key).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RedirectKind {
+    /// A private-use URI scheme (RFC 8252 §7.1), delivered as a deep link.
+    #[default]
+    Scheme,
+    /// A one-request listener on `http://127.0.0.1:{port}` (RFC 8252 §7.3,
+    /// the IP literal, never `localhost`), open only while its sign-in is
+    /// pending.
+    Loopback {
+        /// Ports to try in order (for providers that match the port
+        /// exactly); empty: an ephemeral port chosen by the OS.
+        ports: Vec<u16>,
+    },
+}
+
+/// The loopback redirect URI before its port is known: what
+/// [`ProviderConfig::redirect_uri`] holds for a loopback provider (a listener
+/// adds its port, and [`ProviderConfig::redirect_uri_for`] the provider's id
+/// when the provider does not advertise RFC 9207).
+pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/oauth/callback";
 
 /// Providers that share one explicit redirect URI (not the default, which
 /// [`ProviderConfig::redirect_uri_for`] splits per provider when needed).
@@ -183,6 +217,15 @@ struct RawProvider {
     redirect_uri: Option<String>,
     #[serde(default)]
     insecure_http_loopback: bool,
+    redirect: Option<RawRedirect>,
+    loopback_ports: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum RawRedirect {
+    Scheme,
+    Loopback,
 }
 
 #[derive(Debug, Deserialize)]
@@ -404,6 +447,7 @@ fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, 
         });
     }
     let issuer = parse_issuer(&raw.issuer, raw.insecure_http_loopback)?;
+    let redirect = redirect_kind(&raw)?;
     if raw.client_id.trim().is_empty() {
         return Err(ConfigError::Invalid {
             field: "client_id",
@@ -427,6 +471,21 @@ fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, 
         return Err(ConfigError::Invalid {
             field: "scopes",
             reason: "must include \"openid\" (Latchkey signs in with OpenID Connect)".into(),
+        });
+    }
+    if redirect != RedirectKind::Scheme {
+        #[allow(clippy::expect_used)]
+        let redirect_uri = Url::parse(LOOPBACK_REDIRECT_URI).expect("a valid URL");
+        return Ok(ProviderConfig {
+            default_redirect: true,
+            name: raw.name.unwrap_or_else(|| raw.id.clone()),
+            id: ProviderId(raw.id),
+            issuer,
+            client_id: raw.client_id,
+            scopes,
+            redirect_uri,
+            insecure_http_loopback: raw.insecure_http_loopback,
+            redirect,
         });
     }
     let default_uri = identity.redirect_uri();
@@ -459,7 +518,60 @@ fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, 
         scopes,
         redirect_uri,
         insecure_http_loopback: raw.insecure_http_loopback,
+        redirect,
     })
+}
+
+/// The entry's `redirect` and `loopback_ports`: ports 1024-65535, each once;
+/// `redirect_uri` belongs to scheme redirects, `loopback_ports` to loopback ones.
+fn redirect_kind(raw: &RawProvider) -> Result<RedirectKind, ConfigError> {
+    let invalid = |field, reason: &str| ConfigError::Invalid {
+        field,
+        reason: reason.to_owned(),
+    };
+    match (
+        raw.redirect.unwrap_or(RawRedirect::Scheme),
+        &raw.loopback_ports,
+    ) {
+        (RawRedirect::Scheme, None) => Ok(RedirectKind::Scheme),
+        (RawRedirect::Scheme, Some(_)) => Err(invalid(
+            "loopback_ports",
+            "is only for redirect = \"loopback\"",
+        )),
+        (RawRedirect::Loopback, _) if raw.redirect_uri.is_some() => Err(invalid(
+            "redirect_uri",
+            "is only for redirect = \"scheme\"; a loopback redirect is http://127.0.0.1:{port}/oauth/callback",
+        )),
+        (RawRedirect::Loopback, ports) => {
+            let ports = ports.as_deref().unwrap_or_default();
+            let mut valid = Vec::with_capacity(ports.len());
+            for &port in ports {
+                let port = u16::try_from(port)
+                    .ok()
+                    .filter(|p| *p >= 1024)
+                    .ok_or_else(|| {
+                        invalid(
+                            "loopback_ports",
+                            &format!("{port} is not a port from 1024 to 65535"),
+                        )
+                    })?;
+                if valid.contains(&port) {
+                    return Err(invalid(
+                        "loopback_ports",
+                        &format!("{port} is listed twice"),
+                    ));
+                }
+                valid.push(port);
+            }
+            if raw.loopback_ports.is_some() && valid.is_empty() {
+                return Err(invalid(
+                    "loopback_ports",
+                    "must list at least one port (or be left out)",
+                ));
+            }
+            Ok(RedirectKind::Loopback { ports: valid })
+        }
+    }
 }
 
 /// Parses and checks an issuer identifier: https, or http on loopback when

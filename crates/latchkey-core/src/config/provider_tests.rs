@@ -285,3 +285,71 @@ fn missing_file_is_empty_and_unreadable_is_an_error() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn loopback_redirects_parse_with_optional_ports() {
+    let entry = |extra: &str| {
+        one(&format!(
+            "[[provider]]\nid = \"g\"\nissuer = \"https://accounts.example\"\nclient_id = \"c\"\n{extra}"
+        ))
+    };
+    let cfg = entry("redirect = \"loopback\"").expect("valid");
+    assert_eq!(cfg.redirect, RedirectKind::Loopback { ports: vec![] });
+    assert_eq!(cfg.redirect_uri.as_str(), LOOPBACK_REDIRECT_URI);
+    // Mix-up defence as for the scheme: a path of its own without RFC 9207.
+    assert_eq!(
+        cfg.redirect_uri_for(false).as_str(),
+        "http://127.0.0.1/oauth/callback/g"
+    );
+    assert_eq!(cfg.redirect_uri_for(true).as_str(), LOOPBACK_REDIRECT_URI);
+    let cfg =
+        entry("redirect = \"loopback\"\nloopback_ports = [53682, 1024, 65535]").expect("valid");
+    assert_eq!(
+        cfg.redirect,
+        RedirectKind::Loopback {
+            ports: vec![53682, 1024, 65535]
+        }
+    );
+    assert_eq!(
+        entry("redirect = \"scheme\"").expect("valid").redirect,
+        RedirectKind::Scheme
+    );
+    assert_eq!(entry("").expect("valid").redirect, RedirectKind::Scheme);
+    for (extra, field) in [
+        (
+            "redirect = \"loopback\"\nloopback_ports = [80]",
+            "loopback_ports",
+        ),
+        (
+            "redirect = \"loopback\"\nloopback_ports = [1023]",
+            "loopback_ports",
+        ),
+        (
+            "redirect = \"loopback\"\nloopback_ports = [65536]",
+            "loopback_ports",
+        ),
+        (
+            "redirect = \"loopback\"\nloopback_ports = [-1]",
+            "loopback_ports",
+        ),
+        (
+            "redirect = \"loopback\"\nloopback_ports = [5000, 5000]",
+            "loopback_ports",
+        ),
+        (
+            "redirect = \"loopback\"\nloopback_ports = []",
+            "loopback_ports",
+        ),
+        ("loopback_ports = [5000]", "loopback_ports"),
+        (
+            "redirect = \"loopback\"\nredirect_uri = \"http://127.0.0.1:5000/cb\"",
+            "redirect_uri",
+        ),
+    ] {
+        let err = entry(extra).expect_err(extra);
+        assert_eq!(err.code(), "config_invalid_value", "{extra}");
+        assert!(err.to_string().starts_with(field), "{extra}: {err}");
+    }
+    let err = entry("redirect = \"localhost\"").expect_err("unknown kind");
+    assert_eq!(err.code(), "config_entry_invalid");
+}

@@ -4,6 +4,7 @@
 
 pub mod device;
 pub mod id_token;
+pub mod loopback;
 pub(crate) mod pending;
 pub mod request;
 pub mod response;

@@ -229,6 +229,20 @@ impl PendingStore {
         Ok(removed)
     }
 
+    /// Removes and returns the pending sign-ins `remove` picks.
+    pub(crate) async fn remove_where(
+        &self,
+        mut remove: impl FnMut(&PendingAuthorization) -> bool,
+    ) -> Result<Vec<PendingAuthorization>, VaultError> {
+        let _guard = self.guard().await?;
+        let (removed, kept): (Vec<_>, Vec<_>) =
+            self.load().await?.into_iter().partition(|p| remove(p));
+        if !removed.is_empty() {
+            self.save(&kept).await?;
+        }
+        Ok(removed)
+    }
+
     /// The live pending sign-ins (expired ones are purged).
     pub async fn list(&self, now: SystemTime) -> Result<Vec<PendingSummary>, VaultError> {
         let _guard = self.guard().await?;

@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::discovery::ProviderMetadata;
 use crate::error::ErrorCode;
-use crate::provider::ProviderConfig;
+use crate::provider::{ProviderConfig, RedirectKind};
 use crate::secret::SecretString;
 use crate::vault::VaultError;
 
@@ -203,6 +203,12 @@ pub enum AuthorizeError {
     /// The provider's metadata could not be fetched.
     #[error("{0}")]
     Discovery(#[from] crate::discovery::DiscoveryError),
+    /// No loopback listener could be opened for the redirect.
+    #[error("cannot listen for the sign-in's redirect on 127.0.0.1: {reason}")]
+    Loopback {
+        /// Why (the ports tried, the OS error).
+        reason: String,
+    },
 }
 
 impl ErrorCode for AuthorizeError {
@@ -212,6 +218,7 @@ impl ErrorCode for AuthorizeError {
             Self::Vault(err) => err.code(),
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::Discovery(err) => err.code(),
+            Self::Loopback { .. } => "loopback_unavailable",
         }
     }
 }
@@ -220,15 +227,35 @@ impl ErrorCode for AuthorizeError {
 /// from the OS CSPRNG, the provider's scopes, optional `login_hint`/`prompt`,
 /// and the redirect URI of [`ProviderConfig::redirect_uri_for`] (one per
 /// provider unless it advertises RFC 9207 `iss`: the mix-up defence).
+///
+/// For a provider with a scheme redirect only: a loopback redirect needs its
+/// listener's port ([`new_authorization_to`]; `Latchkey::begin` does both).
 pub fn new_authorization(
     provider: &ProviderConfig,
     metadata: &ProviderMetadata,
     options: &SignInOptions,
     now: SystemTime,
 ) -> Result<PendingAuthorization, AuthorizeError> {
-    let configuration = |reason: String| AuthorizeError::Configuration { reason };
+    if provider.redirect != RedirectKind::Scheme {
+        return Err(AuthorizeError::Configuration {
+            reason: "a loopback redirect needs its listener's port".into(),
+        });
+    }
     let redirect_uri =
         provider.redirect_uri_for(metadata.authorization_response_iss_parameter_supported);
+    new_authorization_to(provider, metadata, redirect_uri, options, now)
+}
+
+/// Like [`new_authorization`], sent with `redirect_uri` (for a loopback
+/// redirect: the listener's, port included).
+pub fn new_authorization_to(
+    provider: &ProviderConfig,
+    metadata: &ProviderMetadata,
+    redirect_uri: Url,
+    options: &SignInOptions,
+    now: SystemTime,
+) -> Result<PendingAuthorization, AuthorizeError> {
+    let configuration = |reason: String| AuthorizeError::Configuration { reason };
     let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
         .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
         .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));

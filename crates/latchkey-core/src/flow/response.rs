@@ -237,11 +237,13 @@ pub fn callback_uri(url: &str, base: &Url) -> Result<Url, RedirectError> {
 
 /// RFC 9700 §4.4.2.2 (mix-up defence by distinct redirect URIs): the link
 /// must have come on exactly the redirect URI its pending request was sent
-/// with — same scheme, host and path (query and fragment are not compared; a
-/// loopback port may differ, RFC 8252 §7.3).
+/// with — same scheme, host, port and path (query and fragment are not
+/// compared). A loopback redirect's port is its listener's: a response that
+/// reached another port is not this request's.
 pub fn matches_pending(link: &Url, pending_redirect: &Url) -> Result<(), RedirectError> {
     if link.scheme() == pending_redirect.scheme()
         && link.host_str() == pending_redirect.host_str()
+        && link.port() == pending_redirect.port()
         && link.path() == pending_redirect.path()
     {
         Ok(())
@@ -255,7 +257,10 @@ pub fn matches_pending(link: &Url, pending_redirect: &Url) -> Result<(), Redirec
 
 /// `scheme:path` of a URL, reduced for messages.
 fn shown(url: &Url) -> String {
-    let host = url.host_str().map(|h| format!("//{h}")).unwrap_or_default();
+    let mut host = url.host_str().map(|h| format!("//{h}")).unwrap_or_default();
+    if let Some(port) = url.port() {
+        host = format!("{host}:{port}");
+    }
     protocol_text(
         &format!("{}:{host}{}", url.scheme(), url.path()),
         MAX_DESCRIPTION,

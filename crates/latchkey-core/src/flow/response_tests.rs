@@ -304,3 +304,14 @@ fn code_is_redacted_in_debug() {
         parse_redirect("dev.latchkey:/oauth/callback?code=TOPSECRET&state=s", &cb()).expect("ok");
     assert!(!format!("{r:?}").contains("TOPSECRET"));
 }
+
+#[test]
+fn a_loopback_response_must_come_on_the_exact_port() {
+    let begun = Url::parse("http://127.0.0.1:50123/oauth/callback").expect("url");
+    let same = Url::parse("http://127.0.0.1:50123/oauth/callback").expect("url");
+    assert_eq!(matches_pending(&same, &begun), Ok(()));
+    let other_port = Url::parse("http://127.0.0.1:50124/oauth/callback").expect("url");
+    let err = matches_pending(&other_port, &begun).expect_err("another port");
+    assert_eq!(err.code(), "redirect_mismatch");
+    assert!(err.to_string().contains("127.0.0.1:50123"), "{err}");
+}

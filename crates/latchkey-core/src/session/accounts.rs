@@ -134,7 +134,10 @@ impl Latchkey {
     /// Starts signing in again to an account: `login_hint` with its email
     /// (or `sub`) and `prompt=login` (plus `consent` for offline access).
     /// Signing in as someone else adds that account and leaves this one as it is.
-    pub async fn reauthenticate(&self, id: &AccountId) -> Result<PendingSummary, ManageError> {
+    pub async fn reauthenticate(
+        self: &std::sync::Arc<Self>,
+        id: &AccountId,
+    ) -> Result<PendingSummary, ManageError> {
         let account = self.check_exists(id)?;
         let metadata = self.metadata(&account.provider_id).await?;
         let provider =

@@ -34,7 +34,7 @@ pub(crate) struct Fixture {
     pub(crate) server: Arc<FakeServer>,
     pub(crate) store: Arc<RefusingStore>,
     pub(crate) clock: Arc<ManualClock>,
-    pub(crate) signin: Latchkey,
+    pub(crate) signin: Arc<Latchkey>,
     pub(crate) dir: std::path::PathBuf,
 }
 
@@ -50,6 +50,15 @@ pub(crate) fn fixture(name: &str) -> Fixture {
 
 /// The fixture for another app's identity (its scheme, its keychain service).
 pub(crate) fn fixture_for(name: &str, identity: &crate::config::identity::AppIdentity) -> Fixture {
+    fixture_with(name, identity, "")
+}
+
+/// The fixture whose provider `p` has these extra lines in its entry.
+pub(crate) fn fixture_with(
+    name: &str,
+    identity: &crate::config::identity::AppIdentity,
+    extra: &str,
+) -> Fixture {
     let server = Arc::new(FakeServer::new());
     let store = Arc::new(RefusingStore::over(Arc::new(KeyringStore::in_memory(
         identity.identifier(),
@@ -61,7 +70,7 @@ pub(crate) fn fixture_for(name: &str, identity: &crate::config::identity::AppIde
     let _ = std::fs::remove_dir_all(&dir);
     let provider = crate::provider::parse_providers_for(
         &format!(
-            "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
+            "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n{extra}"
         ),
         identity,
     )
@@ -76,6 +85,7 @@ pub(crate) fn fixture_for(name: &str, identity: &crate::config::identity::AppIde
         .data_dir(&dir)
         .providers(vec![provider])
         .build()
+        .map(Arc::new)
         .expect("built");
     Fixture {
         server,
@@ -100,6 +110,16 @@ pub(crate) fn query(url: &Url, name: &str) -> String {
 impl Fixture {
     /// Begins a sign-in and sets the fake server up to answer it like a real IdP.
     pub(crate) async fn begin(&self, iss_required: bool, refresh_token: bool) -> (String, String) {
+        let (_, state, nonce) = self.begin_summary(iss_required, refresh_token).await;
+        (state, nonce)
+    }
+
+    /// [`Fixture::begin`], with the pending sign-in's summary.
+    pub(crate) async fn begin_summary(
+        &self,
+        iss_required: bool,
+        refresh_token: bool,
+    ) -> (crate::authorize::PendingSummary, String, String) {
         let known = lock(&self.signin.metadata).get("p").cloned();
         let mut md = metadata(iss_required);
         md.revocation_endpoint = known.and_then(|k| k.revocation_endpoint);
@@ -124,7 +144,7 @@ impl Fixture {
             "/jwks",
             Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),
         );
-        (state, nonce)
+        (pending, state, nonce)
     }
 
     pub(crate) fn nothing_stored(&self) {

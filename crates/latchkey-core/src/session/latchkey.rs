@@ -46,6 +46,11 @@ pub struct Latchkey {
     pub(crate) jwks: crate::id_token::JwksCache,
     pub(crate) changes: tokio::sync::broadcast::Sender<AccountId>,
     pub(crate) reachability: crate::session::providers::ReachabilityBook,
+    /// The open loopback listeners, by sign-in: dropping one's sender closes it.
+    pub(crate) loopbacks:
+        Mutex<HashMap<crate::authorize::PendingHandle, tokio::sync::oneshot::Sender<()>>>,
+    /// Sign-ins completed by the core itself (loopback redirects).
+    pub(crate) sign_ins: tokio::sync::broadcast::Sender<crate::session::loopback::SignInOutcome>,
 }
 
 impl std::fmt::Debug for Latchkey {
@@ -127,6 +132,8 @@ impl Latchkey {
             jwks: Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(256).0,
             reachability: Mutex::new(HashMap::new()),
+            loopbacks: Mutex::new(HashMap::new()),
+            sign_ins: tokio::sync::broadcast::channel(64).0,
         }
     }
 

@@ -198,7 +198,9 @@ impl Latchkey {
         tokio::spawn(async move { core.run_account(id, Backoff::default()).await });
     }
 
-    /// What an app does at launch: the startup reconciliation, then the
+    /// What an app does at launch: the startup reconciliation (with the
+    /// loopback sign-ins the last run left behind, see
+    /// [`ReconcileReport::interrupted_sign_ins`](crate::ReconcileReport)), then the
     /// lifecycle of every active account (whose first step is the launch
     /// refresh), and in the background the mix-up check of the providers'
     /// redirect URIs ([`Latchkey::warn_shared_redirect_uris`]). Returns the
@@ -209,7 +211,10 @@ impl Latchkey {
     ) -> Result<crate::session::reconcile::ReconcileReport, crate::manage::ManageError> {
         let core = Arc::clone(self);
         tokio::spawn(async move { core.warn_shared_redirect_uris().await });
-        let report = self.reconcile().await;
+        let mut report = self.reconcile().await;
+        if let Ok(report) = &mut report {
+            report.interrupted_sign_ins = self.remove_interrupted_sign_ins().await;
+        }
         if let Ok(book) = self.accounts() {
             for account in book.accounts {
                 if account.status == AccountStatus::Active {

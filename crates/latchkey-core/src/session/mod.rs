@@ -8,6 +8,7 @@ pub mod device;
 mod grant;
 pub mod latchkey;
 pub mod lifecycle;
+pub mod loopback;
 pub mod providers;
 pub mod reconcile;
 pub mod refresh;

@@ -21,6 +21,10 @@ pub struct ReconcileReport {
     pub orphans_deleted: Vec<String>,
     /// Parts of long secrets whose head item was gone, deleted.
     pub stray_parts_deleted: Vec<String>,
+    /// Loopback sign-ins that were waiting for the browser when the app last
+    /// quit, removed (filled by [`Latchkey::launch`]): each as the error to
+    /// show, once.
+    pub interrupted_sign_ins: Vec<crate::session::sign_in::CompleteError>,
 }
 
 impl Latchkey {

@@ -162,6 +162,7 @@ impl Latchkey {
     pub async fn shutdown(&self, grace: Duration) -> bool {
         use std::sync::atomic::Ordering;
         self.coordination.closing.store(true, Ordering::SeqCst);
+        self.close_listeners();
         let deadline = tokio::time::Instant::now() + grace;
         while self.coordination.active.load(Ordering::SeqCst) > 0 {
             if tokio::time::Instant::now() >= deadline {

@@ -9,6 +9,7 @@
 //! keychain and the account's metadata in the registry — in that order, so a
 //! failure leaves nothing half-stored.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::Digest as _;
@@ -22,6 +23,7 @@ use crate::authorize::{
 };
 use crate::clock::Clock;
 use crate::flow::pending::Taken;
+use crate::provider::RedirectKind;
 use crate::session::latchkey::lock;
 pub use crate::session::latchkey::{AccessToken, Latchkey};
 use crate::session::signed_in::{Exchanged, Finish, Issued, identify, ms};
@@ -119,6 +121,15 @@ pub enum CompleteError {
         /// Why the lock was not taken (the lock error, in words).
         reason: String,
     },
+    /// A loopback sign-in was waiting for the browser when the app quit (its
+    /// listener ended with the process); removed at the next start.
+    #[error(
+        "the sign-in with {provider_name} was cancelled because the app was closed while it waited for the browser; please start again"
+    )]
+    Interrupted {
+        /// The provider's display name, for the message.
+        provider_name: String,
+    },
     /// The same sign-in link arrived again just after it completed (a double
     /// click on the browser's "open Latchkey?" prompt): nothing to do.
     #[error("this sign-in link was already used a moment ago")]
@@ -150,7 +161,7 @@ impl ErrorCode for CompleteError {
             Self::Fragment { .. } => "fragment_response",
             Self::UnknownState => "unknown_state",
             Self::Expired { .. } => "sign_in_expired",
-            Self::Cancelled { .. } => "sign_in_cancelled",
+            Self::Cancelled { .. } | Self::Interrupted { .. } => "sign_in_cancelled",
             Self::Authorization { .. } => "authorization_error",
             Self::Token { source, .. } => source.code(),
             Self::IdToken { source, .. } => source.code(),
@@ -216,8 +227,14 @@ impl PendingAuthorization {
 impl Latchkey {
     /// Starts a sign-in: builds the request and remembers it (keychain).
     /// The caller opens [`PendingSummary::authorization_url`] in the system browser.
+    ///
+    /// For a provider with `redirect = "loopback"` it first opens the
+    /// listener on 127.0.0.1 (the port is part of the request) and serves it
+    /// on the current tokio runtime until the response arrives, the sign-in is
+    /// cancelled or expires, or [`Latchkey::shutdown`]; the result goes to
+    /// [`Latchkey::sign_in_outcomes`].
     pub async fn begin(
-        &self,
+        self: &Arc<Self>,
         provider_id: &str,
         options: &SignInOptions,
     ) -> Result<PendingSummary, AuthorizeError> {
@@ -227,6 +244,11 @@ impl Latchkey {
                 .ok_or_else(|| AuthorizeError::UnknownProvider {
                     id: provider_id.to_owned(),
                 })?;
+        if let RedirectKind::Loopback { ports } = &provider.redirect {
+            return self
+                .begin_loopback(provider, &metadata, ports, options)
+                .await;
+        }
         let now = self.clock.now();
         let pending = new_authorization(provider, &metadata, options, now)?;
         self.pending.insert(&pending, now).await?;
@@ -239,8 +261,10 @@ impl Latchkey {
         self.pending.list(self.clock.now()).await
     }
 
-    /// Cancels a pending sign-in; a late redirect for it is then ignored.
+    /// Cancels a pending sign-in; a late redirect for it is then ignored
+    /// (a loopback sign-in's listener is closed: it is refused).
     pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
+        self.close_listener(handle);
         self.pending.cancel(handle).await
     }
 

@@ -119,6 +119,25 @@ impl LockDir {
     }
 }
 
+impl LockDir {
+    /// Whether some process holds the lock `name` now (never waits, never
+    /// creates the file).
+    pub(crate) fn is_held(&self, name: &str) -> bool {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path(name))
+        {
+            Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
+    }
+
+    /// Removes the lock file `name` once nobody needs it (best effort).
+    pub(crate) fn remove(&self, name: &str) {
+        let _ = std::fs::remove_file(self.path(name));
+    }
+}
+
 #[cfg(unix)]
 fn names_same_file(path: &Path, file: &File) -> bool {
     use std::os::unix::fs::MetadataExt as _;

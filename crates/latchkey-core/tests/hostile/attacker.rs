@@ -217,7 +217,7 @@ pub(crate) fn metadata_doc(issuer: &str) -> serde_json::Value {
 
 pub(crate) struct Fixture {
     pub(crate) attacker: Attacker,
-    pub(crate) core: Latchkey,
+    pub(crate) core: Arc<Latchkey>,
     pub(crate) store: Arc<KeyringStore>,
     pub(crate) dir: std::path::PathBuf,
     pub(crate) bystander: AccountId,
@@ -269,13 +269,13 @@ impl Fixture {
             std::env::temp_dir().join(format!("latchkey-hostile-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Arc::new(KeyringStore::in_memory(format!("hostile-{name}")));
-        let core = Latchkey::new(
+        let core = Arc::new(Latchkey::new(
             Arc::new(http),
             Vault::new(store.clone()),
             Arc::new(SystemClock),
             Registry::in_dir(&dir),
             providers,
-        );
+        ));
         // A bystander account that no attack may touch.
         let identity = Identity {
             issuer: ISSUER.into(),
