@@ -51,7 +51,9 @@ impl Prompt {
 
     /// The lines for a person, the way `gh auth login` shows them.
     pub fn text(&self, provider_name: &str, opening: bool, now: SystemTime) -> String {
+        // To the nearest second: "10m" for a code printed 0.1 s after it was issued.
         let left = self.expires.duration_since(now).unwrap_or_default();
+        let left = std::time::Duration::from_secs(left.as_secs_f64().round() as u64);
         let mut text = format!(
             "! First copy your one-time code: {}\n{} {} in a browser",
             self.user_code,

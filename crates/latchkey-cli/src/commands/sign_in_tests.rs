@@ -43,6 +43,12 @@ fn the_prompt_shows_the_code_the_page_and_the_expiry_like_gh() {
     );
     assert!(text.contains("Ctrl-C to cancel"));
 
+    let a_moment_later = prompt(true).text("Work", false, now() + Duration::from_millis(300));
+    assert!(
+        a_moment_later.contains("expires in 10m ("),
+        "{a_moment_later}"
+    );
+
     let opening = prompt(false).text("Work", true, now());
     assert!(opening.contains("Opening https://id.example.com/device in a browser and sign in"));
     assert!(!opening.contains("filled in"));
