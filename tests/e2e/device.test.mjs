@@ -123,7 +123,7 @@ test('sign-in --device --json: code on stdout, approval in a browser, account st
   assert.deepEqual(list.map((a) => [a.id, a.email]), [[account.id, 'dora@example.test']]);
   const expiresIn = Date.parse(list[0].expires_at) - Date.now();
   assert.ok(expiresIn > 55 * 60_000 && expiresIn <= 3600_000, `accounts shows the cached token's expiry (${list[0].expires_at})`);
-  assert.match((await latchkey(['accounts'])).stdout, /ready, token expires in (59|60)m/);
+  assert.match((await latchkey(['accounts'])).stdout, /dora@example\.test +local +signed in, token expires in (59|60)m/);
 
   const refreshToken = refreshTokenOf(desktop, account.id);
   assert.ok(refreshToken, 'the refresh token is in the keychain (service dev.latchkey.app)');

@@ -68,9 +68,10 @@ fn row(core: &Latchkey, view: &AccountView, cached: Option<SystemTime>) -> Row {
 fn state_text(view: &AccountView, row: &Row, expires_at: Option<SystemTime>) -> String {
     let mut text = match (&view.state, expires_at) {
         (AccountState::Ready { .. } | AccountState::SignedIn, Some(at)) => {
+            let state = view.state.name().replace('_', " ");
             match at.duration_since(SystemTime::now()) {
-                Ok(left) => format!("ready, token expires in {}", human(left)),
-                Err(_) => "signed in, token expired".into(),
+                Ok(left) => format!("{state}, token expires in {}", human(left)),
+                Err(_) => format!("{state}, token expired"),
             }
         }
         (other, _) => other.name().replace('_', " "),
