@@ -13,10 +13,19 @@
 // browser, which navigates to the app's listener as any browser would; the
 // page the app answers is recorded in <state dir>/loopback-answers.jsonl.
 //
+// Device mode (RFC 8628 verification page, no redirect): on the IdP's
+// verification URI it submits the user code (the complete URI carries it;
+// otherwise config "userCode" is typed into the page's input), confirms (or
+// aborts, for "deny"), logs in and consents with the same loop, and exits 0
+// once the IdP's success page shows (or, for "deny", its "interrupted" page).
+// Each outcome is appended to <state dir>/device.jsonl.
+//
 // Usage: standin.mjs --dir <state dir> <url>
 // <state dir>/config.json (optional, read at each launch):
 //   { "login": "alice",           // login name (default: login_hint or "alice")
 //     "action": "consent",        // consent | deny | ignore (record only)
+//     "device": true,             // device mode (default: the URL's path ends in /device)
+//     "userCode": "WDJB-MJHT",    // device mode, for a verification URI without the code
 //     "holdFile": "release",      // wait for <dir>/<holdFile> before delivering
 //     "setParams": { "iss": "x" } } // tamper with the redirect's query (attack tests)
 //   (holdFile and setParams apply to custom-scheme redirects only.)
@@ -56,7 +65,8 @@ appendFileSync(join(dir, 'launches.jsonl'), `${JSON.stringify({ at: Date.now(), 
 const config = readConfig();
 const action = config.action ?? 'consent';
 const login = config.login ?? new URL(target).searchParams.get('login_hint') ?? 'alice';
-log(`launched action=${action} login=${login}`);
+const device = config.device ?? /\/device$/.test(new URL(target).pathname);
+log(`launched action=${action} login=${login}${device ? ' device' : ''}`);
 if (action === 'ignore') process.exit(0);
 // The app's loopback listener, when the request names one.
 const loopbackRedirect = (() => {
@@ -75,17 +85,69 @@ function isLoopback(url) {
   }
 }
 
-async function drive() {
-  const browser = await chromium.launch({
+const visible = async (page, selector) => page.locator(selector).first().isVisible().catch(() => false);
+
+/**
+ * The device verification flow: resolves to 'success' (the IdP's success page),
+ * 'denied' (its "interrupted" page after an abort) or null (neither in time).
+ */
+async function driveDevice(page) {
+  await page.goto(target).catch((err) => log(`goto: ${err.message.split('\n')[0]}`));
+  const deadline = Date.now() + 30_000;
+  let steps = 0;
+  while (Date.now() < deadline && steps < 12) {
+    const text = await page.locator('body').innerText().catch(() => '');
+    if ((await page.title().catch(() => '')) === 'Sign-in Success') return 'success';
+    if (/interrupted/i.test(text)) return 'denied';
+    if (/incorrect|expired|already/i.test(text) && (await visible(page, 'input[name=user_code]'))) {
+      log(`the verification page refused the code: ${text.replace(/\s+/g, ' ').slice(0, 120)}`);
+      return null;
+    }
+    if (await visible(page, 'input[name=user_code]')) {
+      if (!config.userCode) throw new Error('a user code is asked for and config.userCode is not set');
+      log('typing the user code');
+      await page.fill('input[name=user_code]', config.userCode);
+      await page.click('button[type=submit][form="op.deviceInputForm"]').catch((err) => log(`code: ${err.message}`));
+      steps += 1;
+    } else if (await visible(page, 'button[name=abort]')) {
+      // The confirmation page: "Continue" or "[ Abort ]".
+      log(action === 'deny' ? 'aborting at the confirmation page' : 'confirming the device');
+      const button = action === 'deny' ? 'button[name=abort]' : 'button[autofocus][form="op.deviceConfirmForm"]';
+      await page.click(button).catch((err) => log(`confirm: ${err.message}`));
+      steps += 1;
+    } else if (await visible(page, 'input[name=login]')) {
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', 'any-password');
+      await page.click('button[type=submit]').catch((err) => log(`submit: ${err.message}`));
+      steps += 1;
+    } else if (await visible(page, 'button[type=submit]')) {
+      await page.click('button[type=submit]').catch((err) => log(`consent: ${err.message}`));
+      steps += 1;
+    }
+    await sleep(250);
+  }
+  return null;
+}
+
+async function launch() {
+  return chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+async function newPage(browser) {
+  const context = await browser.newContext();
+  // The dev login page imports a web font: never leave the machine.
+  await context.route('**/*', (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort()));
+  return { context, page: await context.newPage() };
+}
+
+async function drive() {
+  const browser = await launch();
   try {
-    const context = await browser.newContext();
-    // The dev login page imports a web font: never leave the machine.
-    await context.route('**/*', (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort()));
-    const page = await context.newPage();
+    const { context, page } = await newPage(browser);
     const cdp = await context.newCDPSession(page);
     let redirect = null;
     let answer = null;
@@ -137,6 +199,24 @@ async function drive() {
     return redirect;
   } finally {
     await browser.close();
+  }
+}
+
+if (device) {
+  try {
+    const browser = await launch();
+    let outcome;
+    try {
+      outcome = await driveDevice((await newPage(browser)).page);
+    } finally {
+      await browser.close();
+    }
+    log(`device flow ended: ${outcome ?? 'no success page'}`);
+    appendFileSync(join(dir, 'device.jsonl'), `${JSON.stringify({ at: Date.now(), outcome })}\n`);
+    process.exit(outcome === (action === 'deny' ? 'denied' : 'success') ? 0 : 1);
+  } catch (err) {
+    log(`error: ${err.stack}`);
+    process.exit(1);
   }
 }
 

@@ -2,14 +2,20 @@
 //
 // panva/oidc-provider with one native public client, `latchkey-desktop`:
 // PKCE (S256) required, `offline_access` with refresh-token rotation,
-// RFC 7009 revocation, RFC 9207 `iss` in every authorization response and the
-// development login/consent pages (any login name signs in; `sub`, `name` and
-// `email` are derived from it).
+// RFC 7009 revocation, RFC 9207 `iss` in every authorization response, the
+// device authorization grant (RFC 8628: `/device/auth`, the verification page
+// `/device`) and the development login/consent pages (any login name signs
+// in; `sub`, `name` and `email` are derived from it).
 //
 // Usage: node server.mjs [--port 0] [--access-ttl 3600] [--id-token-ttl 3600]
 //                         [--id-token-claims full|minimal] [--test-control]
+//                         [--device-interval S] [--device-ttl 600]
+// --device-interval adds `interval` (seconds) to device authorization
+// responses (without it none is sent: clients wait the RFC's default 5 s);
+// --device-ttl is how long a device code lives.
 // Prints one JSON line on stdout once listening: {"issuer": "...", "port": N}.
-// Logs each grant on stderr ("grant <type>", "grant-error <error>").
+// Logs each grant on stderr ("grant <type>", "grant-error <error>"), and each
+// device-code token request as "device-poll <epoch ms> <grant|error code>".
 // SIGUSR1 takes it "down" (every connection is reset, as when a server is
 // unreachable) and SIGUSR2 brings it back, keeping all grants in memory.
 //
@@ -53,6 +59,8 @@ const { values: args } = parseArgs({
     // ID token lifetime (Keycloak's default is 300 s).
     'id-token-ttl': { type: 'string', default: '3600' },
     'id-token-claims': { type: 'string', default: 'full' }, // full | minimal
+    'device-interval': { type: 'string' },
+    'device-ttl': { type: 'string', default: '600' },
     // Test-only: append every token request and response body to this file
     // (secret-hygiene tests look for these values where they must never be).
     'secret-log': { type: 'string' },
@@ -62,6 +70,7 @@ const { values: args } = parseArgs({
 });
 
 export const CLIENT_ID = 'latchkey-desktop';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 function displayName(login) {
   return login
@@ -87,7 +96,7 @@ function configuration(issuer) {
         client_id: CLIENT_ID,
         application_type: 'native',
         token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
         response_types: ['code'],
         // Latchkey's, examples/embed-minimal's (its own scheme), loopback ones: for a
         // native client oidc-provider matches a loopback http redirect URI on any port
@@ -107,8 +116,12 @@ function configuration(issuer) {
     features: {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
+      // The default user-code, confirmation and success pages are fine for tests.
+      deviceFlow: { enabled: true },
     },
     rotateRefreshToken: true,
+    // `code` is the authorization code, the device code or the refresh token
+    // being redeemed: each carries the granted scopes.
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     ttl: {
@@ -118,6 +131,7 @@ function configuration(issuer) {
       Interaction: 3600,
       Session: 14 * 24 * 3600,
       Grant: 14 * 24 * 3600,
+      DeviceCode: Number(args['device-ttl']),
     },
     jwks: { keys: [signingKey()] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -329,8 +343,16 @@ server.listen(Number(args.port), args.host, () => {
   provider.on('grant.success', (ctx) => {
     const grant = ctx.oidc.params?.grant_type ?? 'unknown';
     console.error(`grant ${grant}`);
+    if (grant === DEVICE_GRANT) console.error(`device-poll ${Date.now()} grant`);
   });
-  provider.on('grant.error', (_ctx, err) => console.error(`grant-error ${err.error ?? err.message}`));
+  provider.on('grant.error', (ctx, err) => {
+    console.error(`grant-error ${err.error ?? err.message}`);
+    if (ctx.oidc?.params?.grant_type === DEVICE_GRANT) console.error(`device-poll ${Date.now()} ${err.error ?? err.message}`);
+  });
+  // The provider sends no `interval`; with --device-interval, one is added.
+  provider.on('device_authorization.success', (_ctx, body) => {
+    if (args['device-interval'] !== undefined) body.interval = Number(args['device-interval']);
+  });
   const handler = provider.callback();
   const avatar = readFileSync(new URL('../../icons/128x128.png', import.meta.url));
   if (args['test-control']) {

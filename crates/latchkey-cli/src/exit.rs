@@ -26,6 +26,8 @@ pub enum Exit {
     Unreachable = 4,
     /// The system keychain is not available.
     Keychain = 5,
+    /// Stopped by Ctrl-C (SIGINT), as shells report it (128 + 2).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

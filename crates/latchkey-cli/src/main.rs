@@ -34,6 +34,13 @@ Exit codes:
   4  the provider could not be reached (offline, timeout, 5xx, 429): the sign-in
      is kept, try again later
   5  the system keychain is not available (locked, no Secret Service)
+  130  sign-in: cancelled with Ctrl-C (nothing is stored)
+
+sign-in exits 1 when the sign-in was denied at the provider or its code
+expired (nothing is stored), 2 when the provider does not offer the device
+grant (sign in from the Latchkey window), 4 when the provider cannot be
+reached, 5 when the keychain is not available (checked before the code is
+shown).
 
 ACCOUNT is an account id (acct-…), a label, an email, or provider:name /
 provider:email (e.g. work:alice@example.com); without it, the default account.
@@ -61,6 +68,10 @@ enum Command {
     /// Prints an access token valid for at least --min-valid (refreshed when
     /// needed; the token alone goes to stdout).
     Token(TokenArgs),
+    /// Signs in at a provider from the terminal with the device grant (RFC
+    /// 8628): shows a one-time code and a web address (on stderr), waits for
+    /// you to approve in any browser, then stores the account as the app does.
+    SignIn(SignInArgs),
     /// Signs an account out: revokes its refresh token at the provider, then
     /// deletes its keychain item and metadata.
     SignOut {
@@ -89,6 +100,26 @@ enum Command {
 #[derive(Debug, Args)]
 struct ListArgs {
     /// JSON on stdout (an array, one object per account).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SignInArgs {
+    /// The provider's id in the providers file (e.g. `work`).
+    provider: String,
+    /// Use the device grant (RFC 8628). It is also used without this flag,
+    /// since the command line cannot receive the app's redirect; with it, a
+    /// provider that does not offer the grant is named in the message.
+    #[arg(long)]
+    device: bool,
+    /// Open the verification page (with the code filled in, when the provider
+    /// offers that) in the system browser.
+    #[arg(long)]
+    open: bool,
+    /// JSON on stdout: one object {verification_uri, verification_uri_complete,
+    /// user_code, expires_at} at once, then the account (as `accounts --json`
+    /// prints it) when signed in. The messages stay on stderr.
     #[arg(long)]
     json: bool,
 }
@@ -151,6 +182,9 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Token(args) => {
             commands::token::token(args.account.as_deref(), args.min_valid, args.format)
         }
+        Command::SignIn(args) => {
+            commands::sign_in::sign_in(&args.provider, args.device, args.open, args.json)
+        }
         Command::SignOut { account } => commands::accounts::sign_out(&account),
         Command::Default { account } => commands::accounts::make_default(&account),
         Command::ExecCredential(args) => commands::token::exec_credential(
@@ -207,6 +241,24 @@ mod tests {
         ] {
             assert!(help.contains(line), "{line}");
         }
+    }
+
+    #[test]
+    fn sign_in_takes_a_provider_and_its_flags() {
+        let cli = Cli::try_parse_from(["latchkey", "sign-in", "work", "--device", "--json"])
+            .expect("parses");
+        let Command::SignIn(args) = cli.command else {
+            panic!("sign-in")
+        };
+        assert_eq!(args.provider, "work");
+        assert!(args.device && args.json && !args.open);
+        let err = Cli::try_parse_from(["latchkey", "sign-in"]).expect_err("no provider");
+        assert_eq!(err.exit_code(), 2);
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("130  sign-in: cancelled with Ctrl-C"),
+            "{help}"
+        );
     }
 
     #[test]

@@ -18,8 +18,11 @@ ${redirect ? `redirect = "${redirect}"\n` : ''}`;
 }
 
 /** Starts an IdP (with its test-only controls on); resolves to { issuer, port, grants(), stop(), ... }. */
-export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 'full', port = 0, secretLog = null } = {}) {
+export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 'full', port = 0, secretLog = null,
+  deviceInterval = null, deviceTtl = 600 } = {}) {
   const extra = secretLog ? ['--secret-log', secretLog] : [];
+  if (deviceInterval !== null) extra.push('--device-interval', String(deviceInterval));
+  extra.push('--device-ttl', String(deviceTtl));
   const child = spawn(
     process.execPath,
     [IDP_SERVER, '--port', String(port), '--access-ttl', String(accessTtl), '--id-token-ttl', String(idTokenTtl),
@@ -54,8 +57,13 @@ export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 
       resolve({
         issuer,
         port: actual,
-        /** Grant types served so far (authorization_code, refresh_token). */
+        /** Grant types served so far (authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code). */
         grants: () => stderr.filter((l) => l.startsWith('grant ')).map((l) => l.slice(6)),
+        /** Every device-code token request so far: [{ at: epoch ms, outcome: 'grant' | 'authorization_pending' | ... }]. */
+        devicePolls: () => stderr.filter((l) => l.startsWith('device-poll ')).map((l) => {
+          const [, at, outcome] = l.split(' ');
+          return { at: Number(at), outcome };
+        }),
         /** Errors of refused grants so far (invalid_grant, ...). */
         grantErrors: () => stderr.filter((l) => l.startsWith('grant-error ')).map((l) => l.slice(12)),
         /** Refresh grants answered by a token mode so far (never processed by the provider). */

@@ -2,9 +2,9 @@
 
 use std::time::SystemTime;
 
-use latchkey_core::Latchkey;
 use latchkey_core::session::accounts::Revocation;
 use latchkey_core::session::views::{AccountState, AccountView};
+use latchkey_core::{AccountId, ErrorCode, Latchkey, VaultError};
 use serde::Serialize;
 
 use crate::commands::rfc3339;
@@ -26,7 +26,8 @@ struct Row {
     state: &'static str,
     /// Why, for `needs_sign_in`, `offline` and `refused`, when known.
     reason: Option<String>,
-    /// The access token's expiry (RFC 3339), if known.
+    /// The cached access token's expiry (RFC 3339), if known: the one the
+    /// app or a `latchkey` process stored in the account's keychain item.
     expires_at: Option<String>,
     /// `status` only: `present`, `missing` or `unavailable`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,15 +37,17 @@ struct Row {
     usable: Option<bool>,
 }
 
-fn row(core: &Latchkey, view: &AccountView) -> Row {
+/// One account's row, with its access token's expiry read from the keychain
+/// item's cache (one read; no network). `cached`: that read's answer.
+fn row(core: &Latchkey, view: &AccountView, cached: Option<SystemTime>) -> Row {
     let a = &view.account;
     let (reason, expires_at) = match &view.state {
         AccountState::NeedsSignIn { reason } => (reason.clone(), None),
         AccountState::Offline { reason, .. } | AccountState::Refused { reason, .. } => {
             (Some(reason.clone()), None)
         }
-        AccountState::Ready { expires_at } => (None, *expires_at),
-        _ => (None, None),
+        AccountState::Ready { expires_at } => (None, expires_at.or(cached)),
+        _ => (None, cached),
     };
     Row {
         id: a.id.to_string(),
@@ -62,15 +65,16 @@ fn row(core: &Latchkey, view: &AccountView) -> Row {
     }
 }
 
-fn state_text(view: &AccountView, row: &Row) -> String {
-    let mut text = match &view.state {
-        AccountState::Ready {
-            expires_at: Some(at),
-        } => match at.duration_since(SystemTime::now()) {
-            Ok(left) => format!("ready, expires in {}", human(left)),
-            Err(_) => "signed in, token expired".into(),
-        },
-        other => other.name().replace('_', " "),
+fn state_text(view: &AccountView, row: &Row, expires_at: Option<SystemTime>) -> String {
+    let mut text = match (&view.state, expires_at) {
+        (AccountState::Ready { .. } | AccountState::SignedIn, Some(at)) => {
+            let state = view.state.name().replace('_', " ");
+            match at.duration_since(SystemTime::now()) {
+                Ok(left) => format!("{state}, token expires in {}", human(left)),
+                Err(_) => format!("{state}, token expired"),
+            }
+        }
+        (other, _) => other.name().replace('_', " "),
     };
     match row.keychain {
         Some("missing") => text = "needs sign in (no keychain item)".into(),
@@ -80,7 +84,12 @@ fn state_text(view: &AccountView, row: &Row) -> String {
     text
 }
 
-fn print(views: &[AccountView], rows: &[Row], json: bool) -> Result<(), CliError> {
+fn print(
+    views: &[AccountView],
+    rows: &[Row],
+    expiries: &[Option<SystemTime>],
+    json: bool,
+) -> Result<(), CliError> {
     if json {
         let text = serde_json::to_string_pretty(rows)
             .map_err(|err| CliError::new(Exit::Failure, err.to_string()))?;
@@ -93,7 +102,8 @@ fn print(views: &[AccountView], rows: &[Row], json: bool) -> Result<(), CliError
     let cells: Vec<[String; 5]> = views
         .iter()
         .zip(rows)
-        .map(|(view, row)| {
+        .zip(expiries)
+        .map(|((view, row), expires_at)| {
             [
                 format!(
                     "{} {}",
@@ -102,7 +112,7 @@ fn print(views: &[AccountView], rows: &[Row], json: bool) -> Result<(), CliError
                 ),
                 row.provider.clone(),
                 row.label.clone().unwrap_or_default(),
-                state_text(view, row),
+                state_text(view, row, *expires_at),
                 row.id.clone(),
             ]
         })
@@ -131,12 +141,57 @@ fn views(core: &Latchkey) -> Result<Vec<AccountView>, CliError> {
     core.account_views().map_err(|err| CliError::registry(&err))
 }
 
+/// Each account's cached access-token expiry (one keychain read each). The
+/// first keychain failure stops the reads (a locked keychain would fail them
+/// all, each after its timeout): the rest show no expiry, and the error is
+/// returned for `status` to report.
+async fn expiries(
+    core: &Latchkey,
+    views: &[AccountView],
+) -> (Vec<Option<SystemTime>>, Option<VaultError>) {
+    let mut out = Vec::with_capacity(views.len());
+    let mut failed = None;
+    for view in views {
+        if failed.is_some() {
+            out.push(None);
+            continue;
+        }
+        match core.cached_access_expiry(&view.account.id).await {
+            Ok(at) => out.push(at),
+            Err(err) => {
+                tracing::warn!(code = err.code(), error = %err, "cannot read the cached token's expiry");
+                failed = Some(err);
+                out.push(None);
+            }
+        }
+    }
+    (out, failed)
+}
+
 pub fn list(json: bool) -> Result<Exit, CliError> {
     let core = app::build()?;
     let views = views(&core)?;
-    let rows: Vec<Row> = views.iter().map(|v| row(&core, v)).collect();
-    print(&views, &rows, json)?;
+    let (expiries, _) = app::runtime()?.block_on(expiries(&core, &views));
+    let rows: Vec<Row> = views
+        .iter()
+        .zip(&expiries)
+        .map(|(v, at)| row(&core, v, *at))
+        .collect();
+    print(&views, &rows, &expiries, json)?;
     Ok(Exit::Ok)
+}
+
+/// The row `accounts --json` prints for one account (for `sign-in --json`).
+pub async fn row_of(core: &Latchkey, id: &AccountId) -> Result<impl Serialize, CliError> {
+    let view = views(core)?
+        .into_iter()
+        .find(|v| &v.account.id == id)
+        .ok_or_else(|| CliError::new(Exit::Failure, format!("{id} was signed out meanwhile")))?;
+    let cached = core
+        .cached_access_expiry(id)
+        .await
+        .map_err(|err| CliError::vault(&err))?;
+    Ok(row(core, &view, cached))
 }
 
 /// Like `list`, with each account's keychain item checked. Exit 0 only
@@ -146,10 +201,10 @@ pub fn status(json: bool) -> Result<Exit, CliError> {
     let core = app::build()?;
     let views = views(&core)?;
     let runtime = app::runtime()?;
+    let (expiries, mut keychain_error) = runtime.block_on(expiries(&core, &views));
     let mut rows = Vec::with_capacity(views.len());
-    let mut keychain_error = None;
-    for view in &views {
-        let mut row = row(&core, view);
+    for (view, at) in views.iter().zip(&expiries) {
+        let mut row = row(&core, view, *at);
         let present = runtime.block_on(core.vault().get(view.account.id.as_str()));
         row.keychain = Some(match &present {
             Ok(Some(_)) => "present",
@@ -162,7 +217,7 @@ pub fn status(json: bool) -> Result<Exit, CliError> {
         row.usable = Some(row.keychain == Some("present") && row.state != "needs_sign_in");
         rows.push(row);
     }
-    print(&views, &rows, json)?;
+    print(&views, &rows, &expiries, json)?;
     if let Some(err) = keychain_error {
         return Err(CliError::vault(&err));
     }

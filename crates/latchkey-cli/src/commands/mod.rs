@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod git;
 pub mod git_config;
+pub mod sign_in;
 pub mod token;
 
 use std::time::{Duration, SystemTime};
