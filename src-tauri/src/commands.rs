@@ -319,12 +319,18 @@ mod tests {
         ));
         let shell = Shell::new(core, None, Ok(providers));
         shell.show_accounts();
-        assert_eq!(shell.snapshot().accounts[0].status, "signed_in");
+        assert_eq!(
+            shell.snapshot().accounts[0].status,
+            tauri_plugin_latchkey::dto::StateName::SignedIn
+        );
         let err = refresh_and_show(&shell, id)
             .await
             .expect_err("no refresh token");
         assert_eq!(err.code, "refresh_token_missing");
-        assert_eq!(shell.snapshot().accounts[0].status, "needs_sign_in");
+        assert_eq!(
+            shell.snapshot().accounts[0].status,
+            tauri_plugin_latchkey::dto::StateName::NeedsSignIn
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

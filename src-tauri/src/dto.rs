@@ -62,7 +62,7 @@ pub struct AccountDto {
     /// `refreshing`, `ready`, `offline`, `refused` (the provider refused
     /// Latchkey's request: tokens kept, waits for "Retry now"),
     /// `needs_sign_in`, or `signed_in` (stored, no access token in memory yet).
-    pub status: &'static str,
+    pub status: tauri_plugin_latchkey::dto::StateName,
     /// When the in-memory access token expires (ms since epoch).
     pub access_expires_at_ms: Option<u64>,
     /// When offline: the next attempt (ms since epoch).

@@ -3,12 +3,13 @@
 
 use latchkey_core::clock::unix_millis;
 use latchkey_core::session::views::AccountState;
+use tauri_plugin_latchkey::dto::StateName;
 
 /// What the window shows about an account's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
-    /// `refreshing`, `ready`, `offline`, `refused`, `needs_sign_in` or `signed_in`.
-    pub status: &'static str,
+    /// The state's name (`refreshing`, `ready`, `offline`, …).
+    pub status: StateName,
     /// Why it is offline, refused or needs sign-in (plain language, no secret).
     pub problem: Option<String>,
     /// The stable code of a refusal (e.g. `invalid_client`).
@@ -20,7 +21,7 @@ pub struct Shown {
 /// The DTO fields of a state.
 pub fn shown(state: &AccountState) -> Shown {
     let mut shown = Shown {
-        status: state.name(),
+        status: StateName::of(state),
         problem: None,
         problem_code: None,
         retry_at_ms: None,
@@ -50,7 +51,7 @@ mod tests {
             reason: "the provider refused the request: invalid_client".into(),
             code: "invalid_client",
         });
-        assert_eq!(shown.status, "refused");
+        assert_eq!(shown.status, StateName::Refused);
         assert_eq!(shown.problem_code, Some("invalid_client"));
         assert!(
             shown

@@ -33,6 +33,21 @@ pub enum StateName {
     Unknown,
 }
 
+impl StateName {
+    /// The name of a core state.
+    pub fn of(state: &AccountState) -> Self {
+        match state {
+            AccountState::Refreshing => Self::Refreshing,
+            AccountState::Ready { .. } => Self::Ready,
+            AccountState::SignedIn => Self::SignedIn,
+            AccountState::Offline { .. } => Self::Offline,
+            AccountState::Refused { .. } => Self::Refused,
+            AccountState::NeedsSignIn { .. } => Self::NeedsSignIn,
+            _ => Self::Unknown,
+        }
+    }
+}
+
 /// One account for the webview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

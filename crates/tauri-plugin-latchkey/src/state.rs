@@ -9,6 +9,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::dto::ChangeEvent;
 
+/// How often the accounts file is checked for changes by other processes.
+const ACCOUNTS_FILE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The outcome of the launch (the startup reconciliation), once it ran.
 pub type Launched = Option<Arc<Result<ReconcileReport, ManageError>>>;
 
@@ -49,6 +52,7 @@ impl Plugin {
             }
             plugin.launched.send_replace(Some(Arc::new(report)));
             plugin.notify(ChangeEvent::Changed { account: None });
+            plugin.watch_accounts_file().await;
         });
         for provider in self.core.providers() {
             let plugin = self.clone();
@@ -59,6 +63,31 @@ impl Plugin {
                 tracing::info!(provider = %id, reachable = matches!(found, latchkey_core::session::providers::Reachability::Reachable), elapsed_ms = started.elapsed().as_millis(), "provider checked");
                 plugin.notify(ChangeEvent::ProviderChecked { provider: id });
             });
+        }
+    }
+
+    /// Follows the accounts file for the life of the app (a stat every
+    /// [`ACCOUNTS_FILE_POLL`]): when another process changed it — the
+    /// `latchkey` CLI signed an account in or out, made another the default —
+    /// new accounts get their lifecycle and the feed says `changed`.
+    async fn watch_accounts_file(&self) {
+        let path = self.core.registry().path().to_path_buf();
+        let stamp = |path: &std::path::Path| {
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| (m.modified().ok(), m.len()))
+        };
+        let mut last = stamp(&path);
+        loop {
+            tokio::time::sleep(ACCOUNTS_FILE_POLL).await;
+            let now = stamp(&path);
+            if now == last {
+                continue;
+            }
+            last = now;
+            let adopted = self.core.adopt_new_accounts();
+            tracing::debug!(adopted = adopted.len(), "the accounts file changed");
+            self.notify(ChangeEvent::Changed { account: None });
         }
     }
 

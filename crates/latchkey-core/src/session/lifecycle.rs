@@ -198,6 +198,27 @@ impl Latchkey {
         tokio::spawn(async move { core.run_account(id, Backoff::default()).await });
     }
 
+    /// Starts the lifecycle of every active account that has none running
+    /// here — accounts another process (the `latchkey` CLI) signed in since —
+    /// and returns them; running lifecycles are left alone (no refresh).
+    /// Call it when the accounts file changed under the app.
+    pub fn adopt_new_accounts(self: &Arc<Self>) -> Vec<AccountId> {
+        let Ok(book) = self.accounts() else {
+            return Vec::new();
+        };
+        let new: Vec<AccountId> = book
+            .accounts
+            .into_iter()
+            .filter(|a| a.status == AccountStatus::Active && !self.is_running(&a.id))
+            .map(|a| a.id)
+            .collect();
+        for id in &new {
+            tracing::info!(account = %id, "account added by another process; its lifecycle starts");
+            self.start_lifecycle(id.clone());
+        }
+        new
+    }
+
     /// What an app does at launch: the startup reconciliation (with the
     /// loopback sign-ins the last run left behind, see
     /// [`ReconcileReport::interrupted_sign_ins`](crate::ReconcileReport)), then the

@@ -195,3 +195,25 @@ async fn the_cached_expiry_is_readable_without_the_token() {
     );
     assert_eq!(server.count("/token"), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn accounts_another_process_signed_in_get_a_lifecycle_once() {
+    let server = Arc::new(FakeServer::new());
+    let s = setup("adopt", server.clone()).await;
+    server.set("/token", tokens(None));
+    let core = Arc::new(core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    ));
+    // The account of `setup` was added "by another process": adopted, refreshed once.
+    assert_eq!(core.adopt_new_accounts(), vec![s.id.clone()]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(core.is_running(&s.id));
+    assert_eq!(server.count("/token"), 1, "its launch refresh");
+    // Adopting again leaves the running lifecycle alone: no second refresh.
+    assert!(core.adopt_new_accounts().is_empty());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count("/token"), 1);
+}
