@@ -60,7 +60,13 @@ else
   xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
     source "$1/scripts/lib/keyring.sh"; unlock_keyring demo "$(mktemp -d)"
     "$0" & APP_PID=$!
-    xdotool search --sync --onlyvisible --name "^Latchkey$" >/dev/null 2>&1 || true
+    # Say it runs only once its window is mapped, and the process still lives.
+    if ! timeout 90 xdotool search --sync --onlyvisible --name "^Latchkey$" >/dev/null 2>&1 ||
+      ! kill -0 "$APP_PID" 2>/dev/null; then
+      echo "Latchkey did not open its window (see ~/.local/share/dev.latchkey.app/logs/latchkey.log)" >&2
+      kill "$APP_PID" 2>/dev/null
+      exit 1
+    fi
     sleep 4; import -window root "$LATCHKEY_DEMO_SCREENSHOT" && echo "screenshot: $LATCHKEY_DEMO_SCREENSHOT" >&2
     echo "Latchkey runs headless (pid $APP_PID); press Ctrl-C to stop." >&2
     wait $APP_PID' "$APP" "$ROOT"
