@@ -3,3 +3,4 @@
 pub mod discovery;
 pub mod identity;
 pub mod provider;
+pub(crate) mod providers_file;

@@ -33,18 +33,13 @@
 //! [`ConfigError`] for that entry and the others still load. Unknown keys are
 //! errors, so a typo never silently weakens a setting.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use url::{Host, Url};
-
-use crate::error::ErrorCode;
 
 /// Environment variable naming the providers file.
 pub const PROVIDERS_ENV: &str = "LATCHKEY_PROVIDERS";
-/// The Latchkey app's identifier ([`AppIdentity::latchkey`]), also the name
+/// The Latchkey app's identifier ([`AppIdentity::latchkey`](crate::config::identity::AppIdentity::latchkey)), also the name
 /// of its config and data folders.
 pub const APP_IDENTIFIER: &str = "dev.latchkey.app";
 /// The Latchkey app's private-use URI scheme (RFC 8252 §7.1).
@@ -53,11 +48,9 @@ pub const REDIRECT_SCHEME: &str = "dev.latchkey";
 /// RFC 9207; see [`ProviderConfig::redirect_uri_for`]).
 pub const DEFAULT_REDIRECT_URI: &str = "dev.latchkey:/oauth/callback";
 
-use crate::config::identity::AppIdentity;
-
 /// A provider's stable identifier, as written in the config file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct ProviderId(String);
+pub struct ProviderId(pub(crate) String);
 
 impl ProviderId {
     /// The id as a string.
@@ -74,7 +67,7 @@ impl fmt::Display for ProviderId {
 
 /// An issuer identifier (OIDC Discovery §3, RFC 8414 §2): compared as an exact string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IssuerUrl(Url);
+pub struct IssuerUrl(pub(crate) Url);
 
 impl IssuerUrl {
     /// The issuer exactly as configured (no trailing slash added or removed).
@@ -136,7 +129,7 @@ pub struct ProviderConfig {
     /// listener on 127.0.0.1.
     pub redirect: RedirectKind,
     /// Whether `redirect_uri` is the app's default one (not set, or set to it).
-    default_redirect: bool,
+    pub(crate) default_redirect: bool,
 }
 
 impl ProviderConfig {
@@ -206,430 +199,11 @@ pub fn shared_redirect_uris(configs: &[ProviderConfig]) -> Vec<(Url, Vec<Provide
     groups
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProvider {
-    id: String,
-    name: Option<String>,
-    issuer: String,
-    client_id: String,
-    scopes: Option<Vec<String>>,
-    redirect_uri: Option<String>,
-    #[serde(default)]
-    insecure_http_loopback: bool,
-    redirect: Option<RawRedirect>,
-    loopback_ports: Option<Vec<i64>>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum RawRedirect {
-    Scheme,
-    Loopback,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    provider: Vec<toml::Value>,
-    /// `[[git]]` host-to-account mappings, read by the `latchkey` CLI's git
-    /// credential helper (`latchkey git-credential`), not by the core.
-    #[serde(default, rename = "git")]
-    _git: Vec<toml::Value>,
-}
-
-/// Why a providers file or one of its entries was rejected.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read the providers file {path}: {source}")]
-    Read {
-        /// The providers file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has unknown top-level keys.
-    #[error("the providers file {path} is not valid: {message}")]
-    Syntax {
-        /// The providers file.
-        path: PathBuf,
-        /// What the TOML parser reported.
-        message: String,
-    },
-    /// An entry has a missing, unknown or mistyped key.
-    #[error("provider entry #{index} is not valid: {message}")]
-    Entry {
-        /// The entry's position in the file (1-based).
-        index: usize,
-        /// What is wrong with the entry, as the parser put it.
-        message: String,
-    },
-    /// A URL field does not parse.
-    #[error("{field} is not a valid URL ({value}): {reason}")]
-    BadUrl {
-        /// The field's key in the providers file.
-        field: &'static str,
-        /// The value as written.
-        value: String,
-        /// Why it does not parse.
-        reason: String,
-    },
-    /// The issuer uses http but is not loopback, or is loopback without the development flag.
-    #[error("issuer {issuer} must use https{hint}")]
-    InsecureIssuer {
-        /// The configured issuer.
-        issuer: String,
-        /// Advice appended to the message (with its leading space).
-        hint: &'static str,
-    },
-    /// The issuer has a query or fragment (forbidden by RFC 8414 §2).
-    #[error("issuer {issuer} must not have a query or fragment")]
-    IssuerQuery {
-        /// The configured issuer.
-        issuer: String,
-    },
-    /// A field has an invalid value.
-    #[error("{field} is not valid: {reason}")]
-    Invalid {
-        /// The field's key in the providers file.
-        field: &'static str,
-        /// Why the value is refused.
-        reason: String,
-    },
-    /// Two entries share an id.
-    #[error("provider id {id:?} is used more than once")]
-    DuplicateId {
-        /// The repeated id.
-        id: String,
-    },
-}
-
-impl ErrorCode for ConfigError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Read { .. } => "config_unreadable",
-            Self::Syntax { .. } => "config_syntax",
-            Self::Entry { .. } => "config_entry_invalid",
-            Self::BadUrl { .. } => "config_bad_url",
-            Self::InsecureIssuer { .. } => "config_insecure_issuer",
-            Self::IssuerQuery { .. } => "config_bad_url",
-            Self::Invalid { .. } => "config_invalid_value",
-            Self::DuplicateId { .. } => "config_duplicate_id",
-        }
-    }
-}
-
-/// One `[[provider]]` entry after validation: usable, or the reason it is not.
-#[derive(Debug)]
-pub struct ProviderEntry {
-    /// The entry's id when it could be read, else `#<index>` (1-based).
-    pub label: String,
-    /// The display name when it could be read.
-    pub name: Option<String>,
-    /// The validated configuration or why the entry was rejected.
-    pub config: Result<ProviderConfig, ConfigError>,
-}
-
-/// The default providers file path: `$LATCHKEY_PROVIDERS`, else
-/// `<platform config dir>/dev.latchkey.app/providers.toml`.
-pub fn default_providers_path() -> Option<PathBuf> {
-    providers_path_for(&AppIdentity::latchkey())
-}
-
-/// The providers file of an app: `$LATCHKEY_PROVIDERS`, else
-/// `providers.toml` in the app's config folder.
-pub fn providers_path_for(identity: &AppIdentity) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(PROVIDERS_ENV).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
-    }
-    identity.config_dir().map(|dir| dir.join("providers.toml"))
-}
-
-/// Reads and validates a providers file for the Latchkey app. A missing file
-/// is an empty list.
-pub fn load_providers(path: &Path) -> Result<Vec<ProviderEntry>, ConfigError> {
-    load_providers_for(path, &AppIdentity::latchkey())
-}
-
-/// Reads and validates a providers file for an app: redirect URIs default to
-/// the app's and must use its scheme (or loopback). A missing file is an
-/// empty list.
-pub fn load_providers_for(
-    path: &Path,
-    identity: &AppIdentity,
-) -> Result<Vec<ProviderEntry>, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    parse_providers_for(&text, identity).map_err(|message| ConfigError::Syntax {
-        path: path.to_owned(),
-        message,
-    })
-}
-
-/// Parses providers from TOML text. `Err` only when the file as a whole is
-/// unusable; each entry carries its own result.
-pub fn parse_providers(text: &str) -> Result<Vec<ProviderEntry>, String> {
-    parse_providers_for(text, &AppIdentity::latchkey())
-}
-
-/// Like [`parse_providers`], for an app's identity.
-pub fn parse_providers_for(
-    text: &str,
-    identity: &AppIdentity,
-) -> Result<Vec<ProviderEntry>, String> {
-    let raw: RawFile = toml::from_str(text).map_err(|err| err.message().to_owned())?;
-    let mut seen = HashSet::new();
-    let mut entries = Vec::with_capacity(raw.provider.len());
-    for (i, value) in raw.provider.into_iter().enumerate() {
-        let index = i + 1;
-        let label = value
-            .get("id")
-            .and_then(|v| v.as_str())
-            .map_or_else(|| format!("#{index}"), str::to_owned);
-        let name = value
-            .get("name")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        let config = RawProvider::deserialize(value)
-            .map_err(|err| ConfigError::Entry {
-                index,
-                message: err.message().to_owned(),
-            })
-            .and_then(|raw| validate(raw, identity))
-            .and_then(|config| {
-                if seen.insert(config.id.clone()) {
-                    Ok(config)
-                } else {
-                    Err(ConfigError::DuplicateId {
-                        id: config.id.0.clone(),
-                    })
-                }
-            });
-        entries.push(ProviderEntry {
-            label,
-            name,
-            config,
-        });
-    }
-    Ok(entries)
-}
-
-/// A provider id's syntax: 1-64 lowercase ASCII letters, digits, `-` or `_`
-/// (so it is also a safe path segment of a redirect URI).
-pub fn is_valid_provider_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
-fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, ConfigError> {
-    if !is_valid_provider_id(&raw.id) {
-        return Err(ConfigError::Invalid {
-            field: "id",
-            reason: format!(
-                "{:?} must be 1-64 lowercase letters, digits, '-' or '_'",
-                raw.id
-            ),
-        });
-    }
-    let issuer = parse_issuer(&raw.issuer, raw.insecure_http_loopback)?;
-    let redirect = redirect_kind(&raw)?;
-    if raw.client_id.trim().is_empty() {
-        return Err(ConfigError::Invalid {
-            field: "client_id",
-            reason: "must not be empty".into(),
-        });
-    }
-    let scopes = raw
-        .scopes
-        .unwrap_or_else(|| vec!["openid".into(), "offline_access".into()]);
-    if let Some(bad) = scopes.iter().find(|s| {
-        s.is_empty()
-            || s.chars()
-                .any(|c| c.is_whitespace() || c == '"' || c == '\\')
-    }) {
-        return Err(ConfigError::Invalid {
-            field: "scopes",
-            reason: format!("{bad:?} is not a valid scope token"),
-        });
-    }
-    if !scopes.iter().any(|s| s == "openid") {
-        return Err(ConfigError::Invalid {
-            field: "scopes",
-            reason: "must include \"openid\" (Latchkey signs in with OpenID Connect)".into(),
-        });
-    }
-    if redirect != RedirectKind::Scheme {
-        #[allow(clippy::expect_used)]
-        let redirect_uri = Url::parse(LOOPBACK_REDIRECT_URI).expect("a valid URL");
-        return Ok(ProviderConfig {
-            default_redirect: true,
-            name: raw.name.unwrap_or_else(|| raw.id.clone()),
-            id: ProviderId(raw.id),
-            issuer,
-            client_id: raw.client_id,
-            scopes,
-            redirect_uri,
-            insecure_http_loopback: raw.insecure_http_loopback,
-            redirect,
-        });
-    }
-    let default_uri = identity.redirect_uri();
-    let redirect_text = raw
-        .redirect_uri
-        .clone()
-        .unwrap_or_else(|| default_uri.to_string());
-    let redirect_uri = Url::parse(&redirect_text).map_err(|err| ConfigError::BadUrl {
-        field: "redirect_uri",
-        value: redirect_text.clone(),
-        reason: err.to_string(),
-    })?;
-    let loopback_redirect = redirect_uri.scheme() == "http" && is_loopback_url(&redirect_uri);
-    if redirect_uri.scheme() != identity.scheme() && !loopback_redirect {
-        return Err(ConfigError::Invalid {
-            field: "redirect_uri",
-            reason: format!(
-                "must use the app's scheme ({}:/...) or a loopback http address, not {redirect_text}",
-                identity.scheme()
-            ),
-        });
-    }
-    let default_redirect = redirect_uri == default_uri;
-    Ok(ProviderConfig {
-        default_redirect,
-        name: raw.name.unwrap_or_else(|| raw.id.clone()),
-        id: ProviderId(raw.id),
-        issuer,
-        client_id: raw.client_id,
-        scopes,
-        redirect_uri,
-        insecure_http_loopback: raw.insecure_http_loopback,
-        redirect,
-    })
-}
-
-/// The entry's `redirect` and `loopback_ports`: ports 1024-65535, each once;
-/// `redirect_uri` belongs to scheme redirects, `loopback_ports` to loopback ones.
-fn redirect_kind(raw: &RawProvider) -> Result<RedirectKind, ConfigError> {
-    let invalid = |field, reason: &str| ConfigError::Invalid {
-        field,
-        reason: reason.to_owned(),
-    };
-    match (
-        raw.redirect.unwrap_or(RawRedirect::Scheme),
-        &raw.loopback_ports,
-    ) {
-        (RawRedirect::Scheme, None) => Ok(RedirectKind::Scheme),
-        (RawRedirect::Scheme, Some(_)) => Err(invalid(
-            "loopback_ports",
-            "is only for redirect = \"loopback\"",
-        )),
-        (RawRedirect::Loopback, _) if raw.redirect_uri.is_some() => Err(invalid(
-            "redirect_uri",
-            "is only for redirect = \"scheme\"; a loopback redirect is http://127.0.0.1:{port}/oauth/callback",
-        )),
-        (RawRedirect::Loopback, ports) => {
-            let ports = ports.as_deref().unwrap_or_default();
-            let mut valid = Vec::with_capacity(ports.len());
-            for &port in ports {
-                let port = u16::try_from(port)
-                    .ok()
-                    .filter(|p| *p >= 1024)
-                    .ok_or_else(|| {
-                        invalid(
-                            "loopback_ports",
-                            &format!("{port} is not a port from 1024 to 65535"),
-                        )
-                    })?;
-                if valid.contains(&port) {
-                    return Err(invalid(
-                        "loopback_ports",
-                        &format!("{port} is listed twice"),
-                    ));
-                }
-                valid.push(port);
-            }
-            if raw.loopback_ports.is_some() && valid.is_empty() {
-                return Err(invalid(
-                    "loopback_ports",
-                    "must list at least one port (or be left out)",
-                ));
-            }
-            Ok(RedirectKind::Loopback { ports: valid })
-        }
-    }
-}
-
-/// Parses and checks an issuer identifier: https, or http on loopback when
-/// `insecure_http_loopback` is set; no query, no fragment.
-pub fn parse_issuer(text: &str, insecure_http_loopback: bool) -> Result<IssuerUrl, ConfigError> {
-    let url = Url::parse(text).map_err(|err| ConfigError::BadUrl {
-        field: "issuer",
-        value: text.to_owned(),
-        reason: err.to_string(),
-    })?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::IssuerQuery {
-            issuer: text.to_owned(),
-        });
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback_url(&url) && insecure_http_loopback => {}
-        "http" if is_loopback_url(&url) => {
-            return Err(ConfigError::InsecureIssuer {
-                issuer: text.to_owned(),
-                hint: " (for a local development server set insecure_http_loopback = true)",
-            });
-        }
-        "http" => {
-            return Err(ConfigError::InsecureIssuer {
-                issuer: text.to_owned(),
-                hint: " (plain http is only allowed for loopback development servers)",
-            });
-        }
-        _ => {
-            return Err(ConfigError::BadUrl {
-                field: "issuer",
-                value: text.to_owned(),
-                reason: "must be an https URL".into(),
-            });
-        }
-    }
-    if url.host().is_none() {
-        return Err(ConfigError::BadUrl {
-            field: "issuer",
-            value: text.to_owned(),
-            reason: "has no host".into(),
-        });
-    }
-    let issuer = IssuerUrl(url);
-    if issuer.as_str() != text {
-        return Err(ConfigError::BadUrl {
-            field: "issuer",
-            value: text.to_owned(),
-            reason: format!(
-                "is not in canonical form (did you mean {:?}?); issuers are compared exactly",
-                issuer.as_str()
-            ),
-        });
-    }
-    Ok(issuer)
-}
+// The file itself: reading, parsing, validating (see providers_file.rs).
+pub use crate::config::providers_file::{
+    ConfigError, ProviderEntry, default_providers_path, is_valid_provider_id, load_providers,
+    load_providers_for, parse_providers, parse_providers_for, providers_path_for,
+};
 
 #[cfg(test)]
 #[path = "provider_tests.rs"]

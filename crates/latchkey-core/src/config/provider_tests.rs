@@ -1,5 +1,7 @@
 //! Tests of `provider`.
 use super::*;
+use crate::config::providers_file::parse_issuer;
+use crate::error::ErrorCode as _;
 
 fn one(text: &str) -> Result<ProviderConfig, ConfigError> {
     let mut entries = parse_providers(text).expect("file parses");
