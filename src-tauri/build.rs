@@ -9,6 +9,7 @@ fn main() {
             "dismiss_notice",
             "subscribe",
             "start_sign_in",
+            "start_device_sign_in",
             "open_sign_in_again",
             "cancel_sign_in",
             "rename_account",

@@ -58,6 +58,17 @@ pub async fn start_sign_in(
     started(&app, &shell, pending).await
 }
 
+/// Starts a sign-in on another device (device grant): resolves to the code
+/// and page to show; the core waits for the approval in the background.
+#[tauri::command]
+pub async fn start_device_sign_in(
+    app: AppHandle,
+    shell: State<'_, Arc<Shell>>,
+    provider_id: String,
+) -> Result<PendingDto, UiError> {
+    crate::device::start(&app, &shell, &provider_id).await
+}
+
 async fn started(
     app: &AppHandle,
     shell: &Shell,
@@ -66,6 +77,13 @@ async fn started(
     shell.reload_accounts().await;
     open_in_browser(app, pending.authorization_url.as_str())?;
     Ok(PendingDto::from(pending))
+}
+
+fn not_pending() -> UiError {
+    UiError::new(
+        "sign_in_not_pending",
+        "this sign-in is no longer in progress",
+    )
 }
 
 /// A sign-in that is still waiting for its redirect.
@@ -89,6 +107,10 @@ pub async fn open_sign_in_again(
     shell: State<'_, Arc<Shell>>,
     handle: String,
 ) -> Result<(), UiError> {
+    if crate::device::Waiting::owns(&handle) {
+        let code = shell.devices.code(&handle).ok_or_else(not_pending)?;
+        return open_in_browser(&app, &code.verification_uri);
+    }
     let found = find_pending(&shell, &handle).await?;
     open_in_browser(&app, found.authorization_url.as_str())
 }
@@ -96,6 +118,11 @@ pub async fn open_sign_in_again(
 /// Cancels a pending sign-in; its redirect will be ignored if it still comes.
 #[tauri::command]
 pub async fn cancel_sign_in(shell: State<'_, Arc<Shell>>, handle: String) -> Result<bool, UiError> {
+    if crate::device::Waiting::owns(&handle) {
+        let removed = shell.devices.cancel(&handle);
+        shell.reload_accounts().await;
+        return Ok(removed);
+    }
     let removed = shell
         .core
         .cancel(&PendingHandle::new(handle))
@@ -213,6 +240,14 @@ async fn refresh_and_show(shell: &Shell, id: String) -> Result<Option<u64>, UiEr
 /// request the browser gets anyway: no token, code or verifier.
 #[tauri::command]
 pub async fn sign_in_link(shell: State<'_, Arc<Shell>>, handle: String) -> Result<String, UiError> {
+    // A device sign-in: its code is what the person copies.
+    if crate::device::Waiting::owns(&handle) {
+        return shell
+            .devices
+            .code(&handle)
+            .map(|code| code.user_code)
+            .ok_or_else(not_pending);
+    }
     let found = find_pending(&shell, &handle).await?;
     Ok(found.authorization_url.to_string())
 }

@@ -87,6 +87,19 @@ pub struct PendingDto {
     pub provider_name: String,
     /// Expiry (ms since epoch).
     pub expires_at_ms: u64,
+    /// A sign-in on another device (device grant): the code to enter and
+    /// where. Not a secret: it is meant to be shown and typed.
+    pub device: Option<DeviceCodeDto>,
+}
+
+/// What a person needs for a sign-in on another device.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceCodeDto {
+    /// The code to type.
+    pub user_code: String,
+    /// The page to open (with the code filled in when the provider offers it).
+    pub verification_uri: String,
 }
 
 /// Reachability of a provider.
@@ -184,6 +197,7 @@ impl From<latchkey_core::flow::request::PendingSummary> for PendingDto {
             provider_id: p.provider_id,
             provider_name: p.provider_name,
             expires_at_ms: latchkey_core::clock::unix_millis(p.expires_at),
+            device: None,
         }
     }
 }

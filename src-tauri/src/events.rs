@@ -49,31 +49,64 @@ async fn on_event(app: &AppHandle, shell: &Arc<Shell>, event: ChangeEvent) {
             old_token_revoked,
             reauth_of,
         } => {
-            shell.show_completed_sign_in(&account).await;
-            signed_in_notices(
+            signed_in(
+                app,
                 shell,
                 &account,
                 &provider,
                 replaced,
                 old_token_revoked,
                 reauth_of,
-            );
-            focus_main_window(app);
-            load_pictures(shell);
+            )
+            .await;
         }
         ChangeEvent::SignInFailed {
             code,
             message,
             ignored_link,
-        } => {
-            sign_in_failed_notice(shell, &code, &message, ignored_link);
-            shell.reload_accounts().await;
-            if !ignored_link {
-                focus_main_window(app);
-            }
-        }
+        } => sign_in_failed(app, shell, &code, &message, ignored_link).await,
         // Through the plugin's own command (the window's sign-out reloads itself).
         ChangeEvent::SignedOut { .. } => shell.reload_accounts().await,
+    }
+}
+
+/// A completed sign-in (by a link, a loopback redirect or a device code):
+/// the account and pending list in one change, the notices, the window raised.
+pub async fn signed_in(
+    app: &AppHandle,
+    shell: &Arc<Shell>,
+    account: &str,
+    provider: &str,
+    replaced: bool,
+    old_token_revoked: Option<bool>,
+    reauth_of: Option<String>,
+) {
+    shell.show_completed_sign_in(account).await;
+    signed_in_notices(
+        shell,
+        account,
+        provider,
+        replaced,
+        old_token_revoked,
+        reauth_of,
+    );
+    focus_main_window(app);
+    load_pictures(shell);
+}
+
+/// A sign-in that completed nothing: its notice, the lists again, and the
+/// window raised unless the link belonged to no sign-in.
+pub async fn sign_in_failed(
+    app: &AppHandle,
+    shell: &Arc<Shell>,
+    code: &str,
+    message: &str,
+    ignored_link: bool,
+) {
+    sign_in_failed_notice(shell, code, message, ignored_link);
+    shell.reload_accounts().await;
+    if !ignored_link {
+        focus_main_window(app);
     }
 }
 

@@ -2,6 +2,7 @@
 //! delegate to `latchkey-core`. No OAuth logic lives here.
 
 mod commands;
+mod device;
 mod dto;
 mod error;
 mod events;
@@ -179,6 +180,7 @@ pub fn run() {
             commands::dismiss_notice,
             commands::subscribe,
             commands::start_sign_in,
+            commands::start_device_sign_in,
             commands::open_sign_in_again,
             commands::cancel_sign_in,
             commands::rename_account,

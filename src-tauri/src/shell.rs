@@ -37,6 +37,8 @@ pub struct Shell {
     picture_fetcher: Option<PictureFetcher>,
     /// Pictures kept across launches (`None`: no cache folder is known).
     picture_cache: Option<PictureCache>,
+    /// Sign-ins on another device waiting for approval.
+    pub devices: crate::device::Waiting,
     state: Mutex<StateDto>,
     next_notice: Mutex<u64>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
@@ -83,6 +85,7 @@ impl Shell {
                 .inspect_err(|err| tracing::warn!(error = %err, "no picture client"))
                 .ok(),
             picture_cache: PictureCache::default_dir().map(PictureCache::in_dir),
+            devices: crate::device::Waiting::default(),
             state: Mutex::new(StateDto {
                 version: env!("CARGO_PKG_VERSION"),
                 accounts_file,
@@ -188,12 +191,24 @@ impl Shell {
         let pending = self.core.pending().await;
         self.update(|state| match pending {
             Ok(list) => {
-                state.pending = list.into_iter().map(PendingDto::from).collect();
+                state.pending = self.with_devices(list);
             }
             Err(err) => {
                 tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable");
             }
         });
+    }
+
+    /// The pending sign-ins: those waiting for the browser, then those
+    /// waiting on another device.
+    fn with_devices(
+        &self,
+        list: Vec<latchkey_core::flow::request::PendingSummary>,
+    ) -> Vec<PendingDto> {
+        list.into_iter()
+            .map(PendingDto::from)
+            .chain(self.devices.listed())
+            .collect()
     }
 
     /// Shows the accounts from the registry now (no keychain access).
@@ -209,7 +224,7 @@ impl Shell {
         self.apply_accounts_and(self.core.account_views(), |state| {
             state.last_added = Some(account.to_owned());
             match pending {
-                Ok(list) => state.pending = list.into_iter().map(PendingDto::from).collect(),
+                Ok(list) => state.pending = self.with_devices(list),
                 Err(err) => {
                     tracing::warn!(code = err.code(), error = %err, "pending sign-ins unreadable");
                 }

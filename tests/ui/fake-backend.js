@@ -108,8 +108,20 @@ const COMMANDS = {
     state.pending.push(pending);
     return pending;
   },
+  start_device_sign_in: ({ providerId }) => {
+    const p = state.providers.find((x) => x.id === providerId);
+    if (!p) return fail('unknown_provider', `no usable provider "${providerId}" is configured`);
+    const pending = {
+      handle: 'device-WDJB-MJHT', providerId, providerName: p.name, expiresAtMs: Date.now() + 10 * min,
+      device: { userCode: 'WDJB-MJHT', verificationUri: 'https://work.example.com/device?user_code=WDJB-MJHT' },
+    };
+    state.pending.push(pending);
+    return pending;
+  },
   open_sign_in_again: () => {},
-  sign_in_link: ({ handle }) => `https://work.example.com/auth?client_id=latchkey-desktop&state=fake-${handle}&code_challenge_method=S256`,
+  sign_in_link: ({ handle }) => (handle.startsWith('device-')
+    ? state.pending.find((p) => p.handle === handle)?.device.userCode
+    : `https://work.example.com/auth?client_id=latchkey-desktop&state=fake-${handle}&code_challenge_method=S256`),
   cancel_sign_in: ({ handle }) => {
     state.pending = state.pending.filter((p) => p.handle !== handle);
     return true;

@@ -45,6 +45,31 @@ test('empty state offers Add account', async () => {
   await page.close();
 });
 
+test('sign-in on another device shows the code and the page, and cancels like any sign-in', async () => {
+  const { page, errors } = await open('empty');
+  await page.click('#empty-add');
+  await page.check('#picker-device');
+  await page.click('.pick[data-id="work"]');
+  const card = '#pending .pending-card[data-device="true"]';
+  await page.waitForSelector(card);
+  assert.equal(await page.textContent(`${card} .user-code`), 'WDJB-MJHT');
+  assert.match(await page.textContent(card), /Enter this code on another device/);
+  assert.match(await page.textContent(card), /Open https:\/\/work\.example\.com\/device\?user_code=WDJB-MJHT on any device/);
+  assert.equal(await page.textContent(`${card} .copy-link`), 'Copy code');
+  await shot(page, 'device-code');
+  // The next sign-in from the picker is an ordinary one again unless asked.
+  await page.click('#pending .cancel');
+  await page.waitForSelector('#pending .pending-card', { state: 'detached' });
+  await page.click('#empty-add');
+  assert.equal(await page.isChecked('#picker-device'), true, 'the choice is remembered while the window is open');
+  await page.uncheck('#picker-device');
+  await page.click('.pick[data-id="work"]');
+  await page.waitForSelector('#pending .pending-card[data-device="false"]');
+  assert.match(await page.textContent('#pending .pending-card'), /Continue in your browser…/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('every account status renders with its action', async () => {
   const { page, errors } = await open('accounts');
   const cards = await page.$$eval('#accounts .account', (n) =>

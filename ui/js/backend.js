@@ -42,6 +42,9 @@ export function subscribe(onChange) {
 /** Starts a sign-in: the backend opens the system browser. Resolves to the pending sign-in. */
 export const startSignIn = (providerId) => invoke('start_sign_in', { providerId });
 
+/** Starts a sign-in on another device: resolves to the pending sign-in with its code. */
+export const startDeviceSignIn = (providerId) => invoke('start_device_sign_in', { providerId });
+
 /** Opens the system browser again for a pending sign-in. */
 export const openSignInAgain = (handle) => invoke('open_sign_in_again', { handle });
 

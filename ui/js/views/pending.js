@@ -16,8 +16,21 @@ function createCard() {
 }
 
 function updateCard(card, p, { copiedLinks, shownLinks }) {
-  setData(card, { handle: p.handle, provider: p.providerId });
+  setData(card, { handle: p.handle, provider: p.providerId, device: p.device ? 'true' : 'false' });
+  const code = optional(card.querySelector('.text'), '.user-code', Boolean(p.device), () =>
+    el('div', { className: 'user-code', 'aria-label': 'Code to enter' }), card.querySelector('.small-text'));
+  if (p.device) {
+    // Sign-in on another device: the code and the page are what the person needs.
+    setText(card.querySelector('strong'), 'Enter this code on another device');
+    setText(code, p.device.userCode);
+    setText(card.querySelector('.small-text'), `Open ${p.device.verificationUri} on any device and sign in to ${p.providerName}. Latchkey finishes by itself when you are done.`);
+    setText(card.querySelector('.open-again'), 'Open the page here');
+    setText(card.querySelector('.copy-link'), copiedLinks.has(p.handle) ? 'Code copied' : 'Copy code');
+    return;
+  }
+  setText(card.querySelector('strong'), 'Continue in your browser…');
   setText(card.querySelector('.small-text'), `Signing in to ${p.providerName}. Latchkey finishes by itself when you are done.`);
+  setText(card.querySelector('.open-again'), 'Open the browser again');
   const link = optional(card.querySelector('.text'), '.link-fallback', shownLinks.has(p.handle), () =>
     el('input', { className: 'link-fallback', readonly: 'readonly', 'aria-label': 'Sign-in link' }));
   if (link && link.value !== shownLinks.get(p.handle)) link.value = shownLinks.get(p.handle);

@@ -61,9 +61,10 @@ function openPicker() {
 }
 
 async function pick(providerId) {
+  const onAnotherDevice = $('picker-device').checked;
   $('provider-picker').close();
   try {
-    await backend.startSignIn(providerId);
+    await (onAnotherDevice ? backend.startDeviceSignIn(providerId) : backend.startSignIn(providerId));
   } catch (err) {
     store.showError(err);
   }
