@@ -19,6 +19,7 @@
 #      token is read from the keychain before the baseline's clock starts.
 #      Goal: ≤ 1.3×.
 #
+# For scale, (a) also times `latchkey --version` (the process start-up alone).
 # Each run is timed with bash's $EPOCHREALTIME around the one command (a
 # pipeline for the baseline), output to /dev/null. Prints median, p90 and the
 # ratio of medians.
@@ -82,11 +83,13 @@ measure() {
   secret-tool lookup service "$SERVICE" username "$id" >/dev/null
 
   local a_cli="$work/a-cli" a_base="$work/a-base" b_cli="$work/b-cli" b_base="$work/b-base" t0 i
-  : >"$a_cli"; : >"$a_base"; : >"$b_cli"; : >"$b_base"
-  log "(a) cached token: $runs × latchkey token / secret-tool lookup, interleaved"
+  local start="$work/start"
+  : >"$a_cli"; : >"$a_base"; : >"$b_cli"; : >"$b_base"; : >"$start"
+  log "(a) cached token: $runs × latchkey token / secret-tool lookup / latchkey --version, interleaved"
   for ((i = 0; i < runs; i++)); do
     t0=$(now_us); "$cli" token "$id" >/dev/null; echo $(($(now_us) - t0)) >>"$a_cli"
     t0=$(now_us); secret-tool lookup service "$SERVICE" username "$id" >/dev/null; echo $(($(now_us) - t0)) >>"$a_base"
+    t0=$(now_us); "$cli" --version >/dev/null; echo $(($(now_us) - t0)) >>"$start"
   done
 
   log "(b) forced refresh: $runs × latchkey token --min-valid 2h / curl refresh grant + secret-tool store, interleaved"
@@ -114,7 +117,8 @@ measure() {
   [[ $items == 1 ]] || { echo "expected one keychain item, found $items" >&2; return 1; }
   log "checks: one refresh grant per run of (b) ($refreshes); the account still works; one keychain item"
 
-  local sa sb sc sd
+  local sa sb sc sd se
+  read -r -a se <<<"$(stats "$start")"
   read -r -a sa <<<"$(stats "$a_cli")"
   read -r -a sb <<<"$(stats "$a_base")"
   read -r -a sc <<<"$(stats "$b_cli")"
@@ -126,6 +130,8 @@ measure() {
   printf '| (a) `secret-tool lookup` (baseline) | %s ms | %s ms | 1.00 |\n' "${sb[0]}" "${sb[1]}"
   printf '| (a) `latchkey token`, cached token | %s ms | %s ms | **%s** (goal ≤ 1.5) |\n' "${sa[0]}" "${sa[1]}" \
     "$(awk -v a="${sa[0]}" -v b="${sb[0]}" 'BEGIN { printf "%.2f", a / b }')"
+  printf '| (a) `latchkey --version` (process start-up alone, for scale) | %s ms | %s ms | %s |\n' "${se[0]}" "${se[1]}" \
+    "$(awk -v a="${se[0]}" -v b="${sb[0]}" 'BEGIN { printf "%.2f", a / b }')"
   printf '| (b) `curl` refresh grant + `secret-tool store` (baseline) | %s ms | %s ms | 1.00 |\n' "${sd[0]}" "${sd[1]}"
   printf '| (b) `latchkey token --min-valid 2h`, refresh | %s ms | %s ms | **%s** (goal ≤ 1.3) |\n' "${sc[0]}" "${sc[1]}" \
     "$(awk -v a="${sc[0]}" -v b="${sd[0]}" 'BEGIN { printf "%.2f", a / b }')"

@@ -7,9 +7,12 @@
 //! arrives on [`Latchkey::sign_in_outcomes`].
 //!
 //! Ctrl-C cancels the pending sign-in ([`Latchkey::cancel`]): the listener
-//! closes and no pending request stays in the keychain.
+//! closes and no pending request stays in the keychain. Once the browser's
+//! response has arrived it is too late to cancel: the sign-in is finished
+//! and reported instead, so "nothing was stored" is never said wrongly.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use latchkey_core::{
     CompleteError, ErrorCode, Latchkey, PendingHandle, PendingSummary, SignInOptions,
@@ -55,9 +58,28 @@ pub async fn run(core: &Arc<Latchkey>, provider: &str, options: Options) -> Resu
     if opening {
         open_browser(&pending.authorization_url);
     }
-    let outcome = tokio::select! {
-        outcome = outcome_of(&mut outcomes, &pending.handle) => outcome?,
-        () = ctrl_c.pressed() => return Err(cancel(core, &pending.handle).await),
+    let waited = tokio::select! {
+        outcome = outcome_of(&mut outcomes, &pending.handle) => Some(outcome?),
+        () = ctrl_c.pressed() => None,
+    };
+    let outcome = match waited {
+        Some(outcome) => outcome,
+        None => {
+            if let Some(cancelled) = cancel(core, &pending.handle).await {
+                return Err(cancelled);
+            }
+            // Too late to cancel: the browser's answer is being completed.
+            output::stderr("latchkey: the browser had already answered: finishing the sign-in…");
+            tokio::time::timeout(FINISHING, outcome_of(&mut outcomes, &pending.handle))
+                .await
+                .map_err(|_| {
+                    CliError::new(
+                        Exit::Interrupted,
+                        "sign-in cancelled (Ctrl-C) while it was being completed: \
+                         `latchkey accounts` shows whether it was stored",
+                    )
+                })??
+        }
     };
     let signed_in: &SignedIn = outcome
         .as_ref()
@@ -115,16 +137,23 @@ async fn outcome_of(
     }
 }
 
+/// How long a sign-in whose response arrived before Ctrl-C may take to
+/// finish (a code exchange and an ID token check, each under the core's own
+/// HTTP timeouts).
+const FINISHING: Duration = Duration::from_secs(60);
+
 /// Ctrl-C: cancels the pending sign-in (its listener closes, its request
-/// leaves the keychain) and says so.
-async fn cancel(core: &Latchkey, handle: &PendingHandle) -> CliError {
+/// leaves the keychain) and says so; `None` when it was no longer pending:
+/// the browser's response arrived and is being completed.
+async fn cancel(core: &Latchkey, handle: &PendingHandle) -> Option<CliError> {
     let removed = core.cancel(handle).await;
     // The listener's task ends on this runtime: let it finish closing.
     for _ in 0..4 {
         tokio::task::yield_now().await;
     }
-    match removed {
-        Ok(_) => CliError::new(
+    Some(match removed {
+        Ok(false) => return None,
+        Ok(true) => CliError::new(
             Exit::Interrupted,
             "sign-in cancelled (Ctrl-C): nothing was stored, and the browser's answer will be \
              refused",
@@ -137,7 +166,7 @@ async fn cancel(core: &Latchkey, handle: &PendingHandle) -> CliError {
                 err.code()
             ),
         ),
-    }
+    })
 }
 
 #[cfg(test)]
