@@ -4,14 +4,12 @@
 // stores the account as the app does. No app running.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Desktop } from './lib/desktop.mjs';
+import { startCli } from './lib/cli.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
-import { CLI_BINARY, STANDIN } from './lib/paths.mjs';
 import { refreshTokenOf } from './lib/ui.mjs';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -40,36 +38,13 @@ after(async () => {
 /**
  * Starts `latchkey ARGS`: { prompt (the first stdout line, parsed), done ({ code, signal, stdout, stderr }), child }.
  */
-function start(args) {
-  const child = spawn(CLI_BINARY, args, { env: { ...desktop.env, LATCHKEY_LOG: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const lines = createInterface({ input: child.stdout });
-  const prompt = new Promise((resolve, reject) => {
-    lines.once('line', (line) => {
-      try {
-        resolve(JSON.parse(line));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    child.once('exit', () => reject(new Error(`latchkey exited before printing the prompt: ${stderr}`)));
-  });
-  lines.on('line', (line) => { stdout += `${line}\n`; });
-  const done = new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const printed = args[0] === 'token' ? '<token>\n' : stdout;
-      outputs.push(printed, stderr);
-      transcript.push(`$ latchkey ${args.join(' ')}\n${printed}[stderr]\n${stderr}[exit ${code ?? signal}]\n`);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  prompt.catch(() => {});
-  return { prompt, done, child };
-}
+const start = (args) => startCli(desktop, args, {
+  onClose: (_, { code, signal, stdout, stderr }) => {
+    const printed = args[0] === 'token' ? '<token>\n' : stdout;
+    outputs.push(printed, stderr);
+    transcript.push(`$ latchkey ${args.join(' ')}\n${printed}[stderr]\n${stderr}[exit ${code ?? signal}]\n`);
+  },
+});
 
 /** Runs `latchkey ARGS` to its end. */
 const latchkey = (args) => start(args).done;
@@ -77,21 +52,12 @@ const latchkey = (args) => start(args).done;
 /** The browser stand-in, in device mode, on `url`; resolves to its exit code. */
 function approve(url, config) {
   desktop.configureBrowser({ device: true, ...config });
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [STANDIN, '--dir', desktop.standinDir, url], { env: desktop.env, stdio: 'ignore' });
-    child.once('exit', (code) => resolve(code));
-  });
+  return desktop.runBrowser(url);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const deviceGrants = (at = idp) => at.grants().filter((g) => g === DEVICE_GRANT).length;
 const refreshGrants = () => idp.grants().filter((g) => g === 'refresh_token').length;
-
-async function userinfo(token) {
-  const discovery = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json();
-  const res = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${token}` } });
-  return { status: res.status, sub: res.status === 200 ? (await res.json()).sub : null };
-}
 
 test('sign-in --device --json: code on stdout, approval in a browser, account stored with its refresh token and a cached access token', async () => {
   const pollsBefore = idp.devicePolls().length;
@@ -133,7 +99,7 @@ test('sign-in --device --json: code on stdout, approval in a browser, account st
   const refreshesBefore = refreshGrants();
   const token = await latchkey(['token', account.id, '--min-valid', '5m']);
   assert.equal(token.code, 0, token.stderr);
-  assert.deepEqual(await userinfo(token.stdout.trim()), { status: 200, sub: 'dora' });
+  assert.deepEqual(await idp.userinfo(token.stdout.trim()), { status: 200, sub: 'dora' });
   assert.equal(refreshGrants(), refreshesBefore, 'the sign-in cached its access token: no refresh');
 
   // Polite polling: every poll at least the advertised interval after the one before.

@@ -5,9 +5,9 @@
 // browser would. The listener lives only while its sign-in is pending.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { Desktop } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
+import { closedWithin, listening } from './lib/net.mjs';
 import * as ui from './lib/ui.mjs';
 
 let idp;
@@ -27,27 +27,6 @@ after(async () => {
   await desktop?.stopApp();
   await idp?.stop();
 });
-
-/** Whether something accepts connections on 127.0.0.1:port. */
-const listening = (port) =>
-  new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
-/** Whether the port stops accepting connections within `ms`. */
-async function closedWithin(port, ms) {
-  const deadline = Date.now() + ms;
-  while (await listening(port)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
 
 /** The redirect URI the newest browser launch was sent (the app's listener). */
 function launchedRedirectUri() {

@@ -36,11 +36,11 @@ Exit codes:
   5  the system keychain is not available (locked, no Secret Service)
   130  sign-in: cancelled with Ctrl-C (nothing is stored)
 
-sign-in exits 1 when the sign-in was denied at the provider or its code
-expired (nothing is stored), 2 when the provider does not offer the device
-grant (sign in from the Latchkey window), 4 when the provider cannot be
-reached, 5 when the keychain is not available (checked before the code is
-shown).
+sign-in exits 1 when the sign-in was denied at the provider or expired
+(nothing is stored), 2 when the provider offers neither a loopback redirect
+nor the device grant (sign in from the Latchkey window), 4 when the provider
+cannot be reached, 5 when the keychain is not available (checked before
+anything is shown), 130 on Ctrl-C (a pending browser sign-in is cancelled).
 
 ACCOUNT is an account id (acct-…), a label, an email, or provider:name /
 provider:email (e.g. work:alice@example.com); without it, the default account.
@@ -68,9 +68,10 @@ enum Command {
     /// Prints an access token valid for at least --min-valid (refreshed when
     /// needed; the token alone goes to stdout).
     Token(TokenArgs),
-    /// Signs in at a provider from the terminal with the device grant (RFC
-    /// 8628): shows a one-time code and a web address (on stderr), waits for
-    /// you to approve in any browser, then stores the account as the app does.
+    /// Signs in at a provider from the terminal and stores the account as the
+    /// app does: in this machine's browser for a provider with `redirect =
+    /// "loopback"` (back to a listener on 127.0.0.1), else with the device
+    /// grant (RFC 8628: a one-time code to enter in any browser).
     SignIn(SignInArgs),
     /// Signs an account out: revokes its refresh token at the provider, then
     /// deletes its keychain item and metadata.
@@ -108,18 +109,24 @@ struct ListArgs {
 struct SignInArgs {
     /// The provider's id in the providers file (e.g. `work`).
     provider: String,
-    /// Use the device grant (RFC 8628). It is also used without this flag,
-    /// since the command line cannot receive the app's redirect; with it, a
-    /// provider that does not offer the grant is named in the message.
+    /// Use the device grant (RFC 8628) even for a provider with a loopback
+    /// redirect (from SSH, a container or another device). A provider
+    /// without a loopback redirect uses it anyway; with this flag, one that
+    /// does not offer the grant is named in the message.
     #[arg(long)]
     device: bool,
-    /// Open the verification page (with the code filled in, when the provider
-    /// offers that) in the system browser.
+    /// Device grant: open the verification page (with the code filled in,
+    /// when the provider offers that) in the system browser.
     #[arg(long)]
     open: bool,
-    /// JSON on stdout: one object {verification_uri, verification_uri_complete,
-    /// user_code, expires_at} at once, then the account (as `accounts --json`
-    /// prints it) when signed in. The messages stay on stderr.
+    /// Loopback redirect: only print the URL to open (in a browser on this
+    /// machine) instead of opening the system browser.
+    #[arg(long, conflicts_with = "open")]
+    no_browser: bool,
+    /// JSON on stdout: one object at once — {authorization_url} for a
+    /// browser sign-in, {verification_uri, verification_uri_complete,
+    /// user_code, expires_at} for the device grant — then the account (as
+    /// `accounts --json` prints it) when signed in. Messages stay on stderr.
     #[arg(long)]
     json: bool,
 }
@@ -183,7 +190,13 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
             commands::token::token(args.account.as_deref(), args.min_valid, args.format)
         }
         Command::SignIn(args) => {
-            commands::sign_in::sign_in(&args.provider, args.device, args.open, args.json)
+            let options = commands::sign_in::Options {
+                device: args.device,
+                open: args.open,
+                no_browser: args.no_browser,
+                json: args.json,
+            };
+            commands::sign_in::sign_in(&args.provider, options)
         }
         Command::SignOut { account } => commands::accounts::sign_out(&account),
         Command::Default { account } => commands::accounts::make_default(&account),
@@ -251,9 +264,21 @@ mod tests {
             panic!("sign-in")
         };
         assert_eq!(args.provider, "work");
-        assert!(args.device && args.json && !args.open);
+        assert!(args.device && args.json && !args.open && !args.no_browser);
         let err = Cli::try_parse_from(["latchkey", "sign-in"]).expect_err("no provider");
         assert_eq!(err.exit_code(), 2);
+        let err = Cli::try_parse_from(["latchkey", "sign-in", "work", "--open", "--no-browser"])
+            .expect_err("opening and not opening");
+        assert_eq!(err.exit_code(), 2);
+        let cli =
+            Cli::try_parse_from(["latchkey", "sign-in", "work", "--no-browser"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::SignIn(SignInArgs {
+                no_browser: true,
+                ..
+            })
+        ));
         let help = Cli::command().render_long_help().to_string();
         assert!(
             help.contains("130  sign-in: cancelled with Ctrl-C"),

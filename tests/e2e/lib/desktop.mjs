@@ -139,6 +139,17 @@ export class Desktop {
     writeFileSync(join(this.standinDir, 'config.json'), JSON.stringify(config));
   }
 
+  /**
+   * Runs the browser stand-in on `url` as a person would (by hand, not through
+   * the desktop's handler); resolves to its exit code.
+   */
+  runBrowser(url) {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [STANDIN, '--dir', this.standinDir, url], { env: this.env, stdio: 'ignore' });
+      child.once('exit', (code) => resolve(code));
+    });
+  }
+
   /** Every launch of the browser stand-in so far. */
   browserLaunches() {
     const file = join(this.standinDir, 'launches.jsonl');

@@ -54,6 +54,17 @@ export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 
         if (res.status !== 200) throw new Error(`IdP control ${path} answered ${res.status}: ${JSON.stringify(json)}`);
         return json;
       };
+      const userinfo = async (token, attempt = 1) => {
+        try {
+          const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+          const res = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${token}` } });
+          return { status: res.status, sub: res.status === 200 ? (await res.json()).sub : null };
+        } catch (err) {
+          // A pooled connection the IdP closed meanwhile ("other side closed"): once more on a new one.
+          if (attempt > 1) throw err;
+          return userinfo(token, attempt + 1);
+        }
+      };
       resolve({
         issuer,
         port: actual,
@@ -106,6 +117,8 @@ export function startIdp({ accessTtl = 3600, idTokenTtl = 3600, idTokenClaims = 
         grantState: (grantId) => control('GET', `grant?id=${encodeURIComponent(grantId)}`),
         /** Every grant of an account (the login name at this IdP), oldest first. */
         grantsOf: (login) => control('GET', `grants?account=${encodeURIComponent(login)}`),
+        /** The UserInfo endpoint's answer to an access token: { status, sub }. */
+        userinfo,
         /** Revokes a token at the RFC 7009 endpoint. */
         revoke: async (token) => {
           const res = await fetch(`${issuer}/token/revocation`, {

@@ -1,10 +1,13 @@
 use std::time::{Duration, SystemTime};
 
 use latchkey_core::config::discovery::DiscoveryError;
+use latchkey_core::flow::request::AuthorizeError;
 use latchkey_core::flow::token::TokenError;
 use latchkey_core::{CompleteError, DeviceError, VaultError};
 
 use super::*;
+
+const DEVICE: Method = Method::Device { explicit: false };
 
 fn prompt(complete: bool) -> Prompt {
     let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_600);
@@ -134,10 +137,13 @@ fn an_unreachable_provider_exits_4_and_a_refusal_1() {
 
 #[test]
 fn denied_and_expired_exit_1_and_say_nothing_was_stored() {
-    let denied = complete_error(&CompleteError::Cancelled {
-        provider_name: "Work".into(),
-        description: Some("End-User aborted interaction".into()),
-    });
+    let denied = complete_error(
+        &CompleteError::Cancelled {
+            provider_name: "Work".into(),
+            description: Some("End-User aborted interaction".into()),
+        },
+        DEVICE,
+    );
     assert_eq!(denied.exit, Exit::Failure);
     assert!(
         denied
@@ -145,9 +151,12 @@ fn denied_and_expired_exit_1_and_say_nothing_was_stored() {
             .starts_with("the sign-in was denied at Work (End-User aborted")
     );
     assert!(denied.message.contains("nothing was stored"));
-    let expired = complete_error(&CompleteError::Expired {
-        provider_name: "Work".into(),
-    });
+    let expired = complete_error(
+        &CompleteError::Expired {
+            provider_name: "Work".into(),
+        },
+        DEVICE,
+    );
     assert_eq!(expired.exit, Exit::Failure);
     assert!(
         expired.message.contains("the code expired"),
@@ -159,19 +168,28 @@ fn denied_and_expired_exit_1_and_say_nothing_was_stored() {
 
 #[test]
 fn while_waiting_transport_trouble_is_4_and_the_keychain_5() {
-    let lost = complete_error(&CompleteError::Token {
-        provider_name: "Work".into(),
-        source: unavailable(),
-    });
+    let lost = complete_error(
+        &CompleteError::Token {
+            provider_name: "Work".into(),
+            source: unavailable(),
+        },
+        DEVICE,
+    );
     assert_eq!(lost.exit, Exit::Unreachable);
-    let refused = complete_error(&CompleteError::Token {
-        provider_name: "Work".into(),
-        source: refused(),
-    });
+    let refused = complete_error(
+        &CompleteError::Token {
+            provider_name: "Work".into(),
+            source: refused(),
+        },
+        DEVICE,
+    );
     assert_eq!(refused.exit, Exit::Failure);
-    let keychain = complete_error(&CompleteError::Vault(VaultError::Unavailable {
-        reason: "no bus".into(),
-    }));
+    let keychain = complete_error(
+        &CompleteError::Vault(VaultError::Unavailable {
+            reason: "no bus".into(),
+        }),
+        DEVICE,
+    );
     assert_eq!(keychain.exit, Exit::Keychain);
     assert!(keychain.message.contains("nothing was stored"));
     assert!(keychain.message.contains("unlock the system keychain"));
