@@ -10,3 +10,4 @@ pub mod fsperm;
 pub mod registry;
 pub(crate) mod secret_store;
 pub mod vault;
+pub mod vault_choice;
