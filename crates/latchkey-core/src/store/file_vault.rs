@@ -4,7 +4,7 @@
 //! Never a silent fallback, never plaintext.
 //!
 //! The key is derived from a passphrase with argon2id (salt and costs in the
-//! file's header, see [`file_vault_format`](super::file_vault_format)); every
+//! file's header; the layout is in `file_vault_format.rs`); every
 //! write re-encrypts the whole item map with XChaCha20-Poly1305 under a fresh
 //! random nonce. Writes are read-modify-write under a lock file shared by
 //! every Latchkey process of the data folder, and land atomically (temporary
