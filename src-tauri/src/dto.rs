@@ -148,6 +148,9 @@ pub enum KeychainStatus {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeychainDto {
+    /// Which vault: `keychain` (the system keychain) or `file` (the
+    /// encrypted file vault, chosen with `LATCHKEY_VAULT=file`).
+    pub vault: latchkey_core::store::vault::VaultKind,
     /// Status.
     pub status: KeychainStatus,
     /// Why it is unavailable.

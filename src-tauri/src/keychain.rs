@@ -7,11 +7,61 @@
 use std::sync::Arc;
 
 use latchkey_core::ErrorCode;
-use latchkey_core::store::vault::VaultError;
+use latchkey_core::config::identity::AppIdentity;
+use latchkey_core::store::vault::{UnavailableStore, Vault, VaultError};
+use latchkey_core::store::vault_choice::{
+    PASSPHRASE_FILE_ENV, VaultKind, passphrase_file_from_env, read_passphrase_file,
+};
 
 use crate::dto::KeychainStatus;
 use crate::error::UiError;
 use crate::shell::Shell;
+
+/// The vault `LATCHKEY_VAULT` chooses: the system keychain (unset or
+/// `keychain`) or the encrypted file vault (`file`, its passphrase read from
+/// `LATCHKEY_VAULT_PASSPHRASE_FILE`: the app does not prompt). When the
+/// chosen vault cannot be opened, a vault whose every call says why (the
+/// window's banner shows it): never another vault in its place.
+pub fn open_vault(identity: &AppIdentity, data_dir: &std::path::Path) -> Vault {
+    let failed = |kind: VaultKind, err: VaultError| {
+        tracing::error!(vault = kind.as_str(), code = err.code(), error = %err, "vault unusable");
+        Vault::new(Arc::new(UnavailableStore(err))).with_kind(kind)
+    };
+    match VaultKind::from_env() {
+        Ok(None | Some(VaultKind::Keychain)) => Vault::platform_for(identity),
+        Err(err) => failed(
+            VaultKind::Keychain,
+            VaultError::Unavailable {
+                reason: err.to_string(),
+            },
+        ),
+        Ok(Some(VaultKind::File)) => {
+            let Some(file) = passphrase_file_from_env() else {
+                return failed(
+                    VaultKind::File,
+                    VaultError::WrongPassphrase {
+                        reason: format!(
+                            "no passphrase: set {PASSPHRASE_FILE_ENV} to a file holding it \
+                             (the app does not ask for it)"
+                        ),
+                    },
+                );
+            };
+            let opened = read_passphrase_file(&file)
+                .map_err(|err| VaultError::WrongPassphrase {
+                    reason: err.to_string(),
+                })
+                .and_then(|passphrase| Vault::open_file(identity, data_dir, passphrase));
+            match opened {
+                Ok(vault) => {
+                    tracing::info!(dir = %data_dir.display(), "using the encrypted file vault");
+                    vault
+                }
+                Err(err) => failed(VaultKind::File, err),
+            }
+        }
+    }
+}
 
 /// Probes the keychain, then follows its health for the life of the app.
 pub fn watch_keychain(shell: &Arc<Shell>) {

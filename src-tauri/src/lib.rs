@@ -97,7 +97,9 @@ fn build_shell() -> Shell {
                 .collect()
         })
         .unwrap_or_default();
+    let vault = keychain::open_vault(&identity, &data_dir);
     let core = match Latchkey::builder(identity)
+        .vault(vault)
         .data_dir(data_dir)
         .providers(configs)
         .build()

@@ -77,6 +77,7 @@ impl Shell {
             })
             .collect();
         let accounts_file = Some(core.registry().path().display().to_string());
+        let vault = core.vault().kind();
         let shell = Self {
             entries,
             core,
@@ -94,6 +95,7 @@ impl Shell {
                 providers_file_error: file_error,
                 providers: Vec::new(),
                 keychain: KeychainDto {
+                    vault,
                     status: KeychainStatus::Checking,
                     error: None,
                 },

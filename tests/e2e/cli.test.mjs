@@ -334,6 +334,7 @@ test('no usable keychain: token and status exit 5 and say to unlock it', async (
     const r = await latchkey(args, { env: noBus });
     assert.equal(r.code, 5, `${args[0]}: ${r.stderr}`);
     assert.match(r.stderr, /keychain is not available.*unlock the system keychain/s);
+    assert.match(r.stderr, /set LATCHKEY_VAULT=file to use an encrypted file vault/, 'the explicit alternative');
   }
   assert.equal(refreshGrants(), grantsBefore, 'no refresh without the refresh token');
 });

@@ -35,7 +35,7 @@ const base = () => ({
   providersFile: '/home/you/.config/dev.latchkey.app/providers.toml',
   providersFileError: null,
   providers: [provider('work', 'Example Work'), provider('home', 'Home Mail')],
-  keychain: { status: 'ok', error: null },
+  keychain: { vault: 'keychain', status: 'ok', error: null },
   notices: [],
   accounts: [],
   registryError: null,
@@ -71,7 +71,15 @@ const SCENARIOS = {
   }),
   keychain: () => ({
     ...base(),
-    keychain: { status: 'unavailable', error: { code: 'keychain_unavailable', message: 'the system keychain is not available: no Secret Service on the session bus' } },
+    keychain: { vault: 'keychain', status: 'unavailable', error: { code: 'keychain_unavailable', message: 'the system keychain is not available: no Secret Service on the session bus' } },
+  }),
+  'file-vault': () => ({
+    ...base(),
+    keychain: { vault: 'file', status: 'ok', error: null },
+  }),
+  'file-vault-locked': () => ({
+    ...base(),
+    keychain: { vault: 'file', status: 'unavailable', error: { code: 'vault_wrong_passphrase', message: 'the passphrase does not open the encrypted file vault: wrong passphrase (or the file was altered on purpose); nothing was read or changed' } },
   }),
   errors: () => ({
     ...base(),

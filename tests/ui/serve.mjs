@@ -3,6 +3,6 @@
 import { startServer } from './harness.mjs';
 
 const { base } = await startServer();
-for (const scenario of ['empty', 'accounts', 'refused', 'pending', 'keychain', 'errors']) {
+for (const scenario of ['empty', 'accounts', 'refused', 'pending', 'keychain', 'file-vault', 'file-vault-locked', 'errors']) {
   console.log(`${base}/index.html?fake=${scenario}`);
 }

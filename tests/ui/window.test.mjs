@@ -161,8 +161,32 @@ test('keychain unavailable: banner and sign-in disabled', async () => {
   assert.equal(await page.isDisabled('#add-account'), true);
   assert.equal(await page.isDisabled('#empty-add'), true);
   assert.match(await page.textContent('#keychain-message'), /^no Secret Service/);
+  // The explicit alternative is offered, never taken by itself.
+  assert.ok(await page.isVisible('#file-vault-hint'));
+  assert.match(await page.textContent('#file-vault-hint'), /LATCHKEY_VAULT=file/);
+  assert.equal(await page.textContent('#vault-name'), 'Keychain');
   await shot(page, 'keychain');
   await page.close();
+});
+
+test('the footer says which vault is in use; a wrong passphrase shows in the banner', async () => {
+  const { page } = await open('empty');
+  assert.equal(await page.textContent('#vault-name'), 'Keychain');
+  assert.equal(await page.isVisible('#keychain-banner'), false);
+  await page.close();
+  const file = (await open('file-vault')).page;
+  assert.equal(await file.textContent('#vault-name'), 'Vault: encrypted file');
+  assert.equal(await file.getAttribute('#keychain-status', 'data-vault'), 'file');
+  assert.equal(await file.textContent('#keychain-status'), 'OK');
+  await file.close();
+  const locked = (await open('file-vault-locked')).page;
+  assert.ok(await locked.isVisible('#keychain-banner'));
+  assert.equal(await locked.textContent('#keychain-title'), 'The encrypted file vault is not usable.');
+  assert.match(await locked.textContent('#keychain-message'), /passphrase does not open/);
+  assert.equal(await locked.isVisible('#file-vault-hint'), false);
+  assert.equal(await locked.isDisabled('#add-account'), true);
+  await shot(locked, 'file-vault-locked');
+  await locked.close();
 });
 
 test('dark theme and a narrow window', async () => {

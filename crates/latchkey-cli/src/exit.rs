@@ -24,7 +24,8 @@ pub enum Exit {
     NeedsSignIn = 3,
     /// The provider could not be reached; the sign-in is kept.
     Unreachable = 4,
-    /// The system keychain is not available.
+    /// The system keychain is not available (or the file vault's
+    /// passphrase is wrong or missing).
     Keychain = 5,
     /// Stopped by Ctrl-C (SIGINT), as shells report it (128 + 2).
     Interrupted = 130,
@@ -49,6 +50,13 @@ pub const SIGN_IN_AGAIN: &str =
 /// What to do when the keychain is not available.
 const UNLOCK_KEYCHAIN: &str = "unlock the system keychain (or start its Secret Service, e.g. \
      gnome-keyring) and run the command again";
+/// The explicit alternative when there is no keychain at all.
+const CHOOSE_FILE_VAULT: &str = "unlock the system keychain (or start its Secret Service, e.g. \
+     gnome-keyring) and run the command again, or set LATCHKEY_VAULT=file to use an encrypted \
+     file vault (see `latchkey --help`)";
+/// What to do when the file vault's passphrase does not open it.
+const CHECK_PASSPHRASE: &str = "check the passphrase (LATCHKEY_VAULT_PASSPHRASE_FILE, or the one \
+     typed at the prompt); the vault file was not changed";
 
 impl CliError {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
@@ -102,6 +110,14 @@ impl CliError {
             VaultError::Corrupt { .. } => Self::new(
                 Exit::NeedsSignIn,
                 format!("{err} ({code}): {SIGN_IN_AGAIN} to replace it"),
+            ),
+            VaultError::Unavailable { .. } => Self::new(
+                Exit::Keychain,
+                format!("{err} ({code}): {CHOOSE_FILE_VAULT}"),
+            ),
+            VaultError::WrongPassphrase { .. } => Self::new(
+                Exit::Keychain,
+                format!("{err} ({code}): {CHECK_PASSPHRASE}"),
             ),
             _ => Self::new(Exit::Keychain, format!("{err} ({code}): {UNLOCK_KEYCHAIN}")),
         }
@@ -180,10 +196,26 @@ mod tests {
 
     #[test]
     fn keychain_trouble_is_5_and_a_damaged_item_means_sign_in_again() {
+        let none = CliError::vault(&VaultError::Unavailable {
+            reason: "no bus".into(),
+        });
+        assert_eq!(none.exit, Exit::Keychain);
+        assert!(
+            none.message
+                .contains("set LATCHKEY_VAULT=file to use an encrypted file vault"),
+            "{}",
+            none.message
+        );
+        let wrong = CliError::vault(&VaultError::WrongPassphrase {
+            reason: "wrong passphrase".into(),
+        });
+        assert_eq!(wrong.exit, Exit::Keychain);
+        assert!(
+            wrong.message.contains("vault_wrong_passphrase"),
+            "{}",
+            wrong.message
+        );
         for err in [
-            VaultError::Unavailable {
-                reason: "no bus".into(),
-            },
             VaultError::Locked {
                 reason: "prompt".into(),
             },

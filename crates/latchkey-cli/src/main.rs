@@ -33,7 +33,8 @@ Exit codes:
      sign in again in the Latchkey app
   4  the provider could not be reached (offline, timeout, 5xx, 429): the sign-in
      is kept, try again later
-  5  the system keychain is not available (locked, no Secret Service)
+  5  the system keychain is not available (locked, no Secret Service), or the
+     file vault's passphrase is wrong or missing
   130  sign-in: cancelled with Ctrl-C (nothing is stored)
 
 sign-in exits 1 when the sign-in was denied at the provider or expired
@@ -47,15 +48,32 @@ provider:email (e.g. work:alice@example.com); without it, the default account.
 
 Environment: LATCHKEY_PROVIDERS names the providers file (as for the app);
 LATCHKEY_LOG=debug (any tracing filter) writes logs to stderr. Logs never
-contain tokens.";
+contain tokens.
+
+Without a keychain (a server, a container, SSH): LATCHKEY_VAULT=file (or
+--vault file) keeps the secrets in an encrypted file vault, vault.bin in the
+app's data folder (argon2id + XChaCha20-Poly1305). Its passphrase comes from
+the file LATCHKEY_VAULT_PASSPHRASE_FILE names, else a prompt on the terminal,
+at every run (there is no agent). Latchkey never picks the file vault by
+itself, and never stores a secret in plaintext.";
 
 /// Fresh access tokens from Latchkey's accounts (the app's keychain and
 /// accounts), for scripts, git and kubectl.
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, after_help = EXIT_CODES)]
 struct Cli {
+    /// Where the secrets are: the system keychain (default) or the encrypted
+    /// file vault (also LATCHKEY_VAULT=file).
+    #[arg(long, global = true, value_enum)]
+    vault: Option<VaultArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VaultArg {
+    Keychain,
+    File,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +201,12 @@ fn init_tracing() {
 }
 
 fn run(cli: Cli) -> Result<Exit, CliError> {
+    if let Some(vault) = cli.vault {
+        app::choose_vault(match vault {
+            VaultArg::Keychain => latchkey_core::store::vault_choice::VaultKind::Keychain,
+            VaultArg::File => latchkey_core::store::vault_choice::VaultKind::File,
+        });
+    }
     match cli.command {
         Command::Accounts(args) => commands::accounts::list(args.json),
         Command::Status(args) => commands::accounts::status(args.json),
@@ -295,5 +319,19 @@ mod tests {
         assert_eq!(args.min_valid, Duration::from_secs(60));
         assert_eq!(args.format, TokenFormat::Raw);
         assert_eq!(args.account, None);
+    }
+
+    #[test]
+    fn vault_is_a_global_flag_keychain_or_file() {
+        let cli = Cli::try_parse_from(["latchkey", "token", "--vault", "file"]).expect("after");
+        assert_eq!(cli.vault, Some(VaultArg::File));
+        let cli =
+            Cli::try_parse_from(["latchkey", "--vault", "keychain", "accounts"]).expect("before");
+        assert_eq!(cli.vault, Some(VaultArg::Keychain));
+        let err = Cli::try_parse_from(["latchkey", "--vault", "plaintext", "accounts"])
+            .expect_err("no such vault");
+        assert_eq!(err.exit_code(), 2);
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("LATCHKEY_VAULT=file"), "{help}");
     }
 }

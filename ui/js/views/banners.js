@@ -5,9 +5,15 @@ import { $, setText, setAttr, setData, setClass, setHidden } from '../dom.js';
 
 const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
-function renderKeychain({ status, error }) {
+function renderKeychain({ vault = 'keychain', status, error }) {
+  const file = vault === 'file';
+  setText($('vault-name'), file ? 'Vault: encrypted file' : 'Keychain');
+  setText($('keychain-title'), file ? 'The encrypted file vault is not usable.' : 'The system keychain is not usable.');
+  setText($('keychain-hint'), `Latchkey keeps refresh tokens only in ${file ? 'the encrypted file vault' : 'the keychain'}, so signing in is disabled until it works.`);
+  // The explicit choice, offered only when no keychain answers at all.
+  setHidden($('file-vault-hint'), file || error?.code !== 'keychain_unavailable');
   const chip = $('keychain-status');
-  setData(chip, { status });
+  setData(chip, { status, vault });
   setText(chip, { checking: 'checking…', ok: 'OK', unavailable: 'unavailable' }[status] ?? status);
   setClass(chip, `chip ${status === 'ok' ? 'chip-ok' : status === 'unavailable' ? 'chip-err' : 'chip-muted'}`);
   const banner = $('keychain-banner');
@@ -33,7 +39,7 @@ function renderAddButtons(app) {
   // A file this version must not write (a newer Latchkey's) could not take a new account.
   const registryOk = app.registryError?.code !== 'registry_newer';
   const title = !keychainOk
-    ? 'Signing in needs a working system keychain'
+    ? `Signing in needs a working ${app.keychain.vault === 'file' ? 'encrypted file vault' : 'system keychain'}`
     : !registryOk
       ? 'This version of Latchkey cannot add accounts to the accounts file of a newer version'
       : 'Sign in to another account';

@@ -74,6 +74,7 @@ impl RefreshError {
                 err,
                 VaultError::Timeout { .. }
                     | VaultError::Locked { .. }
+                    | VaultError::WrongPassphrase { .. }
                     | VaultError::Unavailable { .. }
                     | VaultError::Platform { .. }
             ),

@@ -85,29 +85,12 @@ impl LockDir {
     /// Takes the lock `name`, waiting up to `timeout` (polling `try_lock`,
     /// so no runtime thread blocks).
     pub(crate) async fn lock(&self, name: &str, timeout: Duration) -> Result<FileLock, LockError> {
-        let path = self.path(name);
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pause = Duration::from_millis(2);
         loop {
-            crate::fsperm::create_private_dir_all(&self.dir).map_err(io)?;
-            let file = open_private(&path).map_err(io)?;
-            match file.try_lock() {
-                // Locked the file the path names now: ours.
-                Ok(()) if names_same_file(&path, &file) => return Ok(FileLock { _file: file }),
-                // The file was removed or replaced between our open and our
-                // lock (a holder let go meanwhile): that lock excludes nobody.
-                Ok(()) => {
-                    tracing::debug!(lock = name, "lock file replaced; locking again");
-                    continue;
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+            if let Some(held) = self.try_take(name)? {
+                return Ok(held);
             }
-            drop(file);
             if tokio::time::Instant::now() >= deadline {
                 return Err(LockError::Timeout {
                     name: name.to_owned(),
@@ -115,6 +98,55 @@ impl LockDir {
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// [`Self::lock`] for a blocking thread (a [`crate::store::vault::SecretStore`]
+    /// call): sleeps between tries instead of awaiting.
+    pub(crate) fn lock_blocking(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<FileLock, LockError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            if let Some(held) = self.try_take(name)? {
+                return Ok(held);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(LockError::Timeout {
+                    name: name.to_owned(),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// One try: the lock if nobody holds it, `None` if somebody does.
+    fn try_take(&self, name: &str) -> Result<Option<FileLock>, LockError> {
+        let path = self.path(name);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        loop {
+            crate::fsperm::create_private_dir_all(&self.dir).map_err(io)?;
+            let file = open_private(&path).map_err(io)?;
+            match file.try_lock() {
+                // Locked the file the path names now: ours.
+                Ok(()) if names_same_file(&path, &file) => {
+                    return Ok(Some(FileLock { _file: file }));
+                }
+                // The file was removed or replaced between our open and our
+                // lock (a holder let go meanwhile): that lock excludes nobody.
+                Ok(()) => {
+                    tracing::debug!(lock = name, "lock file replaced; locking again");
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+            }
         }
     }
 }

@@ -4,7 +4,10 @@
 pub(crate) mod account_secret;
 pub(crate) mod chunking;
 pub(crate) mod file_lock;
+pub mod file_vault;
+pub(crate) mod file_vault_format;
 pub mod fsperm;
 pub mod registry;
 pub(crate) mod secret_store;
 pub mod vault;
+pub mod vault_choice;

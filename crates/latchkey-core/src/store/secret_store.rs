@@ -40,6 +40,13 @@ pub enum VaultError {
         /// What is wrong with the item (never its content).
         reason: String,
     },
+    /// The passphrase does not open the encrypted file vault (see
+    /// `store::file_vault`). Nothing was read or written.
+    #[error("the passphrase does not open the encrypted file vault: {reason}")]
+    WrongPassphrase {
+        /// Which vault file, and what to check (never the passphrase).
+        reason: String,
+    },
     /// Any other keychain failure.
     #[error("the system keychain failed: {reason}")]
     Platform {
@@ -55,6 +62,7 @@ impl ErrorCode for VaultError {
             Self::Locked { .. } => "keychain_locked",
             Self::Timeout { .. } => "keychain_timeout",
             Self::Corrupt { .. } => "keychain_corrupt",
+            Self::WrongPassphrase { .. } => "vault_wrong_passphrase",
             Self::Platform { .. } => "keychain_error",
         }
     }

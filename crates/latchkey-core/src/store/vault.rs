@@ -16,6 +16,7 @@ use crate::error::ErrorCode;
 use crate::secret::SecretString;
 pub use crate::store::chunking::CHUNK_CHARS;
 use crate::store::chunking::{delete_chunked, read_chunked, write_chunked};
+pub use crate::store::file_vault::{FileVaultStore, KdfParams};
 pub use crate::store::secret_store::{
     KeyringStore, ReconnectingStore, SecretStore, UnavailableStore, VaultError,
 };
@@ -23,10 +24,21 @@ pub use crate::store::secret_store::{
 /// Key of the item written and removed by [`Vault::check`].
 pub const PROBE_KEY: &str = "latchkey-keychain-probe";
 
+/// Where a [`Vault`] keeps its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VaultKind {
+    /// The system keychain (Secret Service on Linux).
+    Keychain,
+    /// The encrypted file vault (`LATCHKEY_VAULT=file`), see [`FileVaultStore`].
+    File,
+}
+
 /// Async access to a [`SecretStore`], off the runtime threads, with a timeout.
 #[derive(Debug, Clone)]
 pub struct Vault {
     store: Arc<dyn SecretStore>,
+    kind: VaultKind,
     /// The outcome of the last keychain call that reached the store: `None`
     /// when it worked, else why it failed (see [`Vault::health`]).
     health: Arc<tokio::sync::watch::Sender<Option<VaultError>>>,
@@ -51,6 +63,7 @@ impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
         Self {
             store,
+            kind: VaultKind::Keychain,
             health: Arc::new(tokio::sync::watch::channel(None).0),
             timeout: Self::DEFAULT_TIMEOUT,
             chunk_chars: CHUNK_CHARS,
@@ -85,6 +98,52 @@ impl Vault {
                 Self::new(Arc::new(UnavailableStore(err)))
             }
         }
+    }
+
+    /// The encrypted file vault `<data_dir>/vault.bin` of an app, opened with
+    /// `passphrase` (argon2id with [`KdfParams::RECOMMENDED`] for a new file).
+    /// Runs argon2 once: call it off the async runtime threads.
+    ///
+    /// # Errors
+    /// As [`FileVaultStore::open`]: a wrong passphrase, a damaged file, I/O.
+    pub fn open_file(
+        identity: &crate::config::identity::AppIdentity,
+        data_dir: &std::path::Path,
+        passphrase: SecretString,
+    ) -> Result<Self, VaultError> {
+        Self::open_file_with(identity, data_dir, passphrase, KdfParams::RECOMMENDED)
+    }
+
+    /// [`Self::open_file`] with chosen argon2id costs for a new file (tests
+    /// pass [`KdfParams::INSECURE_FAST_FOR_TESTS`]).
+    ///
+    /// # Errors
+    /// As [`FileVaultStore::open`].
+    pub fn open_file_with(
+        identity: &crate::config::identity::AppIdentity,
+        data_dir: &std::path::Path,
+        passphrase: SecretString,
+        params: KdfParams,
+    ) -> Result<Self, VaultError> {
+        let store = FileVaultStore::open(
+            data_dir.join(crate::store::file_vault::FILE_NAME),
+            crate::file_lock::lock_dir_for(identity.identifier(), data_dir),
+            passphrase,
+            params,
+        )?;
+        Ok(Self::new(Arc::new(store)).with_kind(VaultKind::File))
+    }
+
+    /// Says which kind of store this vault is over.
+    #[must_use]
+    pub fn with_kind(mut self, kind: VaultKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Which kind of store this vault is over.
+    pub fn kind(&self) -> VaultKind {
+        self.kind
     }
 
     /// Sets the time allowed for one keychain call.

@@ -5,23 +5,33 @@ fn memory_vault() -> Vault {
     Vault::new(Arc::new(KeyringStore::in_memory("test-service")))
 }
 
+/// The stores every store-level test runs against: keyring-core's in-memory
+/// store (the keychain's stand-in) and the encrypted file vault.
+fn stores(name: &str) -> [Arc<dyn SecretStore>; 2] {
+    let dir = crate::store::file_vault::tests::temp_data_dir(&format!("suite-{name}"));
+    let file =
+        crate::store::file_vault::tests::open_in(&dir, "suite passphrase").expect("file vault");
+    [Arc::new(KeyringStore::in_memory(name)), Arc::new(file)]
+}
+
 #[tokio::test]
 async fn missing_is_none_and_delete_is_idempotent() {
-    let vault = memory_vault();
-    assert_eq!(vault.get("absent").await.expect("get"), None);
-    vault.delete("absent").await.expect("delete missing");
-    vault.set("k", SecretString::new("v1")).await.expect("set");
-    vault
-        .set("k", SecretString::new("v2"))
-        .await
-        .expect("replace");
-    assert_eq!(
-        vault.get("k").await.expect("get").expect("some").expose(),
-        "v2"
-    );
-    vault.delete("k").await.expect("delete");
-    vault.delete("k").await.expect("delete again");
-    assert_eq!(vault.get("k").await.expect("get"), None);
+    for vault in stores("test-service").map(Vault::new) {
+        assert_eq!(vault.get("absent").await.expect("get"), None);
+        vault.delete("absent").await.expect("delete missing");
+        vault.set("k", SecretString::new("v1")).await.expect("set");
+        vault
+            .set("k", SecretString::new("v2"))
+            .await
+            .expect("replace");
+        assert_eq!(
+            vault.get("k").await.expect("get").expect("some").expose(),
+            "v2"
+        );
+        vault.delete("k").await.expect("delete");
+        vault.delete("k").await.expect("delete again");
+        assert_eq!(vault.get("k").await.expect("get"), None);
+    }
 }
 
 /// A store whose first write of each value in `stuck` blocks until released.
@@ -189,153 +199,157 @@ impl SecretStore for HangingStore {
 
 #[tokio::test]
 async fn headless_parts_are_swept_and_nothing_else() {
-    let store = Arc::new(KeyringStore::in_memory("sweep-test"));
-    let vault = Vault::new(store.clone()).with_chunk_chars(50);
-    let long = "x".repeat(200);
-    for key in ["acct-lost", "acct-kept", "pending-authorizations"] {
-        vault
-            .set(key, SecretString::new(long.clone()))
+    for store in stores("sweep-test") {
+        let vault = Vault::new(store.clone()).with_chunk_chars(50);
+        let long = "x".repeat(200);
+        for key in ["acct-lost", "acct-kept", "pending-authorizations"] {
+            vault
+                .set(key, SecretString::new(long.clone()))
+                .await
+                .expect("set");
+        }
+        // A crash left parts without their head; a head was deleted by hand.
+        store.delete("acct-lost").expect("delete head");
+        store.delete("pending-authorizations").expect("delete head");
+        assert_eq!(vault.headless_heads().await.expect("heads"), ["acct-lost"]);
+        let removed = vault
+            .delete_headless_parts("acct-lost")
             .await
-            .expect("set");
+            .expect("sweep");
+        assert!(
+            vault
+                .delete_headless_parts("acct-kept")
+                .await
+                .expect("kept")
+                .is_empty(),
+            "a head that exists keeps its parts"
+        );
+        assert_eq!(
+            removed,
+            [
+                "acct-lost.part1",
+                "acct-lost.part2",
+                "acct-lost.part3",
+                "acct-lost.part4"
+            ]
+        );
+        let left = store.list_keys().expect("keys");
+        assert!(left.iter().all(|k| !k.starts_with("acct-lost")), "{left:?}");
+        // An intact item, and parts that are not an account's, are left alone.
+        assert_eq!(
+            vault
+                .get("acct-kept")
+                .await
+                .expect("get")
+                .expect("some")
+                .expose(),
+            long
+        );
+        assert!(
+            left.iter()
+                .any(|k| k.starts_with("pending-authorizations.part"))
+        );
+        assert!(vault.headless_heads().await.expect("again").is_empty());
     }
-    // A crash left parts without their head; a head was deleted by hand.
-    store.delete("acct-lost").expect("delete head");
-    store.delete("pending-authorizations").expect("delete head");
-    assert_eq!(vault.headless_heads().await.expect("heads"), ["acct-lost"]);
-    let removed = vault
-        .delete_headless_parts("acct-lost")
-        .await
-        .expect("sweep");
-    assert!(
-        vault
-            .delete_headless_parts("acct-kept")
-            .await
-            .expect("kept")
-            .is_empty(),
-        "a head that exists keeps its parts"
-    );
-    assert_eq!(
-        removed,
-        [
-            "acct-lost.part1",
-            "acct-lost.part2",
-            "acct-lost.part3",
-            "acct-lost.part4"
-        ]
-    );
-    let left = store.list_keys().expect("keys");
-    assert!(left.iter().all(|k| !k.starts_with("acct-lost")), "{left:?}");
-    // An intact item, and parts that are not an account's, are left alone.
-    assert_eq!(
-        vault
-            .get("acct-kept")
-            .await
-            .expect("get")
-            .expect("some")
-            .expose(),
-        long
-    );
-    assert!(
-        left.iter()
-            .any(|k| k.starts_with("pending-authorizations.part"))
-    );
-    assert!(vault.headless_heads().await.expect("again").is_empty());
 }
 
 #[tokio::test]
 async fn large_secrets_are_split_and_reassembled() {
-    let store = Arc::new(KeyringStore::in_memory("chunk-test"));
-    let vault = Vault::new(store.clone()).with_chunk_chars(100);
-    let big: String = (0..1000)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
-    vault
-        .set("acct-1", SecretString::new(big.clone()))
-        .await
-        .expect("set");
-    assert_eq!(
+    for store in stores("chunk-test") {
+        let vault = Vault::new(store.clone()).with_chunk_chars(100);
+        let big: String = (0..1000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         vault
-            .get("acct-1")
+            .set("acct-1", SecretString::new(big.clone()))
             .await
-            .expect("get")
-            .expect("some")
-            .expose(),
-        big
-    );
-    // Every raw item respects the limit.
-    let keys = store.list_keys().expect("keys");
-    assert_eq!(keys.len(), 11, "{keys:?}");
-    for key in &keys {
-        assert!(
-            store
-                .get(key)
-                .expect("raw")
+            .expect("set");
+        assert_eq!(
+            vault
+                .get("acct-1")
+                .await
+                .expect("get")
                 .expect("some")
-                .expose()
-                .chars()
-                .count()
-                <= 100,
-            "{key}"
+                .expose(),
+            big
         );
-    }
-    assert_eq!(vault.list_keys().await.expect("list"), ["acct-1"]);
-    // Shrinking removes the parts no longer needed.
-    vault
-        .set("acct-1", SecretString::new("short"))
-        .await
-        .expect("set");
-    assert_eq!(store.list_keys().expect("keys"), ["acct-1"]);
-    assert_eq!(
+        // Every raw item respects the limit.
+        let keys = store.list_keys().expect("keys");
+        assert_eq!(keys.len(), 11, "{keys:?}");
+        for key in &keys {
+            assert!(
+                store
+                    .get(key)
+                    .expect("raw")
+                    .expect("some")
+                    .expose()
+                    .chars()
+                    .count()
+                    <= 100,
+                "{key}"
+            );
+        }
+        assert_eq!(vault.list_keys().await.expect("list"), ["acct-1"]);
+        // Shrinking removes the parts no longer needed.
         vault
-            .get("acct-1")
+            .set("acct-1", SecretString::new("short"))
             .await
-            .expect("get")
-            .expect("some")
-            .expose(),
-        "short"
-    );
-    // Delete removes the parts too.
-    vault
-        .set("acct-1", SecretString::new(big))
-        .await
-        .expect("set");
-    vault.delete("acct-1").await.expect("delete");
-    assert!(store.list_keys().expect("keys").is_empty());
+            .expect("set");
+        assert_eq!(store.list_keys().expect("keys"), ["acct-1"]);
+        assert_eq!(
+            vault
+                .get("acct-1")
+                .await
+                .expect("get")
+                .expect("some")
+                .expose(),
+            "short"
+        );
+        // Delete removes the parts too.
+        vault
+            .set("acct-1", SecretString::new(big))
+            .await
+            .expect("set");
+        vault.delete("acct-1").await.expect("delete");
+        assert!(store.list_keys().expect("keys").is_empty());
+    }
 }
 
 #[tokio::test]
 async fn default_limit_fits_windows_credential_manager() {
-    let store = Arc::new(KeyringStore::in_memory("chunk-default"));
-    let vault = Vault::new(store.clone());
-    let secret: String = "é".repeat(5000);
-    vault
-        .set("k", SecretString::new(secret.clone()))
-        .await
-        .expect("set");
-    for key in store.list_keys().expect("keys") {
-        let raw = store.get(&key).expect("raw").expect("some");
-        let utf16_bytes = raw.expose().encode_utf16().count() * 2;
-        assert!(utf16_bytes <= 2560, "{key}: {utf16_bytes} bytes");
+    for store in stores("chunk-default") {
+        let vault = Vault::new(store.clone());
+        let secret: String = "é".repeat(5000);
+        vault
+            .set("k", SecretString::new(secret.clone()))
+            .await
+            .expect("set");
+        for key in store.list_keys().expect("keys") {
+            let raw = store.get(&key).expect("raw").expect("some");
+            let utf16_bytes = raw.expose().encode_utf16().count() * 2;
+            assert!(utf16_bytes <= 2560, "{key}: {utf16_bytes} bytes");
+        }
+        assert_eq!(
+            vault.get("k").await.expect("get").expect("some").expose(),
+            secret
+        );
     }
-    assert_eq!(
-        vault.get("k").await.expect("get").expect("some").expose(),
-        secret
-    );
 }
 
 #[tokio::test]
 async fn a_missing_part_is_reported_as_damage() {
-    let store = Arc::new(KeyringStore::in_memory("chunk-missing"));
-    let vault = Vault::new(store.clone()).with_chunk_chars(50);
-    vault
-        .set("k", SecretString::new("x".repeat(200)))
-        .await
-        .expect("set");
-    store.delete("k.part2").expect("delete a part");
-    assert_eq!(
-        vault.get("k").await.expect_err("damaged").code(),
-        "keychain_corrupt"
-    );
+    for store in stores("chunk-missing") {
+        let vault = Vault::new(store.clone()).with_chunk_chars(50);
+        vault
+            .set("k", SecretString::new("x".repeat(200)))
+            .await
+            .expect("set");
+        store.delete("k.part2").expect("delete a part");
+        assert_eq!(
+            vault.get("k").await.expect_err("damaged").code(),
+            "keychain_corrupt"
+        );
+    }
 }
 
 #[tokio::test]
