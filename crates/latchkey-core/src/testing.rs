@@ -192,9 +192,31 @@ pub struct FakeServer {
     pub delay: Mutex<Duration>,
 }
 
+/// The fake IdP's discovery document (OIDC Discovery) for [`ISSUER`]: code
+/// flow, PKCE S256, RFC 9207 `iss` in authorization responses.
+pub fn discovery_document() -> serde_json::Value {
+    serde_json::json!({
+        "issuer": ISSUER,
+        "authorization_endpoint": format!("{ISSUER}/auth"),
+        "token_endpoint": format!("{ISSUER}/token"),
+        "jwks_uri": format!("{ISSUER}/jwks"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
 impl FakeServer {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Serves [`discovery_document`] at the well-known path.
+    pub fn serve_discovery(&self) -> &Self {
+        self.set(
+            "/.well-known/openid-configuration",
+            Canned::json(200, discovery_document()),
+        )
     }
 
     pub fn on(&self, path: &str, canned: Canned) -> &Self {

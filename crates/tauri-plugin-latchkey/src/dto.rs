@@ -84,30 +84,17 @@ pub struct AccountDto {
 
 impl From<AccountView> for AccountDto {
     fn from(view: AccountView) -> Self {
-        let (state, expires_at, retry_at, reason, reason_code) = match view.state {
-            AccountState::Refreshing => (StateName::Refreshing, None, None, None, None),
-            AccountState::Ready { expires_at } => {
-                (StateName::Ready, expires_at.map(unix), None, None, None)
+        let state = StateName::of(&view.state);
+        let (expires_at, retry_at, reason, reason_code) = match view.state {
+            AccountState::Ready { expires_at } => (expires_at.map(unix), None, None, None),
+            AccountState::Offline { reason, retry_at } => {
+                (None, Some(unix(retry_at)), Some(reason), None)
             }
-            AccountState::SignedIn => (StateName::SignedIn, None, None, None, None),
-            AccountState::Offline { reason, retry_at } => (
-                StateName::Offline,
-                None,
-                Some(unix(retry_at)),
-                Some(reason),
-                None,
-            ),
-            AccountState::Refused { reason, code } => (
-                StateName::Refused,
-                None,
-                None,
-                Some(reason),
-                Some(code.to_owned()),
-            ),
-            AccountState::NeedsSignIn { reason } => {
-                (StateName::NeedsSignIn, None, None, reason, None)
+            AccountState::Refused { reason, code } => {
+                (None, None, Some(reason), Some(code.to_owned()))
             }
-            _ => (StateName::Unknown, None, None, None, None),
+            AccountState::NeedsSignIn { reason } => (None, None, reason, None),
+            _ => (None, None, None, None),
         };
         let account = view.account;
         Self {

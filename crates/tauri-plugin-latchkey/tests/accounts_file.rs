@@ -46,20 +46,7 @@ fn an_account_signed_in_by_another_process_is_adopted() {
     .map(|e| e.config.expect("valid"))
     .collect();
     let server = Arc::new(FakeServer::new());
-    server.set(
-        "/.well-known/openid-configuration",
-        Canned::json(
-            200,
-            serde_json::json!({
-                "issuer": ISSUER,
-                "authorization_endpoint": format!("{ISSUER}/auth"),
-                "token_endpoint": format!("{ISSUER}/token"),
-                "jwks_uri": format!("{ISSUER}/jwks"),
-                "response_types_supported": ["code"],
-                "code_challenge_methods_supported": ["S256"],
-            }),
-        ),
-    );
+    server.serve_discovery();
     server.set(
         "/token",
         Canned::json(

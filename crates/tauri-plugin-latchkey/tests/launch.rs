@@ -9,7 +9,7 @@ use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
 use latchkey_core::session::providers::Reachability;
 use latchkey_core::store::vault::{KeyringStore, Vault};
-use latchkey_core::testing::{Canned, FakeServer, ISSUER};
+use latchkey_core::testing::{FakeServer, ISSUER};
 use tauri_plugin_latchkey::{Config, LatchkeyExt as _};
 
 #[test]
@@ -34,20 +34,7 @@ fn the_launch_reconciles_and_checks_every_provider() {
     // The fake IdP speaks for ISSUER: the other provider gets a document
     // naming another issuer (rejected, RFC 8414 §3.3).
     let server = Arc::new(FakeServer::new());
-    server.set(
-        "/.well-known/openid-configuration",
-        Canned::json(
-            200,
-            serde_json::json!({
-                "issuer": ISSUER,
-                "authorization_endpoint": format!("{ISSUER}/auth"),
-                "token_endpoint": format!("{ISSUER}/token"),
-                "jwks_uri": format!("{ISSUER}/jwks"),
-                "response_types_supported": ["code"],
-                "code_challenge_methods_supported": ["S256"],
-            }),
-        ),
-    );
+    server.serve_discovery();
     let core = Arc::new(
         Latchkey::builder(identity.clone())
             .http(server)

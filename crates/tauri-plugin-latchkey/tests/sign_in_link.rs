@@ -20,21 +20,7 @@ const SCHEME: &str = "com.example.notes";
 
 fn idp() -> Arc<FakeServer> {
     let server = Arc::new(FakeServer::new());
-    server.set(
-        "/.well-known/openid-configuration",
-        Canned::json(
-            200,
-            json!({
-                "issuer": ISSUER,
-                "authorization_endpoint": format!("{ISSUER}/auth"),
-                "token_endpoint": format!("{ISSUER}/token"),
-                "jwks_uri": format!("{ISSUER}/jwks"),
-                "response_types_supported": ["code"],
-                "code_challenge_methods_supported": ["S256"],
-                "authorization_response_iss_parameter_supported": true,
-            }),
-        ),
-    );
+    server.serve_discovery();
     server.set(
         "/jwks",
         Canned::json(200, serde_json::to_value(jwks(&[1])).expect("jwks")),

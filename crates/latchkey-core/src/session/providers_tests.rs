@@ -4,18 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::clock::Clock as _;
 use crate::session::fixture::{fixture, signed_in};
-use crate::testing::{Canned, ISSUER};
-
-fn discovery_document() -> serde_json::Value {
-    serde_json::json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/jwks"),
-        "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["S256"],
-    })
-}
+use crate::testing::Canned;
 
 fn reachability(f: &crate::session::fixture::Fixture) -> Reachability {
     let views = f.signin.provider_views();
@@ -43,7 +32,7 @@ async fn a_provider_is_checking_then_unreachable_then_reachable() {
     assert!(!reason.is_empty());
     f.server.set(
         "/.well-known/openid-configuration",
-        Canned::json(200, discovery_document()),
+        Canned::json(200, crate::testing::discovery_document()),
     );
     assert_eq!(f.signin.check_provider("p").await, Reachability::Reachable);
     assert_eq!(reachability(&f), Reachability::Reachable);
