@@ -332,6 +332,7 @@ mod tests {
             issuer: ISSUER.into(),
             subject: "alice".into(),
             name: None,
+            username: None,
             email: Some("alice@example.test".into()),
             picture: None,
         };

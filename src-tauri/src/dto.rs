@@ -49,6 +49,9 @@ pub struct AccountDto {
     pub provider_name: String,
     /// Issuer.
     pub issuer: String,
+    /// What to call the account: name, user name, email, else
+    /// "<provider> account <subject>".
+    pub title: String,
     /// Display name.
     pub name: Option<String>,
     /// Email.
@@ -65,6 +68,8 @@ pub struct AccountDto {
     pub status: tauri_plugin_latchkey::dto::StateName,
     /// When the in-memory access token expires (ms since epoch).
     pub access_expires_at_ms: Option<u64>,
+    /// The access token never expires (nothing is refreshed).
+    pub never_expires: bool,
     /// When offline: the next attempt (ms since epoch).
     pub retry_at_ms: Option<u64>,
     /// Why it is offline, refused or needs sign-in (plain language, no secret).

@@ -118,16 +118,16 @@ fn signed_in_notices(
     old_token_revoked: Option<bool>,
     reauth_of: Option<String>,
 ) {
+    let provider = shell.provider_name(provider);
     let who = shell
         .core
         .accounts()
         .ok()
         .and_then(|book| book.accounts.into_iter().find(|a| a.id.as_str() == account))
         .map_or_else(
-            || account.to_owned(),
-            |a| a.email.or(a.name).unwrap_or(a.subject),
+            || format!("a new {provider} account"),
+            |a| a.email.clone().unwrap_or_else(|| a.title(&provider)),
         );
-    let provider = shell.provider_name(provider);
     let verb = if replaced {
         "Signed in again"
     } else {

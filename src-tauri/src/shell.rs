@@ -259,8 +259,11 @@ impl Shell {
                         .map(|view| {
                             let shown = crate::status::shown(&view.state);
                             let (a, is_default) = (view.account, view.is_default);
+                            let provider_name = name_of(&a.provider_id);
                             AccountDto {
-                                provider_name: name_of(&a.provider_id),
+                                title: a.title(&provider_name),
+                                never_expires: a.never_expires,
+                                provider_name,
                                 id: a.id.to_string(),
                                 provider_id: a.provider_id,
                                 issuer: a.issuer,

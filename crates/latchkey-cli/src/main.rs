@@ -108,6 +108,16 @@ enum Command {
     /// git credential helper (`credential.helper = !latchkey git-credential`):
     /// answers `get` for the hosts mapped to an account; never stores anything.
     GitCredential(commands::git::GitArgs),
+    /// Stores a provider's client secret in the keychain (for providers
+    /// that demand one of desktop apps: Google, GitHub's web flow), read
+    /// without echo from the terminal or from stdin.
+    ClientSecret {
+        /// The provider's id in the providers file.
+        provider: String,
+        /// Remove the stored secret instead.
+        #[arg(long)]
+        delete: bool,
+    },
     /// Prints a shell completion script (e.g. `latchkey completions bash >
     /// ~/.local/share/bash-completion/completions/latchkey`).
     Completions {
@@ -230,6 +240,9 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
             std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref(),
         ),
         Command::GitCredential(args) => commands::git::run(args),
+        Command::ClientSecret { provider, delete } => {
+            commands::client_secret::client_secret(&provider, delete)
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             let shell = match shell {

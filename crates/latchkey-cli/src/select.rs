@@ -8,12 +8,13 @@ use latchkey_core::store::registry::{Account, AccountBook};
 
 use crate::exit::{CliError, Exit};
 
-/// An account's name for people: email, else name, else subject.
+/// An account's name for people: email, else name, else user name, else subject.
 pub fn who(account: &Account) -> &str {
     account
         .email
         .as_deref()
         .or(account.name.as_deref())
+        .or(account.username.as_deref())
         .unwrap_or(&account.subject)
 }
 
@@ -48,6 +49,7 @@ fn matches(account: &Account, selector: &str) -> bool {
     match selector.split_once(':') {
         Some((provider, rest)) if account.provider_id == provider => {
             same(account.name.as_deref(), rest)
+                || same(account.username.as_deref(), rest)
                 || same(account.email.as_deref(), rest)
                 || same(account.label.as_deref(), rest)
                 || account.subject == rest
@@ -111,6 +113,8 @@ mod tests {
             issuer: format!("https://{provider}.example"),
             subject: format!("sub-{id}"),
             name: Some(name.into()),
+            username: None,
+            never_expires: false,
             email: Some(email.into()),
             picture: None,
             label: label.map(Into::into),

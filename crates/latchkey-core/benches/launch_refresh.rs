@@ -104,6 +104,7 @@ async fn core(
                     issuer: issuer.to_owned(),
                     subject: login.clone(),
                     name: None,
+                    username: None,
                     email: None,
                     picture: None,
                 };

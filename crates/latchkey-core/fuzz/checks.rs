@@ -96,6 +96,8 @@ pub fn token_response(data: &[u8]) {
         url: url::Url::parse("https://id.example/token").expect("url"),
         client_id: "latchkey-desktop".into(),
         issuer: "https://id.example".into(),
+        client_secret: None,
+        dead_grant_errors: Vec::new(),
     };
     let redirect = url::Url::parse("dev.latchkey:/oauth/callback").expect("url");
     runtime().block_on(async {

@@ -30,8 +30,9 @@ export const signIn = (provider) => call('sign_in', { provider });
  * Every account with its state: `refreshing`, `ready`, `signed_in`,
  * `offline`, `refused`, `needs_sign_in` (or `unknown` from a newer plugin).
  * @returns {Promise<Array<{id: string, providerId: string, issuer: string, name: ?string,
- *   email: ?string, picture: ?string, label: ?string, scopes: string[], isDefault: boolean,
- *   state: string, expiresAt: ?number, retryAt: ?number, reason: ?string, reasonCode: ?string}>>}
+ *   username: ?string, email: ?string, picture: ?string, label: ?string, scopes: string[],
+ *   isDefault: boolean, state: string, expiresAt: ?number, neverExpires: boolean,
+ *   retryAt: ?number, reason: ?string, reasonCode: ?string}>>}
  */
 export const accounts = () => call('accounts');
 

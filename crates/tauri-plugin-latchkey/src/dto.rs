@@ -60,6 +60,8 @@ pub struct AccountDto {
     pub issuer: String,
     /// Display name.
     pub name: Option<String>,
+    /// User name (`preferred_username`, GitHub's `login`).
+    pub username: Option<String>,
     /// Email.
     pub email: Option<String>,
     /// Picture URL.
@@ -74,6 +76,8 @@ pub struct AccountDto {
     pub state: StateName,
     /// `ready`: when the access token expires (unix seconds), if known.
     pub expires_at: Option<u64>,
+    /// The access token never expires (nothing is refreshed).
+    pub never_expires: bool,
     /// `offline`: when the next attempt runs (unix seconds).
     pub retry_at: Option<u64>,
     /// `offline`, `refused`, `needs_sign_in`: why, for people.
@@ -102,6 +106,7 @@ impl From<AccountView> for AccountDto {
             provider_id: account.provider_id,
             issuer: account.issuer,
             name: account.name,
+            username: account.username,
             email: account.email,
             picture: account.picture,
             label: account.label,
@@ -109,6 +114,7 @@ impl From<AccountView> for AccountDto {
             is_default: view.is_default,
             state,
             expires_at,
+            never_expires: account.never_expires,
             retry_at,
             reason,
             reason_code,

@@ -80,6 +80,7 @@ fn an_account_signed_in_by_another_process_is_adopted() {
                 issuer: ISSUER.into(),
                 subject: "bob".into(),
                 name: None,
+                username: None,
                 email: Some("bob@example.test".into()),
                 picture: None,
             },

@@ -11,6 +11,7 @@ export const EMBED_BINARY = process.env.LATCHKEY_EMBED_BINARY || join(TARGET_DIR
 // The `latchkey` command (crates/latchkey-cli).
 export const CLI_BINARY = process.env.LATCHKEY_CLI_BINARY || join(TARGET_DIR, 'debug/latchkey');
 export const IDP_SERVER = join(ROOT, 'tests/idp/server.mjs');
+export const GITHUB_SERVER = join(ROOT, 'tests/idp/github.mjs');
 export const STANDIN = join(ROOT, 'tests/browser/standin.mjs');
 export const RESULTS_DIR = process.env.LATCHKEY_RESULTS_DIR || join(ROOT, 'tests/results');
 export const HAMMER_BINARY = join(TARGET_DIR, 'debug/examples/refresh_hammer');

@@ -33,6 +33,7 @@ function target(a) {
 }
 
 export function statusDetail(a, now = Date.now()) {
+  if (a.status === 'ready' && a.neverExpires) return 'token does not expire';
   const t = target(a);
   return t ? `${t.words} ${inWords(t.at - now)}` : '';
 }

@@ -19,10 +19,10 @@ export const ACCOUNT_STATUS = {
 /** [label, chip class] of a status, for a table above. */
 export const statusOf = (table, status) => table[status] ?? [status, 'chip-muted'];
 
-export const accountTitle = (a) => a.name ?? a.email ?? a.id;
+export const accountTitle = (a) => a.title ?? a.name ?? a.email ?? a.id;
 
 export function initials(account) {
-  const source = account.name || account.email || '?';
+  const source = account.name || account.username || account.email || account.title || '?';
   const parts = source.split(/[\s@._-]+/).filter(Boolean);
   return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? parts[1][0] : '')).toUpperCase();
 }

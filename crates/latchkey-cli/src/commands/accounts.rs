@@ -19,9 +19,13 @@ struct Row {
     provider: String,
     provider_name: Option<String>,
     name: Option<String>,
+    /// User name (`preferred_username`, GitHub's `login`).
+    username: Option<String>,
     email: Option<String>,
     label: Option<String>,
     default: bool,
+    /// The access token never expires (nothing is refreshed).
+    never_expires: bool,
     /// `signed_in`, `ready`, `needs_sign_in`, … (`AccountState::name`).
     state: &'static str,
     /// Why, for `needs_sign_in`, `offline` and `refused`, when known.
@@ -54,9 +58,11 @@ fn row(core: &Latchkey, view: &AccountView, cached: Option<SystemTime>) -> Row {
         provider: a.provider_id.clone(),
         provider_name: core.provider(&a.provider_id).map(|p| p.name.clone()),
         name: a.name.clone(),
+        username: a.username.clone(),
         email: a.email.clone(),
         label: a.label.clone(),
         default: view.is_default,
+        never_expires: a.never_expires,
         state: view.state.name(),
         reason,
         expires_at: expires_at.map(rfc3339),
@@ -67,6 +73,9 @@ fn row(core: &Latchkey, view: &AccountView, cached: Option<SystemTime>) -> Row {
 
 fn state_text(view: &AccountView, row: &Row, expires_at: Option<SystemTime>) -> String {
     let mut text = match (&view.state, expires_at) {
+        (AccountState::Ready { .. } | AccountState::SignedIn, None) if row.never_expires => {
+            "ready, token does not expire".to_owned()
+        }
         (AccountState::Ready { .. } | AccountState::SignedIn, Some(at)) => {
             let state = view.state.name().replace('_', " ");
             match at.duration_since(SystemTime::now()) {

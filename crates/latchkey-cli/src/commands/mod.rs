@@ -1,6 +1,7 @@
 //! One file per command group.
 
 pub mod accounts;
+pub mod client_secret;
 pub mod git;
 pub mod git_config;
 pub mod sign_in;

@@ -225,6 +225,8 @@ mod tests {
                 issuer: "https://id.example".into(),
                 subject: "s".into(),
                 name: None,
+                username: None,
+                never_expires: false,
                 email: Some("a@example.com".into()),
                 picture: None,
                 label: None,

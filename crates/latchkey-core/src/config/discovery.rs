@@ -14,6 +14,7 @@ use http::{Method, StatusCode, header};
 use serde::Deserialize;
 use url::Url;
 
+use crate::config::preset::IdentityKind;
 use crate::error::ErrorCode;
 use crate::http::{HttpClient, TransportError};
 use crate::provider::{ProviderConfig, is_loopback_url};
@@ -27,8 +28,9 @@ pub struct ProviderMetadata {
     pub authorization_endpoint: Url,
     /// Token endpoint.
     pub token_endpoint: Url,
-    /// JWKS URL (for ID token signatures).
-    pub jwks_uri: Url,
+    /// JWKS URL (for ID token signatures); `None` for a provider whose
+    /// identity comes from a user endpoint.
+    pub jwks_uri: Option<Url>,
     /// UserInfo endpoint, when offered.
     pub userinfo_endpoint: Option<Url>,
     /// RFC 7009 revocation endpoint, when offered.
@@ -154,11 +156,15 @@ pub fn oauth_metadata_url(issuer: &Url) -> String {
     origin
 }
 
-/// Fetches and validates the provider's metadata.
+/// Fetches and validates the provider's metadata; for a provider without
+/// discovery (`oauth2`, GitHub), the endpoints its configuration gives.
 pub async fn discover(
     http: &dyn HttpClient,
     provider: &ProviderConfig,
 ) -> Result<ProviderMetadata, DiscoveryError> {
+    if !provider.discovery {
+        return configured_metadata(provider);
+    }
     let oidc_url = openid_configuration_url(provider.issuer.as_str());
     let body = match fetch(http, &oidc_url).await {
         Err(DiscoveryError::Status { status: 404, .. }) => {
@@ -212,7 +218,10 @@ pub fn parse_metadata(
     let found = raw
         .issuer
         .ok_or(DiscoveryError::MissingField { field: "issuer" })?;
-    if found != expected {
+    let matches = found == expected
+        || (provider.tenant_issuer
+            && crate::config::preset::tenant_issuer_matches(expected, &found));
+    if !matches {
         return Err(DiscoveryError::IssuerMismatch {
             expected: expected.to_owned(),
             found,
@@ -236,16 +245,42 @@ pub fn parse_metadata(
             }
             Ok(Some(url))
         };
-    let required = |field: &'static str, value: Option<String>| {
-        endpoint(field, value)?.ok_or(DiscoveryError::MissingField { field })
+    // An endpoint given in the providers file takes the place of the
+    // discovered one (or fills a gap in the document).
+    let given = &provider.endpoints;
+    let either = |field, ours: &Option<Url>, theirs| match ours {
+        Some(url) => Ok(Some(url.clone())),
+        None => endpoint(field, theirs),
     };
-    let authorization_endpoint = required("authorization_endpoint", raw.authorization_endpoint)?;
-    let token_endpoint = required("token_endpoint", raw.token_endpoint)?;
-    let jwks_uri = required("jwks_uri", raw.jwks_uri)?;
-    let userinfo_endpoint = endpoint("userinfo_endpoint", raw.userinfo_endpoint)?;
-    let revocation_endpoint = endpoint("revocation_endpoint", raw.revocation_endpoint)?;
-    let device_authorization_endpoint = endpoint(
+    let authorization_endpoint = either(
+        "authorization_endpoint",
+        &given.authorization_endpoint,
+        raw.authorization_endpoint,
+    )?
+    .ok_or(DiscoveryError::MissingField {
+        field: "authorization_endpoint",
+    })?;
+    let token_endpoint = either("token_endpoint", &given.token_endpoint, raw.token_endpoint)?
+        .ok_or(DiscoveryError::MissingField {
+            field: "token_endpoint",
+        })?;
+    let jwks_uri = either("jwks_uri", &given.jwks_uri, raw.jwks_uri)?;
+    if jwks_uri.is_none() && provider.identity == IdentityKind::IdToken {
+        return Err(DiscoveryError::MissingField { field: "jwks_uri" });
+    }
+    let userinfo_endpoint = either(
+        "userinfo_endpoint",
+        &given.userinfo_endpoint,
+        raw.userinfo_endpoint,
+    )?;
+    let revocation_endpoint = either(
+        "revocation_endpoint",
+        &given.revocation_endpoint,
+        raw.revocation_endpoint,
+    )?;
+    let device_authorization_endpoint = either(
         "device_authorization_endpoint",
+        &given.device_authorization_endpoint,
         raw.device_authorization_endpoint,
     )?;
     if raw
@@ -276,6 +311,27 @@ pub fn parse_metadata(
             .authorization_response_iss_parameter_supported,
         scopes_supported: raw.scopes_supported,
         prompt_values_supported: raw.prompt_values_supported,
+    })
+}
+
+/// The metadata of a provider without discovery: what its configuration
+/// gives (the providers file checked that the required endpoints are there).
+pub fn configured_metadata(provider: &ProviderConfig) -> Result<ProviderMetadata, DiscoveryError> {
+    let given = &provider.endpoints;
+    let required = |field: &'static str, url: &Option<Url>| {
+        url.clone().ok_or(DiscoveryError::MissingField { field })
+    };
+    Ok(ProviderMetadata {
+        issuer: provider.issuer.as_str().to_owned(),
+        authorization_endpoint: required("authorization_endpoint", &given.authorization_endpoint)?,
+        token_endpoint: required("token_endpoint", &given.token_endpoint)?,
+        jwks_uri: given.jwks_uri.clone(),
+        userinfo_endpoint: given.userinfo_endpoint.clone(),
+        revocation_endpoint: given.revocation_endpoint.clone(),
+        device_authorization_endpoint: given.device_authorization_endpoint.clone(),
+        authorization_response_iss_parameter_supported: false,
+        scopes_supported: Vec::new(),
+        prompt_values_supported: None,
     })
 }
 

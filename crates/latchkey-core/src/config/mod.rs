@@ -2,5 +2,6 @@
 
 pub mod discovery;
 pub mod identity;
+pub mod preset;
 pub mod provider;
 pub(crate) mod providers_file;

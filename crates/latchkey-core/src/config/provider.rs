@@ -37,6 +37,8 @@ use std::fmt;
 
 use url::{Host, Url};
 
+pub use crate::config::preset::{IdentityKind, Preset};
+
 /// Environment variable naming the providers file.
 pub const PROVIDERS_ENV: &str = "LATCHKEY_PROVIDERS";
 /// The Latchkey app's identifier ([`AppIdentity::latchkey`](crate::config::identity::AppIdentity::latchkey)), also the name
@@ -65,28 +67,28 @@ impl fmt::Display for ProviderId {
     }
 }
 
-/// An issuer identifier (OIDC Discovery §3, RFC 8414 §2): compared as an exact string.
+/// An issuer identifier (OIDC Discovery §3, RFC 8414 §2): compared as an
+/// exact string, so it keeps the text as written (Auth0's ends with a slash).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IssuerUrl(pub(crate) Url);
+pub struct IssuerUrl {
+    pub(crate) url: Url,
+    pub(crate) text: String,
+}
 
 impl IssuerUrl {
     /// The issuer exactly as configured (no trailing slash added or removed).
     pub fn as_str(&self) -> &str {
-        let s = self.0.as_str();
-        // `Url` adds a '/' to an empty path; the configured issuer may not have it.
-        s.strip_suffix('/')
-            .filter(|_| self.0.path() == "/")
-            .unwrap_or(s)
+        &self.text
     }
 
     /// The parsed URL.
     pub fn url(&self) -> &Url {
-        &self.0
+        &self.url
     }
 
     /// True when the host is 127.0.0.1, ::1 or localhost.
     pub fn is_loopback(&self) -> bool {
-        is_loopback_url(&self.0)
+        is_loopback_url(&self.url)
     }
 }
 
@@ -130,6 +132,48 @@ pub struct ProviderConfig {
     pub redirect: RedirectKind,
     /// Whether `redirect_uri` is the app's default one (not set, or set to it).
     pub(crate) default_redirect: bool,
+    /// The preset the entry uses ([`Preset::Oidc`] when it names none).
+    pub preset: Preset,
+    /// Whether the metadata is discovered (OIDC Discovery / RFC 8414); else
+    /// [`ProviderConfig::endpoints`] is all there is.
+    pub discovery: bool,
+    /// Endpoints from the preset or the providers file; they take the place
+    /// of discovered ones (e.g. a revocation endpoint discovery omits).
+    pub endpoints: ConfiguredEndpoints,
+    /// Where the account's identity comes from.
+    pub identity: IdentityKind,
+    /// Extra authorization request parameters (Google's
+    /// `access_type=offline`, Auth0's `audience`).
+    pub authorization_params: Vec<(String, String)>,
+    /// Whether this public client sends a client secret (kept in the
+    /// keychain, see [`client_secret_key`]).
+    pub client_secret: bool,
+    /// OAuth error codes besides `invalid_grant` that mean the grant is dead.
+    pub dead_grant_errors: Vec<String>,
+    /// Microsoft: the discovered issuer may be the `{tenantid}` template.
+    pub(crate) tenant_issuer: bool,
+}
+
+/// Endpoints given by a preset or the providers file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfiguredEndpoints {
+    /// Authorization endpoint.
+    pub authorization_endpoint: Option<Url>,
+    /// Token endpoint.
+    pub token_endpoint: Option<Url>,
+    /// RFC 7009 revocation endpoint.
+    pub revocation_endpoint: Option<Url>,
+    /// RFC 8628 device authorization endpoint.
+    pub device_authorization_endpoint: Option<Url>,
+    /// UserInfo, or the JSON user endpoint of a non-OIDC server.
+    pub userinfo_endpoint: Option<Url>,
+    /// JWKS URL.
+    pub jwks_uri: Option<Url>,
+}
+
+/// The vault key of a provider's client secret.
+pub fn client_secret_key(provider_id: &str) -> String {
+    format!("client-secret.{provider_id}")
 }
 
 impl ProviderConfig {

@@ -40,6 +40,8 @@ pub struct Identity {
     pub subject: String,
     /// Display name.
     pub name: Option<String>,
+    /// User name (`preferred_username`, GitHub's `login`).
+    pub username: Option<String>,
     /// Email.
     pub email: Option<String>,
     /// Picture URL.
@@ -383,6 +385,7 @@ pub fn verify_with_keys(
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_owned()),
+        username: claims.preferred_username().map(|u| u.as_str().to_owned()),
         email: claims.email().map(|e| e.as_str().to_owned()),
         picture: claims
             .picture()
@@ -428,6 +431,7 @@ fn map_claims_error(err: ClaimsVerificationError) -> IdTokenError {
 struct UserInfo {
     sub: String,
     name: Option<String>,
+    preferred_username: Option<String>,
     email: Option<String>,
     picture: Option<String>,
 }
@@ -473,6 +477,7 @@ pub async fn complete_from_userinfo(
         });
     }
     identity.name = identity.name.take().or(info.name);
+    identity.username = identity.username.take().or(info.preferred_username);
     identity.email = identity.email.take().or(info.email);
     identity.picture = identity.picture.take().or(info.picture);
     Ok(())

@@ -275,6 +275,7 @@ fn without_profile() -> Identity {
         issuer: ISSUER.into(),
         subject: "alice".into(),
         name: None,
+        username: None,
         email: Some("alice@example.test".into()),
         picture: None,
     }

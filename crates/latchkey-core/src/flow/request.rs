@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::discovery::ProviderMetadata;
 use crate::error::ErrorCode;
-use crate::provider::{ProviderConfig, RedirectKind};
+use crate::provider::{IdentityKind, ProviderConfig, RedirectKind};
 use crate::secret::SecretString;
 use crate::vault::VaultError;
 
@@ -52,19 +52,28 @@ pub struct Endpoints {
     pub issuer: String,
     /// Token endpoint.
     pub token_endpoint: Url,
-    /// JWKS URL.
-    pub jwks_uri: Url,
+    /// JWKS URL (`None`: the identity comes from the user endpoint).
+    pub jwks_uri: Option<Url>,
     /// UserInfo endpoint.
     pub userinfo_endpoint: Option<Url>,
     /// Revocation endpoint.
     pub revocation_endpoint: Option<Url>,
     /// RFC 9207: the authorization response must carry `iss`.
     pub iss_required: bool,
+    /// The identity comes from the user endpoint, not an ID token.
+    #[serde(default)]
+    pub user_endpoint_identity: bool,
+    /// Microsoft: `issuer` may be the `{tenantid}` template.
+    #[serde(default)]
+    pub tenant_issuer: bool,
+    /// The client sends its secret (from the keychain) to the token endpoint.
+    #[serde(default)]
+    pub client_secret: bool,
 }
 
 impl Endpoints {
-    /// From validated metadata.
-    pub fn from_metadata(metadata: &ProviderMetadata) -> Self {
+    /// From a provider's validated metadata.
+    pub fn from_metadata(provider: &ProviderConfig, metadata: &ProviderMetadata) -> Self {
         Self {
             issuer: metadata.issuer.clone(),
             token_endpoint: metadata.token_endpoint.clone(),
@@ -72,6 +81,9 @@ impl Endpoints {
             userinfo_endpoint: metadata.userinfo_endpoint.clone(),
             revocation_endpoint: metadata.revocation_endpoint.clone(),
             iss_required: metadata.authorization_response_iss_parameter_supported,
+            user_endpoint_identity: provider.identity == IdentityKind::UserEndpoint,
+            tenant_issuer: provider.tenant_issuer,
+            client_secret: provider.client_secret,
         }
     }
 }
@@ -272,7 +284,19 @@ pub fn new_authorization_to(
     if let Some(hint) = &options.login_hint {
         request = request.add_extra_param("login_hint", hint.clone());
     }
-    let prompt = options.prompt.clone().or_else(|| {
+    let preset_prompt = provider
+        .authorization_params
+        .iter()
+        .find(|(k, _)| k == "prompt")
+        .map(|(_, v)| v.clone());
+    for (key, value) in provider
+        .authorization_params
+        .iter()
+        .filter(|(k, _)| k != "prompt" && k != "login_hint")
+    {
+        request = request.add_extra_param(key.clone(), value.clone());
+    }
+    let prompt = options.prompt.clone().or(preset_prompt).or_else(|| {
         provider
             .scopes
             .iter()
@@ -299,7 +323,7 @@ pub fn new_authorization_to(
         client_id: provider.client_id.clone(),
         redirect_uri,
         scopes: provider.scopes.clone(),
-        endpoints: Endpoints::from_metadata(metadata),
+        endpoints: Endpoints::from_metadata(provider, metadata),
         authorization_url,
         login_hint: options.login_hint.clone(),
         reauth_of: options.reauth_of.clone(),

@@ -22,7 +22,7 @@ pub(crate) fn metadata() -> ProviderMetadata {
         issuer: "https://id.example".into(),
         authorization_endpoint: url("/auth"),
         token_endpoint: url("/token"),
-        jwks_uri: url("/jwks"),
+        jwks_uri: Some(url("/jwks")),
         userinfo_endpoint: Some(url("/me")),
         revocation_endpoint: None,
         authorization_response_iss_parameter_supported: true,

@@ -14,8 +14,8 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthorizationCode, ClientId, EndpointNotSet, EndpointSet, PkceCodeVerifier, RedirectUrl,
-    RefreshToken, StandardRevocableToken, TokenResponse, TokenUrl,
+    AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -164,6 +164,13 @@ pub struct TokenEndpoint {
     pub client_id: String,
     /// Issuer (for the ID token of the response).
     pub issuer: String,
+    /// A client secret the provider demands even of a native client
+    /// (Google's desktop clients, GitHub's web flow), sent in the request
+    /// body; it comes from the keychain and is never logged.
+    pub client_secret: Option<SecretString>,
+    /// OAuth error codes that mean what `invalid_grant` means at this
+    /// provider (GitHub's `bad_refresh_token`).
+    pub dead_grant_errors: Vec<String>,
 }
 
 /// What the last response said besides its body: status, `Retry-After`, `Date`.
@@ -227,7 +234,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = self.http.execute(request).await?;
+            let response = numeric_expires_in(self.http.execute(request).await?);
             *self
                 .probe
                 .0
@@ -235,6 +242,35 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = seen(&response, self.now);
             Ok(response)
         })
+    }
+}
+
+/// A 2xx JSON token response whose `expires_in` is a string of digits (Entra
+/// ID, GitHub): rewritten with a number, which is what RFC 6749 §5.1 says and
+/// what the `oauth2` crate reads. Anything else passes unchanged.
+fn numeric_expires_in(response: HttpResponse) -> HttpResponse {
+    let quoted = |body: &[u8]| {
+        let text = std::str::from_utf8(body).ok()?;
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let seconds = value
+            .get("expires_in")?
+            .as_str()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        let mut value = value;
+        value["expires_in"] = serde_json::Value::from(seconds);
+        serde_json::to_vec(&value).ok()
+    };
+    if !response.status().is_success() {
+        return response;
+    }
+    match quoted(response.body()) {
+        Some(body) => {
+            let (parts, _) = response.into_parts();
+            http::Response::from_parts(parts, body)
+        }
+        None => response,
     }
 }
 
@@ -265,6 +301,12 @@ type OAuthClient = oauth2::Client<
 fn client(endpoint: &TokenEndpoint, redirect: Option<&Url>) -> OAuthClient {
     let mut client = oauth2::Client::new(ClientId::new(endpoint.client_id.clone()))
         .set_token_uri(TokenUrl::from_url(endpoint.url.clone()));
+    if let Some(secret) = &endpoint.client_secret {
+        // In the body: the one way both Google and GitHub accept.
+        client = client
+            .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+            .set_auth_type(AuthType::RequestBody);
+    }
     if let Some(redirect) = redirect {
         client = client.set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
     }
@@ -313,7 +355,23 @@ pub async fn refresh(
         .exchange_refresh_token(&token)
         .request_async(&adapter)
         .await;
-    finish(result, &adapter.probe, now)
+    finish(result, &adapter.probe, now).map_err(|err| match err {
+        TokenError::OAuth {
+            error,
+            description,
+            status,
+            retry_after,
+        } if endpoint.dead_grant_errors.contains(&error) => TokenError::OAuth {
+            description: Some(format!(
+                "{error}{}",
+                description.map(|d| format!(": {d}")).unwrap_or_default()
+            )),
+            error: "invalid_grant".to_owned(),
+            status,
+            retry_after,
+        },
+        other => other,
+    })
 }
 
 /// Revokes a token at an RFC 7009 endpoint, with a direct POST (the `oauth2`
@@ -420,9 +478,15 @@ pub(crate) fn finish<T: oauth2::ErrorResponseType + AsRef<str> + std::fmt::Displ
         expires_at: response
             .expires_in()
             .map(|d| now + d.min(Duration::from_secs(366 * 24 * 3600))),
-        scopes: response
-            .scopes()
-            .map(|s| s.iter().map(|s| s.to_string()).collect()),
+        // GitHub separates scopes with commas.
+        scopes: response.scopes().map(|s| {
+            s.iter()
+                .flat_map(|s| s.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
         server_date: seen.date,
     })
 }
@@ -443,6 +507,28 @@ fn salvage_refresh_token(status: Option<u16>, body: &[u8]) -> Option<SecretStrin
         .map(|t| SecretString::new(t.as_str()))
 }
 
+/// An OAuth error sent with a 2xx status and no access token (GitHub
+/// answers every token request with HTTP 200).
+fn error_with_success_status(status: Option<u16>, body: &[u8]) -> Option<(String, Option<String>)> {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: String,
+        error_description: Option<String>,
+        access_token: Option<serde::de::IgnoredAny>,
+    }
+    if !status.is_some_and(|s| (200..300).contains(&s)) {
+        return None;
+    }
+    let parsed = serde_json::from_slice::<ErrorBody>(body).ok()?;
+    if parsed.access_token.is_some() || parsed.error.trim().is_empty() {
+        return None;
+    }
+    Some((
+        protocol_text(&parsed.error, 64),
+        parsed.error_description.map(|d| protocol_text(&d, 300)),
+    ))
+}
+
 fn classify<T: oauth2::ErrorResponseType + AsRef<str> + std::fmt::Display>(
     err: oauth2::RequestTokenError<TransportError, oauth2::StandardErrorResponse<T>>,
     seen: Seen,
@@ -461,6 +547,16 @@ fn classify<T: oauth2::ErrorResponseType + AsRef<str> + std::fmt::Display>(
             retry_after,
         },
         E::Request(transport) => TokenError::Transport(transport),
+        E::Parse(_, body)
+            if let Some((error, description)) = error_with_success_status(status, &body) =>
+        {
+            TokenError::OAuth {
+                error,
+                description,
+                status,
+                retry_after,
+            }
+        }
         E::Parse(parse, body) => {
             // Never echo the body or serde's message (it may quote values).
             let path = parse.path().to_string();

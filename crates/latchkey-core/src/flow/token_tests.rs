@@ -40,6 +40,8 @@ fn endpoint() -> TokenEndpoint {
         url: Url::parse("https://id.example/token").expect("url"),
         client_id: "latchkey-desktop".into(),
         issuer: "https://id.example".into(),
+        client_secret: None,
+        dead_grant_errors: Vec::new(),
     }
 }
 
@@ -191,4 +193,83 @@ async fn server_errors_are_transient() {
     let err = exchange(&http).await.expect_err("503");
     assert_eq!(err.failure(), Failure::Transient, "{err}");
     assert!(err.to_string().contains("503"));
+}
+
+// GitHub's token endpoint (modelled from its docs; no GitHub here).
+
+#[tokio::test]
+async fn an_error_sent_with_http_200_is_an_oauth_error() {
+    let http = Canned::new(
+        200,
+        "application/json",
+        r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired.","error_uri":"https://docs.github.com"}"#,
+    );
+    let err = exchange(&http).await.expect_err("an error");
+    assert!(
+        matches!(&err, TokenError::OAuth { error, status: Some(200), .. } if error == "bad_verification_code"),
+        "{err:?}"
+    );
+    assert_eq!(err.failure(), Failure::Refused);
+}
+
+#[tokio::test]
+async fn a_providers_own_dead_grant_code_becomes_invalid_grant_on_refresh() {
+    let http = Canned::new(200, "application/json", r#"{"error":"bad_refresh_token"}"#);
+    let mut endpoint = endpoint();
+    let refresh_token = SecretString::new("RT");
+    let plain = refresh(&http, &endpoint, &refresh_token, SystemTime::now())
+        .await
+        .expect_err("error");
+    // Unknown to this endpoint: the grant is kept.
+    assert_eq!(plain.failure(), Failure::Refused);
+    endpoint.dead_grant_errors = vec!["bad_refresh_token".into()];
+    let dead = refresh(&http, &endpoint, &refresh_token, SystemTime::now())
+        .await
+        .expect_err("error");
+    assert_eq!(dead.failure(), Failure::GrantDead);
+    assert!(dead.to_string().contains("bad_refresh_token"), "{dead}");
+}
+
+#[tokio::test]
+async fn comma_separated_scopes_and_a_string_expires_in_are_read() {
+    let http = Canned::new(
+        200,
+        "application/json",
+        r#"{"access_token":"ghu_x","token_type":"bearer","scope":"repo,read:user","expires_in":"28800","refresh_token":"ghr_y","refresh_token_expires_in":"15897600"}"#,
+    );
+    let tokens = exchange(&http).await.expect("ok");
+    assert_eq!(
+        tokens.scopes.as_deref(),
+        Some(&["repo".to_owned(), "read:user".to_owned()][..])
+    );
+    let left = tokens
+        .expires_at
+        .expect("expiry")
+        .duration_since(SystemTime::now())
+        .expect("future");
+    assert!(left > Duration::from_secs(28_000), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_client_secret_travels_in_the_body_only() {
+    let http = Canned::new(
+        200,
+        "application/json",
+        r#"{"access_token":"AT","token_type":"Bearer"}"#,
+    );
+    let mut endpoint = endpoint();
+    endpoint.client_secret = Some(SecretString::new("the-client-secret"));
+    exchange_code(
+        &http,
+        &endpoint,
+        &Url::parse("http://127.0.0.1:5000/oauth/callback").expect("url"),
+        SecretString::new("code"),
+        SecretString::new("verifier"),
+        SystemTime::now(),
+    )
+    .await
+    .expect("ok");
+    let body = http.seen.lock().expect("lock")[0].clone();
+    assert!(body.contains("client_secret=the-client-secret"), "{body}");
+    assert!(body.contains("client_id=latchkey-desktop"), "{body}");
 }

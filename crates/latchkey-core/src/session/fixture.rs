@@ -20,7 +20,7 @@ pub(crate) fn metadata(iss_required: bool) -> ProviderMetadata {
         issuer: ISSUER.into(),
         authorization_endpoint: url("/auth"),
         token_endpoint: url("/token"),
-        jwks_uri: url("/jwks"),
+        jwks_uri: Some(url("/jwks")),
         userinfo_endpoint: Some(url("/me")),
         revocation_endpoint: None,
         authorization_response_iss_parameter_supported: iss_required,

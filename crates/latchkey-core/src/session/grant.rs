@@ -119,7 +119,9 @@ impl Latchkey {
             }
         }
         // Keep it for the next attempt: the provider has retired the old one.
-        writer.keep_unsaved(secret.refresh_token.clone());
+        if let Some(token) = &secret.refresh_token {
+            writer.keep_unsaved(token.clone());
+        }
         Err(last.map_or_else(
             || RefreshError::Transient {
                 reason: "keychain".into(),

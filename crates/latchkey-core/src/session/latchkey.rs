@@ -235,7 +235,7 @@ impl Latchkey {
         &self,
         id: &AccountId,
     ) -> Result<Option<SecretString>, VaultError> {
-        Ok(self.read_secret(id).await?.map(|s| s.refresh_token))
+        Ok(self.read_secret(id).await?.and_then(|s| s.refresh_token))
     }
 
     /// The refresh token the provider currently accepts for an account: one

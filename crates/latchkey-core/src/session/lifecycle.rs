@@ -59,8 +59,28 @@ impl Latchkey {
     /// when it needs sign-in or is signed out. Returns immediately if a loop
     /// already runs for this account.
     pub async fn run_account(&self, id: AccountId, backoff: Backoff) {
+        self.run_account_from(id, backoff, false).await;
+    }
+
+    /// [`Self::run_account`]; for an account another process just signed in
+    /// (`adopted`), a fresh access token in its keychain item stands in for
+    /// the first refresh: that process has just been to the provider.
+    async fn run_account_from(&self, id: AccountId, backoff: Backoff, adopted: bool) {
         if !lock(&self.coordination.running).insert(id.clone()) {
             return;
+        }
+        if adopted
+            && let Ok(Some(secret)) = self.read_secret(&id).await
+            && let Some((token, expires_at)) =
+                secret.fresh_access(self.clock.now(), Duration::from_secs(180))
+        {
+            lock(&self.access_tokens).insert(
+                id.clone(),
+                AccessToken {
+                    token,
+                    expires_at: Some(expires_at),
+                },
+            );
         }
         let _running = Running(self, id.clone());
         let waker = Arc::clone(
@@ -71,11 +91,13 @@ impl Latchkey {
         let mut attempt = 0u32;
         let mut first = true;
         loop {
-            let active = self
+            let account = self
                 .registry
                 .load()
                 .ok()
-                .and_then(|book| book.get(&id).map(|a| a.status == AccountStatus::Active));
+                .and_then(|book| book.get(&id).map(|a| (a.status, a.never_expires)));
+            let never_expires = account.is_some_and(|(_, never)| never);
+            let active = account.map(|(status, _)| status == AccountStatus::Active);
             match active {
                 Some(true) => {}
                 Some(false) => {
@@ -132,7 +154,8 @@ impl Latchkey {
                             next_refresh_at: next,
                         },
                     );
-                    Some(next)
+                    // A token that never expires is never refreshed.
+                    (!never_expires).then_some(next)
                 }
                 Err(RefreshError::Refused { reason, code }) => {
                     attempt = 0;
@@ -214,7 +237,9 @@ impl Latchkey {
             .collect();
         for id in &new {
             tracing::info!(account = %id, "account added by another process; its lifecycle starts");
-            self.start_lifecycle(id.clone());
+            let core = Arc::clone(self);
+            let id = id.clone();
+            tokio::spawn(async move { core.run_account_from(id, Backoff::default(), true).await });
         }
         new
     }

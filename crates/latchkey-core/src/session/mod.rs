@@ -4,6 +4,7 @@
 
 pub(crate) mod account_slot;
 pub mod accounts;
+mod client_secret;
 pub mod device;
 mod grant;
 pub mod latchkey;

@@ -261,7 +261,16 @@ impl Latchkey {
                         tracing::debug!(account = %id, "access token taken from the keychain's cache");
                         return Ok(access);
                     }
-                    Some(secret.refresh_token)
+                    if let Some(token) = secret.never_expiring_access() {
+                        // Nothing to refresh: the grant is this token.
+                        let access = AccessToken {
+                            token: token.clone(),
+                            expires_at: None,
+                        };
+                        lock(&self.access_tokens).insert(id.clone(), access.clone());
+                        return Ok(access);
+                    }
+                    secret.refresh_token
                 }
                 None => None,
             },
@@ -279,10 +288,19 @@ impl Latchkey {
             provider,
             metadata,
         } = self.context(account).await?;
+        let client_secret = self
+            .required_client_secret(provider.id.as_str(), provider.client_secret)
+            .await
+            .map_err(|err| RefreshError::Refused {
+                reason: err.to_string(),
+                code: "client_secret_missing",
+            })?;
         let endpoint = TokenEndpoint {
             url: metadata.token_endpoint.clone(),
             client_id: provider.client_id.clone(),
             issuer: account.issuer.clone(),
+            client_secret,
+            dead_grant_errors: provider.dead_grant_errors.clone(),
         };
         let now = self.clock.now();
         // At most PER_ISSUER_CONCURRENCY token requests in flight per issuer.
@@ -313,7 +331,7 @@ impl Latchkey {
         // Rotation: persist the new refresh token before anything uses the
         // new access token (which rides along in the same write: the cache).
         let cache = |refresh_token: &SecretString| AccountSecret {
-            refresh_token: refresh_token.clone(),
+            refresh_token: Some(refresh_token.clone()),
             access: Some((tokens.access_token.clone(), tokens.expires_at)),
         };
         let rotated = matches!(&tokens.refresh_token, Some(new) if new != &refresh_token);
@@ -324,7 +342,8 @@ impl Latchkey {
             }
             _ => refresh_token,
         };
-        if let Some(id_token) = &tokens.id_token {
+        // A provider without signing keys (no OIDC) proves nothing with an ID token.
+        if let (Some(id_token), Some(jwks_uri)) = (&tokens.id_token, &metadata.jwks_uri) {
             let expect = Expectations {
                 issuer: &account.issuer,
                 client_id: &provider.client_id,
@@ -332,14 +351,8 @@ impl Latchkey {
                 subject: Some(&account.subject),
                 now,
             };
-            if let Err(err) = verify_cached(
-                self.http.as_ref(),
-                &self.jwks,
-                &metadata.jwks_uri,
-                id_token,
-                &expect,
-            )
-            .await
+            if let Err(err) =
+                verify_cached(self.http.as_ref(), &self.jwks, jwks_uri, id_token, &expect).await
             {
                 let proven = match &err {
                     // Checked by us after the signature was verified.
@@ -348,7 +361,7 @@ impl Latchkey {
                         signed_by_provider(
                             self.http.as_ref(),
                             &self.jwks,
-                            &metadata.jwks_uri,
+                            jwks_uri,
                             id_token,
                             &provider.client_id,
                         )

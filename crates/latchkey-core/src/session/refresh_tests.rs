@@ -34,7 +34,7 @@ pub(super) fn metadata() -> ProviderMetadata {
         issuer: ISSUER.into(),
         authorization_endpoint: url("/auth"),
         token_endpoint: url("/token"),
-        jwks_uri: url("/jwks"),
+        jwks_uri: Some(url("/jwks")),
         userinfo_endpoint: None,
         revocation_endpoint: None,
         authorization_response_iss_parameter_supported: true,
@@ -90,6 +90,7 @@ pub(super) async fn setup(name: &str, http: Arc<dyn HttpClient>) -> Setup {
         issuer: ISSUER.into(),
         subject: "alice".into(),
         name: None,
+        username: None,
         email: Some("alice@example.test".into()),
         picture: None,
     };

@@ -115,6 +115,15 @@ pub enum CompleteError {
         /// The provider's display name, for the message.
         provider_name: String,
     },
+    /// The provider's settings here cannot complete the sign-in (its client
+    /// secret is not stored).
+    #[error("cannot complete the sign-in with {provider_name}: {reason}")]
+    Configuration {
+        /// The provider's display name, for the message.
+        provider_name: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Another Latchkey process kept the account busy for too long.
     #[error("the sign-in could not be saved: {reason}; nothing was stored")]
     Busy {
@@ -166,6 +175,7 @@ impl ErrorCode for CompleteError {
             Self::Token { source, .. } => source.code(),
             Self::IdToken { source, .. } => source.code(),
             Self::NoRefreshToken { .. } => "no_refresh_token",
+            Self::Configuration { .. } => "sign_in_configuration",
             Self::Busy { .. } => "lock_timeout",
             Self::Repeated => "sign_in_link_repeated",
             Self::Vault(err) => err.code(),
@@ -183,6 +193,7 @@ impl PendingAuthorization {
     async fn complete(
         self,
         code: SecretString,
+        client_secret: Option<SecretString>,
         http: &dyn HttpClient,
         clock: &dyn Clock,
     ) -> Result<Exchanged, CompleteError> {
@@ -191,6 +202,8 @@ impl PendingAuthorization {
             url: self.endpoints.token_endpoint.clone(),
             client_id: self.client_id.clone(),
             issuer: self.endpoints.issuer.clone(),
+            client_secret,
+            dead_grant_errors: Vec::new(),
         };
         let started = Instant::now();
         let tokens = exchange_code(
@@ -244,6 +257,12 @@ impl Latchkey {
                 .ok_or_else(|| AuthorizeError::UnknownProvider {
                     id: provider_id.to_owned(),
                 })?;
+        // Ask for a missing client secret now, not after the browser round trip.
+        self.required_client_secret(provider_id, provider.client_secret)
+            .await
+            .map_err(|err| AuthorizeError::Configuration {
+                reason: err.to_string(),
+            })?;
         if let RedirectKind::Loopback { ports } = &provider.redirect {
             return self
                 .begin_loopback(provider, &metadata, ports, options)
@@ -354,8 +373,15 @@ impl Latchkey {
                 });
             }
         };
+        let client_secret = self
+            .required_client_secret(&pending.provider_id, pending.endpoints.client_secret)
+            .await
+            .map_err(|err| CompleteError::Configuration {
+                provider_name: pending.provider_name.clone(),
+                reason: err.to_string(),
+            })?;
         let exchanged = pending
-            .complete(code, self.http.as_ref(), self.clock.as_ref())
+            .complete(code, client_secret, self.http.as_ref(), self.clock.as_ref())
             .await?;
         self.finish_sign_in(
             exchanged,

@@ -12,6 +12,8 @@ use crate::accounts::{Account, AccountId, new_account};
 use crate::authorize::{Endpoints, PendingHandle};
 use crate::clock::Clock;
 use crate::error::ErrorCode;
+use crate::flow::tenant_issuer::expected_issuer;
+use crate::flow::user_endpoint::identify_by_user_endpoint;
 use crate::http::HttpClient;
 use crate::id_token::{Expectations, IdTokenError, Identity, complete_from_userinfo, verify};
 use crate::secret::SecretString;
@@ -63,6 +65,9 @@ pub(crate) struct Exchanged {
     pub(crate) scopes: Vec<String>,
     pub(crate) exchange_ms: u64,
     pub(crate) id_token_ms: u64,
+    /// Whether an access token without expiry or refresh token is kept as
+    /// the grant (a non-OIDC provider's: GitHub OAuth Apps).
+    pub(crate) non_expiring_allowed: bool,
 }
 
 pub(crate) fn ms(since: Instant) -> u64 {
@@ -110,16 +115,54 @@ pub(crate) async fn identify(
         provider_name: issued.provider_name.to_owned(),
         source,
     };
-    let expectations = Expectations {
-        issuer: &issued.endpoints.issuer,
-        client_id: issued.client_id,
-        nonce: issued.nonce,
-        subject: None,
-        now: clock.now(),
-    };
-    let verified = match tokens.id_token.as_ref() {
-        None => Err(IdTokenError::Missing),
-        Some(id_token) => verify(http, &issued.endpoints.jwks_uri, id_token, &expectations).await,
+    if issued.endpoints.user_endpoint_identity {
+        // No ID token: the user endpoint names the account.
+        let endpoint = issued.endpoints.userinfo_endpoint.as_ref().ok_or_else(|| {
+            id_error(IdTokenError::UserInfo {
+                reason: "the provider has no user endpoint".into(),
+            })
+        })?;
+        let identity = identify_by_user_endpoint(
+            http,
+            endpoint,
+            &tokens.access_token,
+            &issued.endpoints.issuer,
+        )
+        .await
+        .map_err(id_error)?;
+        return Ok(Exchanged {
+            identity,
+            refresh_token: tokens.refresh_token,
+            access: AccessToken {
+                token: tokens.access_token,
+                expires_at: tokens.expires_at,
+            },
+            scopes: tokens.scopes.unwrap_or(issued.scopes),
+            exchange_ms,
+            id_token_ms: ms(started),
+            non_expiring_allowed: true,
+        });
+    }
+    let verified = match (tokens.id_token.as_ref(), &issued.endpoints.jwks_uri) {
+        (None, _) => Err(IdTokenError::Missing),
+        (Some(_), None) => Err(IdTokenError::Jwks {
+            reason: "the provider publishes no signing keys (jwks_uri)".into(),
+        }),
+        (Some(id_token), Some(jwks_uri)) => {
+            match expected_issuer(&issued.endpoints.issuer, id_token) {
+                Err(err) => Err(err),
+                Ok(issuer) => {
+                    let expectations = Expectations {
+                        issuer: &issuer,
+                        client_id: issued.client_id,
+                        nonce: issued.nonce,
+                        subject: None,
+                        now: clock.now(),
+                    };
+                    verify(http, jwks_uri, id_token, &expectations).await
+                }
+            }
+        }
     };
     let mut identity = match verified {
         Ok(identity) => identity,
@@ -164,6 +207,7 @@ pub(crate) async fn identify(
         scopes: tokens.scopes.unwrap_or(issued.scopes),
         exchange_ms,
         id_token_ms,
+        non_expiring_allowed: false,
     })
 }
 
@@ -174,7 +218,7 @@ impl Latchkey {
     async fn store_signed_in(
         &self,
         account: &Account,
-        refresh_token: &SecretString,
+        refresh_token: Option<&SecretString>,
         access: AccessToken,
     ) -> Result<(bool, Option<SecretString>, u64), (CompleteError, Kept)> {
         let lost = |err: CompleteError| (err, Kept::No);
@@ -198,7 +242,7 @@ impl Latchkey {
         let started = Instant::now();
         // The access token rides along: the CLI can use it at once.
         let secret = crate::account_secret::AccountSecret {
-            refresh_token: refresh_token.clone(),
+            refresh_token: refresh_token.cloned(),
             access: Some((access.token.clone(), access.expires_at)),
         };
         self.write_secret(&account.id, &secret)
@@ -237,36 +281,43 @@ impl Latchkey {
             handle,
             arrived,
         } = finish;
-        let refresh_token =
-            exchanged
-                .refresh_token
-                .ok_or_else(|| CompleteError::NoRefreshToken {
-                    provider_name: provider_name.clone(),
-                })?;
+        // No refresh token: an access token that never expires is the grant
+        // (a GitHub OAuth App's); one that expires cannot keep the account.
+        let never_expires = exchanged.refresh_token.is_none()
+            && exchanged.access.expires_at.is_none()
+            && exchanged.non_expiring_allowed;
+        if exchanged.refresh_token.is_none() && !never_expires {
+            return Err(CompleteError::NoRefreshToken {
+                provider_name: provider_name.clone(),
+            });
+        }
+        let refresh_token = exchanged.refresh_token;
         let exchanged_ms = (exchanged.exchange_ms, exchanged.id_token_ms);
-        let account = new_account(
+        let mut account = new_account(
             &provider_id,
             &exchanged.identity,
             exchanged.scopes,
             self.clock.now(),
         );
+        account.never_expires = never_expires;
 
         // One writer per account: a refresh of the old grant that is running
         // now finishes (and stores its rotated token) before we replace it.
         let stored = self
-            .store_signed_in(&account, &refresh_token, exchanged.access)
+            .store_signed_in(&account, refresh_token.as_ref(), exchanged.access)
             .await;
         let (existed, old_token, keychain_ms) = match stored {
             Ok(stored) => stored,
             Err((err, Kept::Yes)) => return Err(err),
             Err((err, Kept::No)) => {
                 // The provider has issued a grant we could not keep: end it there.
-                if let Some(endpoint) = &revocation_endpoint
+                if let (Some(endpoint), Some(refresh_token)) =
+                    (&revocation_endpoint, &refresh_token)
                     && let Err(revoke_err) = revoke(
                         self.http.as_ref(),
                         endpoint,
                         &client_id,
-                        &refresh_token,
+                        refresh_token,
                         "refresh_token",
                     )
                     .await
@@ -281,7 +332,7 @@ impl Latchkey {
         };
         let replaced = existed;
         let mut old_token_revoked = None;
-        if let Some(old) = old_token.filter(|old| old != &refresh_token) {
+        if let Some(old) = old_token.filter(|old| Some(old) != refresh_token.as_ref()) {
             old_token_revoked = Some(match &revocation_endpoint {
                 Some(endpoint) => match revoke(
                     self.http.as_ref(),

@@ -25,8 +25,9 @@ const VERSION: u32 = 1;
 /// An account's secrets as the keychain keeps them.
 #[derive(Debug, Clone)]
 pub(crate) struct AccountSecret {
-    /// The refresh token (the grant).
-    pub(crate) refresh_token: SecretString,
+    /// The refresh token (the grant); `None` only for a grant whose access
+    /// token never expires (a GitHub OAuth App's), which is then the grant.
+    pub(crate) refresh_token: Option<SecretString>,
     /// The latest access token and when it expires (`None`: unknown).
     pub(crate) access: Option<(SecretString, Option<SystemTime>)>,
 }
@@ -35,8 +36,26 @@ impl AccountSecret {
     /// Only a refresh token (no access token to share).
     pub(crate) fn refresh_only(refresh_token: SecretString) -> Self {
         Self {
-            refresh_token,
+            refresh_token: Some(refresh_token),
             access: None,
+        }
+    }
+
+    /// The access token of a grant without refresh token: it never expires.
+    #[cfg(test)]
+    pub(crate) fn non_expiring(access_token: SecretString) -> Self {
+        Self {
+            refresh_token: None,
+            access: Some((access_token, None)),
+        }
+    }
+
+    /// The access token that is the grant itself, for a grant without a
+    /// refresh token.
+    pub(crate) fn never_expiring_access(&self) -> Option<&SecretString> {
+        match (&self.refresh_token, &self.access) {
+            (None, Some((token, None))) => Some(token),
+            _ => None,
         }
     }
 
@@ -59,7 +78,8 @@ impl AccountSecret {
 #[derive(Serialize)]
 struct Out<'a> {
     v: u32,
-    refresh_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,7 +89,8 @@ struct Out<'a> {
 #[derive(Deserialize)]
 struct In {
     v: u32,
-    refresh_token: zeroize::Zeroizing<String>,
+    #[serde(default)]
+    refresh_token: Option<zeroize::Zeroizing<String>>,
     #[serde(default)]
     access_token: Option<zeroize::Zeroizing<String>>,
     #[serde(default)]
@@ -87,7 +108,7 @@ pub(crate) fn encode(secret: &AccountSecret) -> Result<SecretString, VaultError>
     };
     serde_json::to_string(&Out {
         v: VERSION,
-        refresh_token: secret.refresh_token.expose(),
+        refresh_token: secret.refresh_token.as_ref().map(SecretString::expose),
         access_token,
         access_expires_at,
     })
@@ -105,9 +126,19 @@ pub(crate) fn decode(raw: &SecretString, key: &str) -> Result<AccountSecret, Vau
         reason: format!("the keychain item of {key} is not in Latchkey's format"),
     };
     let item: In = serde_json::from_str(raw.expose()).map_err(|_| corrupt())?;
-    if item.v != VERSION || item.refresh_token.is_empty() {
+    if item.v != VERSION {
         return Err(corrupt());
     }
+    let refresh_token = match item.refresh_token {
+        Some(token) if !token.is_empty() => Some(SecretString::new(token.as_str())),
+        // Without a refresh token, a non-expiring access token is the grant.
+        None if item.access_expires_at.is_none()
+            && item.access_token.as_ref().is_some_and(|t| !t.is_empty()) =>
+        {
+            None
+        }
+        _ => return Err(corrupt()),
+    };
     let access = item
         .access_token
         .filter(|token| !token.is_empty())
@@ -118,7 +149,7 @@ pub(crate) fn decode(raw: &SecretString, key: &str) -> Result<AccountSecret, Vau
             (SecretString::new(token.as_str()), expires_at)
         });
     Ok(AccountSecret {
-        refresh_token: SecretString::new(item.refresh_token.as_str()),
+        refresh_token,
         access,
     })
 }
@@ -134,7 +165,10 @@ mod tests {
             encode(&AccountSecret::refresh_only(SecretString::new("RT-\"1\""))).expect("encode");
         assert_eq!(item.expose(), r#"{"v":1,"refresh_token":"RT-\"1\""}"#);
         let back = decode(&item, "k").expect("decode");
-        assert_eq!(back.refresh_token.expose(), "RT-\"1\"");
+        assert_eq!(
+            back.refresh_token.as_ref().map(SecretString::expose),
+            Some("RT-\"1\"")
+        );
         assert!(back.access.is_none());
         for bad in [
             r#"{"v":2,"refresh_token":"x"}"#,
@@ -152,7 +186,7 @@ mod tests {
     fn the_access_token_cache_rides_along_and_reads_back() {
         let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_003_600);
         let secret = AccountSecret {
-            refresh_token: SecretString::new("RT"),
+            refresh_token: Some(SecretString::new("RT")),
             access: Some((SecretString::new("AT"), Some(expires))),
         };
         let item = encode(&secret).expect("encode");
@@ -174,7 +208,7 @@ mod tests {
         );
         // A token without a known expiry is never taken from the cache.
         let unknown = AccountSecret {
-            refresh_token: SecretString::new("RT"),
+            refresh_token: Some(SecretString::new("RT")),
             access: Some((SecretString::new("AT"), None)),
         };
         let back = decode(&encode(&unknown).expect("encode"), "k").expect("decode");
@@ -193,11 +227,38 @@ mod tests {
             refresh_token: String,
         }
         let item = encode(&AccountSecret {
-            refresh_token: SecretString::new("RT"),
+            refresh_token: Some(SecretString::new("RT")),
             access: Some((SecretString::new("AT"), None)),
         })
         .expect("encode");
         let old: OldReader = serde_json::from_str(item.expose()).expect("older reader");
         assert_eq!((old.v, old.refresh_token.as_str()), (1, "RT"));
+    }
+
+    #[test]
+    fn a_non_expiring_access_token_is_a_grant_of_its_own() {
+        let item =
+            encode(&AccountSecret::non_expiring(SecretString::new("gho_AT"))).expect("encode");
+        assert_eq!(item.expose(), r#"{"v":1,"access_token":"gho_AT"}"#);
+        let back = decode(&item, "k").expect("decode");
+        assert_eq!(
+            back.never_expiring_access().map(SecretString::expose),
+            Some("gho_AT")
+        );
+        // No refresh token and an access token that expires: nothing to keep an account with.
+        for bad in [
+            r#"{"v":1,"access_token":"AT","access_expires_at":1800003600}"#,
+            r#"{"v":1}"#,
+            r#"{"v":1,"access_token":""}"#,
+        ] {
+            assert!(decode(&SecretString::new(bad), "k").is_err(), "{bad}");
+        }
+        // A refresh grant's access token is never taken for a non-expiring one.
+        let refresh = decode(
+            &SecretString::new(r#"{"v":1,"refresh_token":"RT","access_token":"AT"}"#),
+            "k",
+        )
+        .expect("decode");
+        assert!(refresh.never_expiring_access().is_none());
     }
 }

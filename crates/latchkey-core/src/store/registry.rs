@@ -75,6 +75,13 @@ pub struct Account {
     pub subject: String,
     /// Display name.
     pub name: Option<String>,
+    /// User name (`preferred_username`, GitHub's `login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The grant is an access token that never expires (no refresh token):
+    /// nothing is ever refreshed for this account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_expires: bool,
     /// Email.
     pub email: Option<String>,
     /// Picture URL.
@@ -94,6 +101,21 @@ pub struct Account {
 }
 
 impl Account {
+    /// What the provider calls the account's person: their name, user name
+    /// or email, else "<provider> account <subject>" (never the internal
+    /// account id). The person's own label is shown beside it.
+    pub fn title(&self, provider_name: &str) -> String {
+        [&self.name, &self.username, &self.email]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+            .map_or_else(
+                || format!("{provider_name} account {}", self.subject),
+                str::to_owned,
+            )
+    }
+
     /// Creation time.
     pub fn created(&self) -> SystemTime {
         from_unix_seconds(self.created_at)
@@ -442,6 +464,8 @@ pub fn new_account(
         issuer: identity.issuer.clone(),
         subject: identity.subject.clone(),
         name: identity.name.clone(),
+        username: identity.username.clone(),
+        never_expires: false,
         email: identity.email.clone(),
         picture: identity.picture.clone(),
         label: None,

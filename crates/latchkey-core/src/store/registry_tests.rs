@@ -13,6 +13,7 @@ fn identity(sub: &str) -> Identity {
         issuer: "https://id.example".into(),
         subject: sub.into(),
         name: Some("Alice".into()),
+        username: None,
         email: Some("alice@example.test".into()),
         picture: None,
     }

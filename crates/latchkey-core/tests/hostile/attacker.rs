@@ -281,6 +281,7 @@ impl Fixture {
             issuer: ISSUER.into(),
             subject: "bystander".into(),
             name: Some("By Stander".into()),
+            username: None,
             email: Some("by@example.test".into()),
             picture: None,
         };
