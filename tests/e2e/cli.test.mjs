@@ -4,13 +4,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Desktop, APP_ID } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
 import { CLI_BINARY } from './lib/paths.mjs';
 import { seedAccounts } from './lib/seed.mjs';
-import { startGitServer } from './lib/git-server.mjs';
 import { refreshTokenOf } from './lib/ui.mjs';
 
 let idp;
@@ -224,52 +223,6 @@ test('git credential fill gets the mapped account\'s token from the helper; unma
   const stillThere = await latchkey(['token', accounts[1].id]);
   assert.equal(stillThere.code, 0, 'erase signed nobody out');
   tokensSeen.add(stillThere.stdout.trim());
-});
-
-test('git clone over smart HTTP: the server takes the helper\'s token as the Basic password', async () => {
-  const root = join(desktop.root, 'git-server');
-  mkdirSync(root, { recursive: true });
-  const plain = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
-  const must = async (args) => {
-    const r = await run('git', args, { env: plain });
-    assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
-  };
-  const work = join(root, 'work');
-  await must(['init', '-q', '-b', 'main', work]);
-  writeFileSync(join(work, 'README'), 'served by git http-backend\n');
-  await must(['-C', work, 'add', 'README']);
-  await must(['-C', work, '-c', 'user.name=Test', '-c', 'user.email=test@example.test', 'commit', '-q', '-m', 'first']);
-  await must(['clone', '-q', '--bare', work, join(root, 'repo.git')]);
-  const server = await startGitServer({
-    root,
-    authorize: async (username, password) => {
-      const { status, sub } = await userinfo(password);
-      return username === 'oauth2' && status === 200 ? sub : null;
-    },
-  });
-  try {
-    // The URL form of configure: protocol http (a loopback test server) and host:port.
-    const configured = await latchkey(['git-credential', 'configure', server.url, accounts[1].email]);
-    assert.equal(configured.code, 0, configured.stderr);
-    const dest = join(root, 'clone');
-    const clone = await run('git', ['-c', 'credential.helper=', '-c', `credential.helper=!${CLI_BINARY} git-credential`,
-      'clone', '-q', `${server.url}/repo.git`, dest], {
-      env: {
-        ...plain,
-        // A stalled transfer fails within seconds instead of hanging the suite; the
-        // trace (Authorization redacted by git) says where.
-        GIT_HTTP_LOW_SPEED_LIMIT: '1', GIT_HTTP_LOW_SPEED_TIME: '15',
-        GIT_TRACE_CURL: join(desktop.resultsDir, 'git-clone-curl.trace'), GIT_TRACE_CURL_NO_DATA: '1',
-      },
-    });
-    assert.deepEqual(server.errors, []);
-    assert.equal(clone.code, 0, clone.stderr);
-    assert.equal(readFileSync(join(dest, 'README'), 'utf8'), 'served by git http-backend\n');
-    assert.ok(server.users.length >= 1 && server.users.every((u) => u === accounts[1].login), `${server.users}`);
-    assert.equal(server.refused(), 0, 'the first token offered was accepted');
-  } finally {
-    await server.stop();
-  }
 });
 
 test('a revoked grant: token exits 3 naming sign-in, git stops without a prompt, status exits 3', async () => {
