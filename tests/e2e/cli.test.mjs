@@ -78,6 +78,15 @@ async function userinfo(token, attempt = 1) {
   }
 }
 
+/**
+ * Leaves only the refresh token in an account's keychain item (no cached access token), as an
+ * item written before the cache existed: the next `token` refreshes (a token refreshed less than
+ * 30 s ago would otherwise be shared with a --min-valid beyond the tokens' lifetime).
+ */
+function dropCachedToken(id) {
+  desktop.storeKeychainItem(id, `lk1:1:${JSON.stringify({ v: 1, refresh_token: refreshTokenOf(desktop, id) })}`);
+}
+
 const refreshGrants = () => idp.grants().filter((g) => g === 'refresh_token').length;
 const invalidGrants = () => idp.grantErrors().filter((e) => e.includes('invalid_grant')).length;
 
@@ -228,6 +237,7 @@ test('git credential fill gets the mapped account\'s token from the helper; unma
 test('a revoked grant: token exits 3 naming sign-in, git stops without a prompt, status exits 3', async () => {
   const victim = accounts[2];
   await idp.revoke(refreshTokenOf(desktop, victim.id));
+  dropCachedToken(victim.id);
   const r = await latchkey(['token', victim.email, '--min-valid', '2h']);
   assert.equal(r.code, 3, r.stderr);
   assert.equal(r.stdout, '');
@@ -254,6 +264,7 @@ test('a revoked grant: token exits 3 naming sign-in, git stops without a prompt,
 
 test('the IdP unreachable or answering a non-OAuth page: token exits 4 and the refresh token is kept', async () => {
   const account = accounts[0];
+  dropCachedToken(account.id);
   const before = refreshTokenOf(desktop, account.id);
   idp.down();
   try {
@@ -311,15 +322,20 @@ test('the access-token cache in the keychain item: a second token run makes no t
   assert.equal((await userinfo(second.stdout.trim())).status, 200);
 });
 
-test('20 parallel token processes refresh one at a time: no invalid_grant, the refresh token still works', async () => {
+test('20 parallel token processes asking for longer than tokens live share one refresh: no invalid_grant, the refresh token still works', async () => {
   const account = accounts[0];
+  dropCachedToken(account.id);
   const invalidBefore = invalidGrants();
   const grantsBefore = refreshGrants();
-  // --min-valid longer than the IdP's 1 h tokens: no cached token will do, every process refreshes.
+  // --min-valid longer than the IdP's 1 h tokens: no cached token meets it, and no refresh
+  // can either: the first process to hold the account's lock refreshes, the others take its token.
   const runs = await Promise.all(Array.from({ length: 20 }, () => latchkey(['token', account.email, '--min-valid', '2h'])));
   for (const r of runs) assert.equal(r.code, 0, r.stderr);
-  assert.equal(refreshGrants() - grantsBefore, 20, 'twenty rotations, one after another');
+  const served = refreshGrants() - grantsBefore;
+  console.log(`# refresh grants for 20 parallel latchkey token --min-valid 2h: ${served}`);
+  assert.equal(served, 1, 'one rotation for 20 processes');
   for (const r of runs) tokensSeen.add(r.stdout.trim());
+  assert.equal(new Set(runs.map((r) => r.stdout)).size, 1, 'every process printed the same token');
   assert.equal(invalidGrants(), invalidBefore, 'no refresh token was presented twice');
   const stored = refreshTokenOf(desktop, account.id);
   assert.equal((await idp.refreshTokenState(stored)).active, true);
@@ -349,7 +365,7 @@ test('default and sign-out change the accounts as the app would', async () => {
 
 test('no token in any log line, and none in any file of the desktop', () => {
   const secrets = [...tokensSeen, ...accounts.map((a) => a.refreshToken)].filter(Boolean);
-  assert.ok(tokensSeen.size > 20);
+  assert.ok(tokensSeen.size > 3, `${tokensSeen.size} tokens to look for`);
   for (const stderr of stderrs) {
     for (const s of secrets) assert.ok(!stderr.includes(s), 'a token reached stderr');
   }

@@ -10,10 +10,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startCli } from './lib/cli.mjs';
 import { Desktop, APP_ID } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
-import { CLI_BINARY, STANDIN } from './lib/paths.mjs';
+import { STANDIN } from './lib/paths.mjs';
 
 let idp;
 let desktop;
@@ -41,35 +41,17 @@ after(async () => {
 
 const fileVault = (passphrase = passphraseFile) => ({ LATCHKEY_VAULT: 'file', LATCHKEY_VAULT_PASSPHRASE_FILE: passphrase });
 
-/** Starts `latchkey ARGS`: { prompt (the first stdout line, as JSON), done ({ code, stdout, stderr }) }. */
+/** Starts `latchkey ARGS` with `env` on top: { prompt (the first stdout line, as JSON), done ({ code, stdout, stderr }) }. */
 function start(args, env = {}) {
-  const child = spawn(CLI_BINARY, args, { env: { ...desktop.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const lines = createInterface({ input: child.stdout });
-  const prompt = new Promise((resolve, reject) => {
-    lines.once('line', (line) => {
-      try {
-        resolve(JSON.parse(line));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    child.once('exit', () => reject(new Error(`latchkey exited before printing the prompt: ${stderr}`)));
-  });
-  prompt.catch(() => {});
-  lines.on('line', (line) => { stdout += `${line}\n`; });
-  const done = new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
+  return startCli(desktop, args, {
+    // The desktop's log level, not startCli's debug: what a person running it sees.
+    env: { LATCHKEY_LOG: desktop.env.LATCHKEY_LOG, ...env },
+    timeoutMs: 90_000,
+    onClose: (_, { code, stdout, stderr }) => {
       const shown = args.includes('token') ? '<token>\n' : stdout;
       transcript.push(`$ ${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}latchkey ${args.join(' ')}\n${shown}[stderr]\n${stderr}[exit ${code}]\n`);
-      resolve({ code, stdout, stderr });
-    });
+    },
   });
-  return { prompt, done };
 }
 
 const latchkey = (args, env) => start(args, env).done;

@@ -5,6 +5,7 @@
 pub(crate) mod account_slot;
 pub mod accounts;
 pub mod device;
+pub mod follow;
 mod grant;
 pub mod latchkey;
 pub mod lifecycle;
