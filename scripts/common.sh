@@ -14,7 +14,7 @@ BUILD_PACKAGES=(libwebkit2gtk-4.1-dev build-essential libssl-dev libayatana-appi
   librsvg2-dev libxdo-dev pkg-config libdbus-1-dev curl)
 RUN_PACKAGES=(xvfb xdotool imagemagick dbus dbus-x11 xdg-utils desktop-file-utils libglib2.0-bin
   gnome-keyring libsecret-tools)
-TEST_PACKAGES=(webkit2gtk-driver chromium procps faketime)
+TEST_PACKAGES=(webkit2gtk-driver chromium procps faketime git openssl)
 
 # shellcheck source=lib/idp.sh
 source "$ROOT/scripts/lib/idp.sh"
@@ -71,6 +71,15 @@ npm_ci() {
     log "npm ci (tests/idp)"
     (cd "$dir" && npm ci --no-audit --no-fund)
   fi
+}
+
+# kubectl for tests/e2e/kubectl.test.mjs: any kubectl already on PATH (a newer one
+# speaks client.authentication.k8s.io/v1), else Debian's `kubernetes-client`
+# (kubectl 1.20: exec plugins with v1beta1; the test asks each kubectl for its
+# version and writes the kubeconfig to match). Not in TEST_PACKAGES: it would
+# conflict with a `kubectl` package from another repository.
+need_kubectl() {
+  command -v kubectl >/dev/null || apt_install kubernetes-client
 }
 
 need_tauri_driver() {

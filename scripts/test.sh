@@ -13,6 +13,7 @@ cd "$ROOT"
 apt_install "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 need_rust
 npm_ci
+need_kubectl
 need_tauri_driver
 
 export LATCHKEY_RESULTS_DIR="${LATCHKEY_RESULTS_DIR:-$ROOT/tests/results}"

@@ -4,13 +4,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Desktop, APP_ID } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
 import { CLI_BINARY } from './lib/paths.mjs';
 import { seedAccounts } from './lib/seed.mjs';
-import { startGitServer } from './lib/git-server.mjs';
 import { refreshTokenOf } from './lib/ui.mjs';
 
 let idp;
@@ -77,6 +76,15 @@ async function userinfo(token, attempt = 1) {
     if (attempt > 1) throw err;
     return userinfo(token, attempt + 1);
   }
+}
+
+/**
+ * Leaves only the refresh token in an account's keychain item (no cached access token), as an
+ * item written before the cache existed: the next `token` refreshes (a token refreshed less than
+ * 30 s ago would otherwise be shared with a --min-valid beyond the tokens' lifetime).
+ */
+function dropCachedToken(id) {
+  desktop.storeKeychainItem(id, `lk1:1:${JSON.stringify({ v: 1, refresh_token: refreshTokenOf(desktop, id) })}`);
 }
 
 const refreshGrants = () => idp.grants().filter((g) => g === 'refresh_token').length;
@@ -226,55 +234,10 @@ test('git credential fill gets the mapped account\'s token from the helper; unma
   tokensSeen.add(stillThere.stdout.trim());
 });
 
-test('git clone over smart HTTP: the server takes the helper\'s token as the Basic password', async () => {
-  const root = join(desktop.root, 'git-server');
-  mkdirSync(root, { recursive: true });
-  const plain = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
-  const must = async (args) => {
-    const r = await run('git', args, { env: plain });
-    assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
-  };
-  const work = join(root, 'work');
-  await must(['init', '-q', '-b', 'main', work]);
-  writeFileSync(join(work, 'README'), 'served by git http-backend\n');
-  await must(['-C', work, 'add', 'README']);
-  await must(['-C', work, '-c', 'user.name=Test', '-c', 'user.email=test@example.test', 'commit', '-q', '-m', 'first']);
-  await must(['clone', '-q', '--bare', work, join(root, 'repo.git')]);
-  const server = await startGitServer({
-    root,
-    authorize: async (username, password) => {
-      const { status, sub } = await userinfo(password);
-      return username === 'oauth2' && status === 200 ? sub : null;
-    },
-  });
-  try {
-    // The URL form of configure: protocol http (a loopback test server) and host:port.
-    const configured = await latchkey(['git-credential', 'configure', server.url, accounts[1].email]);
-    assert.equal(configured.code, 0, configured.stderr);
-    const dest = join(root, 'clone');
-    const clone = await run('git', ['-c', 'credential.helper=', '-c', `credential.helper=!${CLI_BINARY} git-credential`,
-      'clone', '-q', `${server.url}/repo.git`, dest], {
-      env: {
-        ...plain,
-        // A stalled transfer fails within seconds instead of hanging the suite; the
-        // trace (Authorization redacted by git) says where.
-        GIT_HTTP_LOW_SPEED_LIMIT: '1', GIT_HTTP_LOW_SPEED_TIME: '15',
-        GIT_TRACE_CURL: join(desktop.resultsDir, 'git-clone-curl.trace'), GIT_TRACE_CURL_NO_DATA: '1',
-      },
-    });
-    assert.deepEqual(server.errors, []);
-    assert.equal(clone.code, 0, clone.stderr);
-    assert.equal(readFileSync(join(dest, 'README'), 'utf8'), 'served by git http-backend\n');
-    assert.ok(server.users.length >= 1 && server.users.every((u) => u === accounts[1].login), `${server.users}`);
-    assert.equal(server.refused(), 0, 'the first token offered was accepted');
-  } finally {
-    await server.stop();
-  }
-});
-
 test('a revoked grant: token exits 3 naming sign-in, git stops without a prompt, status exits 3', async () => {
   const victim = accounts[2];
   await idp.revoke(refreshTokenOf(desktop, victim.id));
+  dropCachedToken(victim.id);
   const r = await latchkey(['token', victim.email, '--min-valid', '2h']);
   assert.equal(r.code, 3, r.stderr);
   assert.equal(r.stdout, '');
@@ -301,6 +264,7 @@ test('a revoked grant: token exits 3 naming sign-in, git stops without a prompt,
 
 test('the IdP unreachable or answering a non-OAuth page: token exits 4 and the refresh token is kept', async () => {
   const account = accounts[0];
+  dropCachedToken(account.id);
   const before = refreshTokenOf(desktop, account.id);
   idp.down();
   try {
@@ -358,15 +322,20 @@ test('the access-token cache in the keychain item: a second token run makes no t
   assert.equal((await userinfo(second.stdout.trim())).status, 200);
 });
 
-test('20 parallel token processes refresh one at a time: no invalid_grant, the refresh token still works', async () => {
+test('20 parallel token processes asking for longer than tokens live share one refresh: no invalid_grant, the refresh token still works', async () => {
   const account = accounts[0];
+  dropCachedToken(account.id);
   const invalidBefore = invalidGrants();
   const grantsBefore = refreshGrants();
-  // --min-valid longer than the IdP's 1 h tokens: no cached token will do, every process refreshes.
+  // --min-valid longer than the IdP's 1 h tokens: no cached token meets it, and no refresh
+  // can either: the first process to hold the account's lock refreshes, the others take its token.
   const runs = await Promise.all(Array.from({ length: 20 }, () => latchkey(['token', account.email, '--min-valid', '2h'])));
   for (const r of runs) assert.equal(r.code, 0, r.stderr);
-  assert.equal(refreshGrants() - grantsBefore, 20, 'twenty rotations, one after another');
+  const served = refreshGrants() - grantsBefore;
+  console.log(`# refresh grants for 20 parallel latchkey token --min-valid 2h: ${served}`);
+  assert.equal(served, 1, 'one rotation for 20 processes');
   for (const r of runs) tokensSeen.add(r.stdout.trim());
+  assert.equal(new Set(runs.map((r) => r.stdout)).size, 1, 'every process printed the same token');
   assert.equal(invalidGrants(), invalidBefore, 'no refresh token was presented twice');
   const stored = refreshTokenOf(desktop, account.id);
   assert.equal((await idp.refreshTokenState(stored)).active, true);
@@ -396,7 +365,7 @@ test('default and sign-out change the accounts as the app would', async () => {
 
 test('no token in any log line, and none in any file of the desktop', () => {
   const secrets = [...tokensSeen, ...accounts.map((a) => a.refreshToken)].filter(Boolean);
-  assert.ok(tokensSeen.size > 20);
+  assert.ok(tokensSeen.size > 3, `${tokensSeen.size} tokens to look for`);
   for (const stderr of stderrs) {
     for (const s of secrets) assert.ok(!stderr.includes(s), 'a token reached stderr');
   }

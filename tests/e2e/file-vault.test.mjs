@@ -10,10 +10,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startCli } from './lib/cli.mjs';
 import { Desktop, APP_ID } from './lib/desktop.mjs';
 import { startIdp, providerToml } from './lib/idp.mjs';
-import { CLI_BINARY, STANDIN } from './lib/paths.mjs';
+import { STANDIN } from './lib/paths.mjs';
 
 let idp;
 let desktop;
@@ -41,35 +41,17 @@ after(async () => {
 
 const fileVault = (passphrase = passphraseFile) => ({ LATCHKEY_VAULT: 'file', LATCHKEY_VAULT_PASSPHRASE_FILE: passphrase });
 
-/** Starts `latchkey ARGS`: { prompt (the first stdout line, as JSON), done ({ code, stdout, stderr }) }. */
+/** Starts `latchkey ARGS` with `env` on top: { prompt (the first stdout line, as JSON), done ({ code, stdout, stderr }) }. */
 function start(args, env = {}) {
-  const child = spawn(CLI_BINARY, args, { env: { ...desktop.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const lines = createInterface({ input: child.stdout });
-  const prompt = new Promise((resolve, reject) => {
-    lines.once('line', (line) => {
-      try {
-        resolve(JSON.parse(line));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    child.once('exit', () => reject(new Error(`latchkey exited before printing the prompt: ${stderr}`)));
-  });
-  prompt.catch(() => {});
-  lines.on('line', (line) => { stdout += `${line}\n`; });
-  const done = new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
+  return startCli(desktop, args, {
+    // The desktop's log level, not startCli's debug: what a person running it sees.
+    env: { LATCHKEY_LOG: desktop.env.LATCHKEY_LOG, ...env },
+    timeoutMs: 90_000,
+    onClose: (_, { code, stdout, stderr }) => {
       const shown = args.includes('token') ? '<token>\n' : stdout;
       transcript.push(`$ ${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}latchkey ${args.join(' ')}\n${shown}[stderr]\n${stderr}[exit ${code}]\n`);
-      resolve({ code, stdout, stderr });
-    });
+    },
   });
-  return { prompt, done };
 }
 
 const latchkey = (args, env) => start(args, env).done;
@@ -110,8 +92,9 @@ test('LATCHKEY_VAULT=file: sign-in --device stores the account in vault.bin; tok
   const cached = await latchkey(['token', 'gina@example.test'], fileVault());
   assert.equal(cached.code, 0, cached.stderr);
   assert.deepEqual(await userinfo(cached.stdout.trim()), { status: 200, sub: 'gina' });
-  // Longer than the IdP's 1 h tokens: a refresh, whose rotated refresh token
-  // goes back into the vault; then the same again, with the flag instead.
+  // Longer than the IdP's 1 h tokens: the sign-in's token (obtained less than
+  // 30 s ago) is as fresh as a refresh would make it, and is shared; then the
+  // same again, with the flag instead.
   const refreshed = await latchkey(['token', 'gina@example.test', '--min-valid', '2h'], fileVault());
   assert.equal(refreshed.code, 0, refreshed.stderr);
   const byFlag = await latchkey(['--vault', 'file', 'token', '--min-valid', '2h'], { LATCHKEY_VAULT_PASSPHRASE_FILE: passphraseFile });
@@ -163,7 +146,7 @@ test('vault.bin holds neither a refresh token nor an access token in plaintext',
       for (const k of ['access_token', 'refresh_token']) if (body[k]) tokens.add(body[k]);
     } catch { /* not a JSON token response */ }
   }
-  assert.ok(tokens.size >= 4, `${tokens.size} tokens issued (sign-in and refreshes)`);
+  assert.ok(tokens.size >= 2, `${tokens.size} tokens issued (sign-in and any refresh)`);
   const bytes = readFileSync(vaultFile);
   for (const token of tokens) {
     assert.equal(bytes.includes(Buffer.from(token)), false, 'a token is in vault.bin in plaintext');

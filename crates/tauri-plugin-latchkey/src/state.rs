@@ -68,8 +68,10 @@ impl Plugin {
 
     /// Follows the accounts file for the life of the app (a stat every
     /// [`ACCOUNTS_FILE_POLL`]): when another process changed it — the
-    /// `latchkey` CLI signed an account in or out, made another the default —
-    /// new accounts get their lifecycle and the feed says `changed`.
+    /// `latchkey` CLI signed an account in or out, made another the default,
+    /// refreshed an account — new accounts get their lifecycle, tokens other
+    /// processes refreshed are taken (one keychain read per such account,
+    /// none while the file is unchanged) and the feed says `changed`.
     async fn watch_accounts_file(&self) {
         let path = self.core.registry().path().to_path_buf();
         let stamp = |path: &std::path::Path| {
@@ -86,7 +88,12 @@ impl Plugin {
             }
             last = now;
             let adopted = self.core.adopt_new_accounts();
-            tracing::debug!(adopted = adopted.len(), "the accounts file changed");
+            let followed = self.core.follow_refreshes().await;
+            tracing::debug!(
+                adopted = adopted.len(),
+                followed = followed.len(),
+                "the accounts file changed"
+            );
             self.notify(ChangeEvent::Changed { account: None });
         }
     }

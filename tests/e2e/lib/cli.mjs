@@ -6,13 +6,14 @@ import { CLI_BINARY } from './paths.mjs';
 
 /**
  * Starts `latchkey ARGS` in `desktop`'s environment (debug logs on: hygiene
- * checks read them). Returns { prompt, done, child, stderr() }:
+ * checks read them) with `env` on top (it may set LATCHKEY_LOG too). Returns
+ * { prompt, done, child, stderr() }:
  * `prompt` resolves to the first stdout line, parsed as JSON; `done` to
  * { code, signal, stdout, stderr } once it has exited; `stderr()` is what it
  * wrote there so far. `onClose(args, result)` sees every finished run.
  */
-export function startCli(desktop, args, { onClose = () => {}, timeoutMs = 120_000 } = {}) {
-  const child = spawn(CLI_BINARY, args, { env: { ...desktop.env, LATCHKEY_LOG: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(desktop, args, { env = {}, onClose = () => {}, timeoutMs = 120_000 } = {}) {
+  const child = spawn(CLI_BINARY, args, { env: { ...desktop.env, LATCHKEY_LOG: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });

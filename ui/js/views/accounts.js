@@ -93,7 +93,11 @@ function createCard() {
 function updateCard(card, a, lastAdded) {
   const who = accountTitle(a);
   setClass(card, `account${lastAdded === a.id ? ' highlight' : ''}`);
-  setData(card, { id: a.id, status: a.status, provider: a.providerId, default: String(a.isDefault) });
+  setData(card, {
+    id: a.id, status: a.status, provider: a.providerId, default: String(a.isDefault),
+    // The expiry the countdown shows (ms), for the exact value.
+    expiresAt: a.status === 'ready' && a.accessExpiresAtMs ? String(a.accessExpiresAtMs) : '',
+  });
   setAttr(card, 'aria-label', `${who}${a.isDefault ? ', default account' : ''}`);
   updateAvatar(card, a);
   setText(card.querySelector('.who'), who);

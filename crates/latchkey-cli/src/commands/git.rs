@@ -14,7 +14,9 @@
 //!   reason on stderr and a non-zero exit.
 //! - `store`, `erase`: the input is read and ignored. The token belongs to
 //!   Latchkey, which refreshes it; a copy kept by git would go stale, and
-//!   git erasing after a refused request must not sign anyone out.
+//!   git erasing after a refused request must not sign anyone out. git
+//!   erases after the host refused a credential: for a mapped host, `erase`
+//!   says on stderr which account's token was refused and how to map another.
 //! - any other operation is ignored, as gitcredentials(7) asks.
 
 use std::time::Duration;
@@ -182,6 +184,31 @@ fn ignore(input: impl std::io::Read) -> Exit {
     Exit::Ok
 }
 
+/// What `erase` says when the host that refused a credential is mapped: git
+/// erases after a refused request, and its own "Authentication failed" does
+/// not say which account's token that was.
+pub fn refused_hint(mappings: &[GitMapping], request: &Request) -> Option<String> {
+    let m = find(mappings, request)?;
+    Some(format!(
+        "latchkey: {}://{} refused the token of {} (the account mapped to it). \
+         If this repository needs another account: latchkey git-credential configure {} ACCOUNT. \
+         Nothing was erased; the account stays signed in.",
+        m.protocol, m.host, m.account, m.host
+    ))
+}
+
+/// `erase`: nothing is erased; a mapped host gets [`refused_hint`] on stderr.
+fn erase() -> Exit {
+    let request = parse_request(&Zeroizing::new(read_stdin()));
+    // A mapping file that cannot be read now was readable for `get`: no hint then.
+    if let Ok(mappings) = git_config::load_mappings()
+        && let Some(hint) = refused_hint(&mappings, &request)
+    {
+        output::stderr(&hint);
+    }
+    Exit::Ok
+}
+
 fn get(min_valid: Duration) -> Result<Exit, CliError> {
     let request = parse_request(&read_stdin());
     let mappings = git_config::load_mappings()?;
@@ -266,7 +293,8 @@ fn configure(
 pub fn run(args: GitArgs) -> Result<Exit, CliError> {
     match args.op {
         GitOp::Get { min_valid } => get(min_valid),
-        GitOp::Store | GitOp::Erase | GitOp::Other(_) => Ok(ignore(std::io::stdin().lock())),
+        GitOp::Erase => Ok(erase()),
+        GitOp::Store | GitOp::Other(_) => Ok(ignore(std::io::stdin().lock())),
         GitOp::Configure {
             host,
             account,

@@ -138,3 +138,22 @@ fn store_erase_and_unknown_operations_are_ignored() {
     assert_eq!(ignore(&mut input), Exit::Ok);
     assert_eq!(input.position(), 45, "the whole input is read");
 }
+
+#[test]
+fn a_refused_mapped_host_names_the_account_and_the_fix() {
+    let mappings = [mapping("git.example.test", "work:alice", None)];
+    let hint = refused_hint(
+        &mappings,
+        &request("protocol=https\nhost=git.example.test\nusername=oauth2\npassword=tok-1\n\n"),
+    )
+    .expect("mapped");
+    assert!(hint.contains("https://git.example.test refused the token of work:alice"));
+    assert!(hint.contains("latchkey git-credential configure git.example.test ACCOUNT"));
+    assert!(!hint.contains("tok-1"), "never the password");
+    let other = request("protocol=https\nhost=elsewhere.example.test\npassword=p\n\n");
+    assert_eq!(
+        refused_hint(&mappings, &other),
+        None,
+        "not ours: nothing said"
+    );
+}

@@ -134,7 +134,10 @@ impl Latchkey {
                     let newer = (!first)
                         .then(|| self.access_token(&id).and_then(|t| t.expires_at))
                         .flatten()
-                        .map(|mine| mine.duration_since(now).unwrap_or_default() + NEWER_BY);
+                        .map(|mine| crate::session::refresh::Wanted {
+                            min_validity: mine.duration_since(now).unwrap_or_default() + NEWER_BY,
+                            share_recent: false,
+                        });
                     let result = self.refresh_shared(&id, None, newer).await;
                     self.flush_refresh_times().await;
                     result
@@ -198,12 +201,26 @@ impl Latchkey {
             };
             // On the injected clock: wall-clock time, so a suspended laptop
             // refreshes soon after it wakes (and tests drive it exactly).
-            match wake_at {
-                Some(wake_at) => tokio::select! {
-                    () = self.clock.sleep_until(wake_at) => {}
-                    () = waker.notified() => { attempt = attempt.saturating_sub(1); }
-                },
-                None => waker.notified().await,
+            let mut wake_at = wake_at;
+            loop {
+                match wake_at {
+                    Some(at) => tokio::select! {
+                        () = self.clock.sleep_until(at) => {}
+                        () = waker.notified() => { attempt = attempt.saturating_sub(1); break; }
+                    },
+                    None => {
+                        waker.notified().await;
+                        break;
+                    }
+                }
+                // A token another process refreshed, taken meanwhile
+                // (`follow_refreshes`), moved the next refresh later.
+                match self.live_status(&id) {
+                    Some(LiveStatus::Ready {
+                        next_refresh_at, ..
+                    }) if next_refresh_at > self.clock.now() => wake_at = Some(next_refresh_at),
+                    _ => break,
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ pub(crate) mod account_slot;
 pub mod accounts;
 mod client_secret;
 pub mod device;
+pub mod follow;
 mod grant;
 pub mod latchkey;
 pub mod lifecycle;

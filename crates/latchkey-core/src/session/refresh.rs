@@ -46,6 +46,21 @@ use crate::token::{TokenEndpoint, TokenError, refresh};
 /// How many refreshes run at once against one issuer.
 pub const PER_ISSUER_CONCURRENCY: usize = 8;
 
+/// A cached access token obtained at most this long ago is as fresh as a
+/// refresh would make it, for a caller that asks for at least as long as the
+/// provider's tokens live (see `AccountSecret::as_fresh_as_a_refresh`).
+pub const JUST_REFRESHED: Duration = Duration::from_secs(30);
+
+/// What a caller that may take the keychain's cached access token wants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wanted {
+    /// The token must stay valid this long.
+    pub(crate) min_validity: Duration,
+    /// Whether a token obtained within [`JUST_REFRESHED`] will do when no
+    /// refresh could meet `min_validity` either.
+    pub(crate) share_recent: bool,
+}
+
 // Where these lived before the session layer was split; the app uses these paths.
 pub use crate::session::refresh_error::RefreshError;
 pub use crate::session::schedule::{
@@ -111,7 +126,11 @@ impl Latchkey {
         {
             return Ok(token);
         }
-        let result = self.refresh_shared(id, None, Some(min_validity)).await;
+        let wanted = Wanted {
+            min_validity,
+            share_recent: true,
+        };
+        let result = self.refresh_shared(id, None, Some(wanted)).await;
         self.flush_refresh_times().await;
         result
     }
@@ -136,7 +155,7 @@ impl Latchkey {
         &self,
         id: &AccountId,
         known: Option<Account>,
-        cached: Option<Duration>,
+        cached: Option<Wanted>,
     ) -> Result<AccessToken, RefreshError> {
         let slot = self.slot(id);
         let generation = slot.generation();
@@ -217,7 +236,7 @@ impl Latchkey {
         writer: &AccountWriter,
         id: &AccountId,
         known: Option<Account>,
-        cached: Option<Duration>,
+        cached: Option<Wanted>,
     ) -> Result<AccessToken, RefreshError> {
         use std::sync::atomic::Ordering;
         self.coordination.active.fetch_add(1, Ordering::SeqCst);
@@ -249,9 +268,17 @@ impl Latchkey {
             // rotated it, and the access token that came with it.
             None => match self.read_secret(id).await? {
                 Some(secret) => {
-                    if let Some(min_validity) = cached
+                    let now = self.clock.now();
+                    if let Some(wanted) = cached
                         && let Some((token, expires_at)) =
-                            secret.fresh_access(self.clock.now(), min_validity)
+                            secret.fresh_access(now, wanted.min_validity).or_else(|| {
+                                wanted.share_recent.then_some(())?;
+                                secret.as_fresh_as_a_refresh(
+                                    now,
+                                    wanted.min_validity,
+                                    JUST_REFRESHED,
+                                )
+                            })
                     {
                         let access = AccessToken {
                             token,
@@ -333,6 +360,7 @@ impl Latchkey {
         let cache = |refresh_token: &SecretString| AccountSecret {
             refresh_token: Some(refresh_token.clone()),
             access: Some((tokens.access_token.clone(), tokens.expires_at)),
+            obtained_at: Some(now),
         };
         let rotated = matches!(&tokens.refresh_token, Some(new) if new != &refresh_token);
         let live_token = match &tokens.refresh_token {
@@ -400,6 +428,7 @@ impl Latchkey {
             // Only a timestamp changes: written in batches, off the refresh path.
             self.touch_refreshed(id, refreshed_at);
         } else {
+            self.saw_refresh(id, refreshed_at);
             self.registry.update(|book| {
                 if let Some(a) = book.get_mut(id) {
                     a.last_refreshed_at = Some(refreshed_at);
@@ -414,6 +443,7 @@ impl Latchkey {
     /// Records a successful refresh time (written by [`Self::flush_refresh_times`]).
     fn touch_refreshed(&self, id: &AccountId, at: u64) {
         lock(&self.coordination.touched).insert(id.clone(), at);
+        self.saw_refresh(id, at);
     }
 
     /// Writes every pending refresh time to the registry in one atomic update,

@@ -244,6 +244,7 @@ impl Latchkey {
         let secret = crate::account_secret::AccountSecret {
             refresh_token: refresh_token.cloned(),
             access: Some((access.token.clone(), access.expires_at)),
+            obtained_at: Some(self.clock.now()),
         };
         self.write_secret(&account.id, &secret)
             .await

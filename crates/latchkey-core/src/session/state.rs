@@ -56,6 +56,9 @@ pub(crate) struct Coordination {
     pub(crate) wakers: std::sync::Mutex<HashMap<AccountId, Arc<tokio::sync::Notify>>>,
     pub(crate) running: std::sync::Mutex<std::collections::HashSet<AccountId>>,
     pub(crate) touched: std::sync::Mutex<HashMap<AccountId, u64>>,
+    /// Per account, the newest `last_refreshed_at` this process wrote or
+    /// followed (see `session/follow.rs`).
+    pub(crate) seen_refreshes: std::sync::Mutex<HashMap<AccountId, u64>>,
     pub(crate) active: std::sync::atomic::AtomicUsize,
     pub(crate) closing: std::sync::atomic::AtomicBool,
 }

@@ -33,7 +33,9 @@ async fn another_process_uses_the_cached_access_token_without_a_request() {
         1,
         "no token request for a cached token"
     );
-    // Asked for more than it has left: one refresh, whose token is cached in turn.
+    // Asked for more than it has left, no longer just refreshed: one
+    // refresh, whose token is cached in turn.
+    s.clock.advance(JUST_REFRESHED + Duration::from_secs(1));
     server.set(
         "/token",
         Canned::json(
@@ -130,7 +132,8 @@ async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refres
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.count("/token"), 1, "the launch refresh");
-    // A CLI wants a token for 20 minutes: it refreshes (ours lasts 10).
+    // A CLI wants a token for 20 minutes a minute later: it refreshes (ours lasts 10).
+    s.clock.advance(Duration::from_secs(60));
     server.set(
         "/token",
         Canned::json(
@@ -150,7 +153,7 @@ async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refres
         .expect("refreshed");
     assert_eq!(server.count("/token"), 2);
     // Our scheduled refresh comes (80 % of 600 s): the CLI's token is taken.
-    s.clock.advance(Duration::from_secs(480));
+    s.clock.advance(Duration::from_secs(420));
     tokio::time::sleep(Duration::from_secs(20)).await;
     assert_eq!(server.count("/token"), 2, "no refresh of our own");
     assert_eq!(
@@ -216,4 +219,126 @@ async fn accounts_another_process_signed_in_get_a_lifecycle_once() {
     assert!(core.adopt_new_accounts().is_empty());
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.count("/token"), 1);
+}
+
+#[tokio::test]
+async fn processes_asking_longer_than_tokens_live_share_a_refresh_made_just_before() {
+    let server = Arc::new(FakeServer::new());
+    let s = setup("cache-longer", server.clone()).await;
+    server.set("/token", tokens(Some("RT-1")));
+    // Tokens live 600 s here; two processes ask at once for 2 h: no refresh can give that.
+    let two_hours = Duration::from_secs(7200);
+    let other = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    let (first, shared) = tokio::join!(
+        s.core.fresh_access_token(&s.id, two_hours),
+        other.fresh_access_token(&s.id, two_hours)
+    );
+    assert_eq!(server.count("/token"), 1, "one rotation for both");
+    assert_eq!(
+        first.expect("first").token.expose(),
+        shared.expect("shared").token.expose()
+    );
+    // A few seconds later another still shares it; past JUST_REFRESHED one refreshes.
+    s.clock.advance(Duration::from_secs(5));
+    let soon = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    soon.fresh_access_token(&s.id, two_hours)
+        .await
+        .expect("shared");
+    assert_eq!(server.count("/token"), 1, "still one rotation");
+    s.clock.advance(JUST_REFRESHED);
+    let later = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    later
+        .fresh_access_token(&s.id, two_hours)
+        .await
+        .expect("refreshed");
+    assert_eq!(server.count("/token"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_app_follows_a_refresh_another_process_made_and_plans_from_it() {
+    let server = Arc::new(FakeServer::new());
+    let s = Arc::new(setup("follow", server.clone()).await);
+    server.set("/token", tokens(Some("RT-1")));
+    let runner = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            s.core
+                .run_account(s.id.clone(), crate::session::schedule::Backoff::default())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count("/token"), 1, "the launch refresh");
+    let mine = s.core.access_token(&s.id).expect("token").expires_at;
+    // Nothing changed elsewhere (our own refresh is in the file): nothing to follow.
+    assert!(s.core.follow_refreshes().await.is_empty());
+    // A CLI refreshes a minute later (it wants 20 minutes; ours live 10).
+    s.clock.advance(Duration::from_secs(60));
+    server.set(
+        "/token",
+        Canned::json(
+            200,
+            serde_json::json!({"access_token": "AT-CLI", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "RT-2"}),
+        ),
+    );
+    let cli = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    let theirs = cli
+        .fresh_access_token(&s.id, Duration::from_secs(1200))
+        .await
+        .expect("refreshed");
+    assert_eq!(server.count("/token"), 2);
+    assert_ne!(theirs.expires_at, mine);
+    // The accounts file changed: the app takes the CLI's token and shows its expiry.
+    assert_eq!(s.core.follow_refreshes().await, vec![s.id.clone()]);
+    let whole = |t: Option<std::time::SystemTime>| {
+        t.map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .expect("after")
+                .as_secs()
+        })
+    };
+    assert!(
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { expires_at, .. }) if whole(expires_at) == whole(theirs.expires_at)),
+        "{:?}",
+        s.core.live_status(&s.id)
+    );
+    assert_eq!(
+        s.core.access_token(&s.id).expect("token").token.expose(),
+        "AT-CLI"
+    );
+    // Followed once: the next change of the file without a refresh elsewhere reads nothing.
+    assert!(s.core.follow_refreshes().await.is_empty());
+    // Our old schedule (480 s after launch) passes without a refresh: the next
+    // one is planned from the CLI's token (80 % of its hour).
+    s.clock.advance(Duration::from_secs(600));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(server.count("/token"), 2, "no refresh at our old schedule");
+    s.clock.advance(Duration::from_secs(3000));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(
+        server.count("/token"),
+        3,
+        "the next refresh, from the CLI's token"
+    );
+    runner.abort();
 }

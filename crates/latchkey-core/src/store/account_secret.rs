@@ -1,5 +1,5 @@
 //! What an account's keychain item holds:
-//! `{"v":1,"refresh_token":…,"access_token":…,"access_expires_at":…}`.
+//! `{"v":1,"refresh_token":…,"access_token":…,"access_expires_at":…,"access_obtained_at_ms":…}`.
 //!
 //! The access token and its expiry (unix seconds) are the cache every
 //! process shares — the app and any number of `latchkey` CLI processes — so
@@ -30,6 +30,9 @@ pub(crate) struct AccountSecret {
     pub(crate) refresh_token: Option<SecretString>,
     /// The latest access token and when it expires (`None`: unknown).
     pub(crate) access: Option<(SecretString, Option<SystemTime>)>,
+    /// When that access token was obtained (unix milliseconds in the item;
+    /// `None`: unknown, e.g. an item written before this field existed).
+    pub(crate) obtained_at: Option<SystemTime>,
 }
 
 impl AccountSecret {
@@ -38,6 +41,7 @@ impl AccountSecret {
         Self {
             refresh_token: Some(refresh_token),
             access: None,
+            obtained_at: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl AccountSecret {
         Self {
             refresh_token: None,
             access: Some((access_token, None)),
+            obtained_at: None,
         }
     }
 
@@ -57,6 +62,29 @@ impl AccountSecret {
             (None, Some((token, None))) => Some(token),
             _ => None,
         }
+    }
+
+    /// The cached access token when no refresh could give a token valid for
+    /// `min_validity` either — it asks for at least the whole lifetime of
+    /// this provider's tokens (measured on this one) — and this one was
+    /// obtained at most `recent` ago: it is as fresh as a refresh would make
+    /// it. So twenty processes asking at once for more than the provider
+    /// gives share one refresh instead of rotating the refresh token twenty
+    /// times.
+    pub(crate) fn as_fresh_as_a_refresh(
+        &self,
+        now: SystemTime,
+        min_validity: Duration,
+        recent: Duration,
+    ) -> Option<(SecretString, SystemTime)> {
+        let (token, Some(expires_at)) = self.access.as_ref()? else {
+            return None;
+        };
+        let obtained_at = self.obtained_at?;
+        let lifetime = expires_at.duration_since(obtained_at).ok()?;
+        let age = now.duration_since(obtained_at).unwrap_or_default();
+        (min_validity >= lifetime && age <= recent && *expires_at > now)
+            .then(|| (token.clone(), *expires_at))
     }
 
     /// The cached access token when it stays valid for `min_validity` after
@@ -84,6 +112,8 @@ struct Out<'a> {
     access_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_expires_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_obtained_at_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +125,8 @@ struct In {
     access_token: Option<zeroize::Zeroizing<String>>,
     #[serde(default)]
     access_expires_at: Option<u64>,
+    #[serde(default)]
+    access_obtained_at_ms: Option<u64>,
 }
 
 /// Encodes an account's keychain item.
@@ -111,6 +143,11 @@ pub(crate) fn encode(secret: &AccountSecret) -> Result<SecretString, VaultError>
         refresh_token: secret.refresh_token.as_ref().map(SecretString::expose),
         access_token,
         access_expires_at,
+        access_obtained_at_ms: secret
+            .access
+            .as_ref()
+            .and(secret.obtained_at)
+            .map(crate::clock::unix_millis),
     })
     .map(SecretString::new)
     .map_err(|err| VaultError::Platform {
@@ -148,9 +185,14 @@ pub(crate) fn decode(raw: &SecretString, key: &str) -> Result<AccountSecret, Vau
                 .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
             (SecretString::new(token.as_str()), expires_at)
         });
+    let obtained_at = access.as_ref().and(
+        item.access_obtained_at_ms
+            .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
+    );
     Ok(AccountSecret {
         refresh_token,
         access,
+        obtained_at,
     })
 }
 
@@ -188,11 +230,12 @@ mod tests {
         let secret = AccountSecret {
             refresh_token: Some(SecretString::new("RT")),
             access: Some((SecretString::new("AT"), Some(expires))),
+            obtained_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
         };
         let item = encode(&secret).expect("encode");
         assert_eq!(
             item.expose(),
-            r#"{"v":1,"refresh_token":"RT","access_token":"AT","access_expires_at":1800003600}"#
+            r#"{"v":1,"refresh_token":"RT","access_token":"AT","access_expires_at":1800003600,"access_obtained_at_ms":1800000000000}"#
         );
         let back = decode(&item, "k").expect("decode");
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -210,6 +253,7 @@ mod tests {
         let unknown = AccountSecret {
             refresh_token: Some(SecretString::new("RT")),
             access: Some((SecretString::new("AT"), None)),
+            obtained_at: None,
         };
         let back = decode(&encode(&unknown).expect("encode"), "k").expect("decode");
         assert!(back.fresh_access(now, Duration::ZERO).is_none());
@@ -229,6 +273,7 @@ mod tests {
         let item = encode(&AccountSecret {
             refresh_token: Some(SecretString::new("RT")),
             access: Some((SecretString::new("AT"), None)),
+            obtained_at: None,
         })
         .expect("encode");
         let old: OldReader = serde_json::from_str(item.expose()).expect("older reader");
@@ -260,5 +305,53 @@ mod tests {
         )
         .expect("decode");
         assert!(refresh.never_expiring_access().is_none());
+    }
+
+    #[test]
+    fn a_token_obtained_just_now_is_as_fresh_as_a_refresh_only_for_a_need_no_refresh_meets() {
+        let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let secret = AccountSecret {
+            refresh_token: Some(SecretString::new("RT")),
+            access: Some((SecretString::new("AT"), Some(at(1_800_003_600)))),
+            obtained_at: Some(at(1_800_000_000)),
+        };
+        let recent = Duration::from_secs(30);
+        let two_hours = Duration::from_secs(7200);
+        let now = at(1_800_000_010);
+        // 10 s old, 2 h asked of a provider that gives 1 h: nothing better exists.
+        let (token, expires) = secret
+            .as_fresh_as_a_refresh(now, two_hours, recent)
+            .expect("shared");
+        assert_eq!((token.expose(), expires), ("AT", at(1_800_003_600)));
+        assert!(
+            secret
+                .as_fresh_as_a_refresh(now, Duration::from_secs(3600), recent)
+                .is_some(),
+            "exactly the lifetime: no refresh gives more"
+        );
+        // A need a refresh would meet (59 min 59 s < 1 h): refresh.
+        assert!(
+            secret
+                .as_fresh_as_a_refresh(now, Duration::from_secs(3599), recent)
+                .is_none()
+        );
+        // Older than `recent`: a refresh gives noticeably more.
+        assert!(
+            secret
+                .as_fresh_as_a_refresh(at(1_800_000_031), two_hours, recent)
+                .is_none()
+        );
+        // Unknown obtain time (an older item): never shared this way.
+        let old = decode(
+            &SecretString::new(
+                r#"{"v":1,"refresh_token":"RT","access_token":"AT","access_expires_at":1800003600}"#,
+            ),
+            "k",
+        )
+        .expect("old item");
+        assert!(old.obtained_at.is_none());
+        assert!(old.as_fresh_as_a_refresh(now, two_hours, recent).is_none());
+        let round = decode(&encode(&secret).expect("encode"), "k").expect("decode");
+        assert_eq!(round.obtained_at, Some(at(1_800_000_000)));
     }
 }
