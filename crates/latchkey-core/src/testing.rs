@@ -10,8 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
-    CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreRsaPrivateSigningKey,
+    CoreGenderClaim, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
     Audience, ClientId, EmptyAdditionalClaims, EndUserEmail, EndUserName, IssuerUrl, JsonWebKeyId,
@@ -134,7 +134,50 @@ impl Claims {
     pub fn raw(&self) -> SecretString {
         SecretString::new(self.sign().to_string())
     }
+
+    /// The signed token with Microsoft's `tid` (tenant id) claim added.
+    #[allow(clippy::expect_used)]
+    pub fn raw_with_tenant(&self, tid: &str) -> SecretString {
+        let mut standard = StandardClaims::new(SubjectIdentifier::new(self.sub.clone()));
+        if let Some(email) = &self.email {
+            standard = standard.set_email(Some(EndUserEmail::new(email.clone())));
+        }
+        let claims = openidconnect::IdTokenClaims::<TenantClaim, CoreGenderClaim>::new(
+            IssuerUrl::new(self.iss.clone()).expect("issuer"),
+            self.aud.iter().cloned().map(Audience::new).collect(),
+            DateTime::<Utc>::from(self.exp),
+            DateTime::<Utc>::from(self.iat),
+            standard,
+            TenantClaim {
+                tid: tid.to_owned(),
+            },
+        )
+        .set_nonce(self.nonce.clone().map(Nonce::new));
+        let token = openidconnect::IdToken::<
+            TenantClaim,
+            CoreGenderClaim,
+            CoreJweContentEncryptionAlgorithm,
+            CoreJwsSigningAlgorithm,
+        >::new(
+            claims,
+            &key(self.key),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            None,
+            None,
+        )
+        .expect("signed");
+        SecretString::new(token.to_string())
+    }
 }
+
+/// Microsoft's tenant id claim.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TenantClaim {
+    /// The tenant id.
+    pub tid: String,
+}
+
+impl openidconnect::AdditionalClaims for TenantClaim {}
 
 /// An unsigned token (`alg: none`) with the given payload.
 #[allow(clippy::expect_used)]

@@ -17,10 +17,16 @@
 //!
 //! [[provider]]
 //! id = "google"
-//! issuer = "https://accounts.google.com"
+//! preset = "google"                # loopback redirect, secret, access_type=offline
 //! client_id = "1234-abc.apps.googleusercontent.com"
+//!
+//! [[provider]]
+//! id = "shop"
+//! preset = "auth0"                 # issuer https://shop.eu.auth0.com/ (with its slash)
+//! domain = "shop.eu.auth0.com"
+//! client_id = "abc"
 //! redirect = "loopback"            # http://127.0.0.1:{port}/oauth/callback (RFC 8252 §7.3)
-//! # loopback_ports = [53682, 53683] # exact-match providers: the first free one; default: any
+//! loopback_ports = [53682, 53683]  # exact-match providers: the first free one; default: any
 //!
 //! [[provider]]
 //! id = "local-demo"
@@ -28,6 +34,10 @@
 //! client_id = "latchkey-desktop"
 //! insecure_http_loopback = true    # development only: allow http on 127.0.0.1/::1/localhost
 //! ```
+//!
+//! Presets (`google`, `microsoft`, `github`, `gitlab`, `okta`, `auth0`,
+//! `keycloak`, `oidc`, `oauth2`) are described in [`crate::config::preset`]
+//! and the project's `docs/providers.md`.
 //!
 //! Each `[[provider]]` entry is validated on its own: one bad entry yields a
 //! [`ConfigError`] for that entry and the others still load. Unknown keys are

@@ -1,6 +1,6 @@
 //! Tests of `provider`.
 use super::*;
-use crate::config::providers_file::parse_issuer;
+use crate::config::provider_entry::parse_issuer;
 use crate::error::ErrorCode as _;
 
 fn one(text: &str) -> Result<ProviderConfig, ConfigError> {

@@ -11,4 +11,5 @@ pub mod request;
 pub mod response;
 pub(crate) mod tenant_issuer;
 pub mod token;
+mod token_response;
 pub mod user_endpoint;

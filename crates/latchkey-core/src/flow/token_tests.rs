@@ -1,5 +1,7 @@
 //! Tests of `token`.
 use super::*;
+use crate::http::{BoxFuture, HttpRequest, HttpResponse};
+use std::sync::Mutex;
 
 #[derive(Debug)]
 struct Canned {

@@ -149,7 +149,13 @@ pub(crate) async fn identify(
             reason: "the provider publishes no signing keys (jwks_uri)".into(),
         }),
         (Some(id_token), Some(jwks_uri)) => {
-            match expected_issuer(&issued.endpoints.issuer, id_token) {
+            // Only a provider configured as multi-tenant fills in a template.
+            let issuer = if issued.endpoints.tenant_issuer {
+                expected_issuer(&issued.endpoints.issuer, id_token)
+            } else {
+                Ok(issued.endpoints.issuer.clone())
+            };
+            match issuer {
                 Err(err) => Err(err),
                 Ok(issuer) => {
                     let expectations = Expectations {
@@ -379,3 +385,7 @@ impl Latchkey {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "signed_in_tests.rs"]
+mod tests;
