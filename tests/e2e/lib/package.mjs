@@ -8,8 +8,29 @@ import { join } from 'node:path';
 import { TARGET_DIR } from './paths.mjs';
 
 export const PACKAGE = 'latchkey';
-/** Written when this suite installs the package, removed when it purged it: tells its own leftover from a person's install. */
+/**
+ * Holds the pid of the test process that installed the package, removed when it purged it:
+ * tells this suite's own leftover (its process is gone) from a person's install (no marker)
+ * and from another run of the suite beside this one (its process lives).
+ */
 const MARKER = '/var/tmp/latchkey-e2e-installed-deb';
+
+/** The pid of the run that installed the package, if its process still lives; else null. */
+function liveOwner() {
+  let pid;
+  try {
+    pid = Number(readFileSync(MARKER, 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return err.code === 'EPERM' ? pid : null;
+  }
+}
 
 /** The .deb to test: $LATCHKEY_DEB, else the one `scripts/package.sh --debug` made. */
 export function builtDeb() {
@@ -48,6 +69,8 @@ export function debFiles(deb) {
  */
 export function cannotInstall(deb) {
   if (process.getuid() !== 0 && spawnSync('sudo', ['-n', 'true']).status !== 0) return 'not root and sudo needs a password';
+  const owner = liveOwner();
+  if (owner && owner !== process.pid) return `another run of this test (pid ${owner}) has the ${PACKAGE} package installed`;
   const version = installedVersion();
   if (version && !existsSync(MARKER)) return `the ${PACKAGE} package ${version} is installed on this machine (not by this test): left alone`;
   const taken = debFiles(deb).filter((f) => existsSync(f));
@@ -55,9 +78,9 @@ export function cannotInstall(deb) {
   return null;
 }
 
-/** Purges an earlier run's package that an interrupted test left behind (it is marked). */
+/** Purges the package an interrupted earlier run left behind (marked, and its process is gone). */
 export function purgeLeftover() {
-  if (installedVersion() && existsSync(MARKER)) purge();
+  if (installedVersion() && existsSync(MARKER) && !liveOwner()) purge();
 }
 
 /** `apt-get install ./x.deb`; throws with apt's output when it fails. */
@@ -68,7 +91,7 @@ export function install(deb) {
   const copy = join(dir, deb.split('/').pop());
   copyFileSync(deb, copy);
   chmodSync(copy, 0o644);
-  asRoot(['sh', '-c', `: > ${MARKER}`]);
+  asRoot(['sh', '-c', `echo ${process.pid} > ${MARKER}`]);
   const r = apt('install', '--no-install-recommends', copy);
   rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`apt-get install failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
