@@ -69,7 +69,10 @@ else
   "${tauri[@]}" build --ci --no-bundle -- --locked
 fi
 debug_flag=()
-[[ $profile == debug ]] && debug_flag=(--debug)
+# --debug: leave the binaries the E2E tests run byte for byte as cargo built
+# them (bundling otherwise writes the bundle type into the app binary in place,
+# which only Tauri's updater reads).
+[[ $profile == debug ]] && debug_flag=(--debug --no-binary-patching)
 
 # One bundle kind at a time: an AppImage that cannot be made (no network for
 # linuxdeploy) does not take the .deb and .rpm down with it.
