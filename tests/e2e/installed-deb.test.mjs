@@ -112,6 +112,7 @@ test('sign-in with the installed app: the redirect comes back through the packag
   await waitUntil(() => /second instance forwarded its arguments/.test(readFileSync(desktop.logFilePath(), 'utf8')),
     'the second instance in the app log');
   assert.deepEqual(desktop.appPids(), [pid]);
+  assert.ok(!existsSync(`${desktop.dataHome}/applications/latchkey-app-handler.desktop`), 'only an AppImage registers itself');
   assert.equal(desktop.keychainItems().filter((i) => i['attribute.username']?.startsWith('acct-')).length, 1);
   assert.deepEqual(idp.grants(), ['authorization_code']);
 

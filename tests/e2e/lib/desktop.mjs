@@ -51,9 +51,10 @@ export class Desktop {
    *   installed?: boolean, launcher?: string }} [options.app]
    *   the app under test (default LATCHKEY): its binary, identifier (config and data folder,
    *   keychain service), redirect scheme (it is registered as that scheme's handler), its name and
-   *   its .desktop file. `installed`: a package installed it, with its own .desktop file as the
-   *   scheme's handler: nothing is registered for it here, and its processes are found however
-   *   they were started (`latchkey-app …` from PATH, as a desktop's Exec line runs it).
+   *   its .desktop file. `installed`: the app brings its own handler for the scheme (a package's
+   *   desktop entry, or an AppImage's registration at run time): nothing is registered for it
+   *   here, and its processes are found however they were started (`latchkey-app …` from PATH,
+   *   as a desktop's Exec line runs it).
    *   `launcher`: what WebDriver starts in place of the binary (a script that execs it).
    */
   constructor(name, options = {}) {
