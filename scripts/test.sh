@@ -6,6 +6,9 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh e2e FILE   only the E2E tests (optionally one file), app rebuilt
+#
+# installed-deb.test.mjs installs the .deb that scripts/package.sh --debug makes
+# (apt-get, as root or through sudo -n) and purges it again.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -33,7 +36,12 @@ fi
 [[ "${1:-}" == "e2e" ]] && shift
 
 build_app
-log "end-to-end tests (Xvfb; per file: D-Bus session + gnome-keyring)"
 files=("$@")
 ((${#files[@]})) || files=(tests/e2e/*.test.mjs)
+# The .deb (and .rpm) of exactly these debug binaries, for installed-deb.test.mjs:
+# `tauri bundle` packs them without recompiling.
+if [[ " ${files[*]} " == *installed-deb* ]]; then
+  "$ROOT/scripts/package.sh" --debug --bundles deb,rpm
+fi
+log "end-to-end tests (Xvfb; per file: D-Bus session + gnome-keyring)"
 xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/run-all.sh" "${files[@]}"

@@ -171,7 +171,35 @@ pub fn run() {
                     app.latchkey_link(url.as_str());
                 }
             }
+            #[cfg(target_os = "linux")]
+            register_appimage_handler(app.handle());
             keychain::watch_keychain(&shell);
+            /// An AppImage has no install step to register the `dev.latchkey:` handler
+            /// (the .deb and .rpm do it in their desktop entry), so it registers itself
+            /// at every start: tauri-plugin-deep-link writes
+            /// `~/.local/share/applications/latchkey-app-handler.desktop` with
+            /// `Exec="$APPIMAGE" %u` and makes it the default (`xdg-mime default`). Off
+            /// the start-up path, on its own thread. A real AppImage could not be built
+            /// here (no network for linuxdeploy); `tests/e2e/appimage-handler.test.mjs`
+            /// runs this with `APPIMAGE` pointing at a launcher of the debug binary.
+            #[cfg(target_os = "linux")]
+            fn register_appimage_handler(app: &tauri::AppHandle) {
+                let Some(appimage) = app.env().appimage else {
+                    return;
+                };
+                let app = app.clone();
+                std::thread::spawn(move || match app.deep_link().register_all() {
+                    Ok(()) => tracing::info!(
+                        appimage = %std::path::Path::new(&appimage).display(),
+                        "registered as the dev.latchkey: handler (AppImage)"
+                    ),
+                    Err(err) => tracing::warn!(
+                        error = %err,
+                        "could not register as the dev.latchkey: handler (AppImage)"
+                    ),
+                });
+            }
+
             #[cfg(unix)]
             exit_on_signals(app.handle().clone(), Arc::clone(&shell));
             events::after_launch(app.handle(), &shell);

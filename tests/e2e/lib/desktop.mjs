@@ -6,7 +6,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { APP_BINARY, RESULTS_DIR, STANDIN } from './paths.mjs';
 import { WebDriver } from './webdriver.mjs';
 
@@ -47,10 +47,15 @@ export class Desktop {
    *   `env`: extra environment for tauri-driver, WebKitWebDriver and the app;
    *   `appEnv`: extra environment for the app process alone (and what it starts), set by a
    *   wrapper script that WebDriver launches in place of the binary (it execs the binary).
-   * @param {{ binary: string, id: string, scheme: string, name: string, desktopFile: string }} [options.app]
+   * @param {{ binary: string, id: string, scheme: string, name: string, desktopFile: string,
+   *   installed?: boolean, launcher?: string }} [options.app]
    *   the app under test (default LATCHKEY): its binary, identifier (config and data folder,
    *   keychain service), redirect scheme (it is registered as that scheme's handler), its name and
-   *   its .desktop file.
+   *   its .desktop file. `installed`: the app brings its own handler for the scheme (a package's
+   *   desktop entry, or an AppImage's registration at run time): nothing is registered for it
+   *   here, and its processes are found however they were started (`latchkey-app …` from PATH,
+   *   as a desktop's Exec line runs it).
+   *   `launcher`: what WebDriver starts in place of the binary (a script that execs it).
    */
   constructor(name, options = {}) {
     this.app = options.app ?? LATCHKEY;
@@ -86,7 +91,7 @@ export class Desktop {
     });
     Object.assign(env, options.env ?? {});
     this.env = env;
-    this.application = options.appEnv ? this.#wrapper(options.appEnv) : this.app.binary;
+    this.application = options.appEnv ? this.#wrapper(options.appEnv) : (this.app.launcher ?? this.app.binary);
     this.#registerHandlers();
   }
 
@@ -102,11 +107,13 @@ export class Desktop {
   #registerHandlers() {
     const apps = join(this.dataHome, 'applications');
     mkdirSync(apps, { recursive: true });
-    writeFileSync(
-      join(apps, this.app.desktopFile),
-      ['[Desktop Entry]', 'Type=Application', `Name=${this.app.name} (test)`, `Exec=${this.app.binary} %u`, 'Terminal=false',
-        `MimeType=x-scheme-handler/${this.app.scheme};`, 'NoDisplay=true', ''].join('\n'),
-    );
+    if (!this.app.installed) {
+      writeFileSync(
+        join(apps, this.app.desktopFile),
+        ['[Desktop Entry]', 'Type=Application', `Name=${this.app.name} (test)`, `Exec=${this.app.binary} %u`, 'Terminal=false',
+          `MimeType=x-scheme-handler/${this.app.scheme};`, 'NoDisplay=true', ''].join('\n'),
+      );
+    }
     writeFileSync(
       join(apps, 'standin-browser.desktop'),
       ['[Desktop Entry]', 'Type=Application', 'Name=Stand-in browser', `Exec=${process.execPath} ${STANDIN} --dir ${this.standinDir} %u`,
@@ -123,7 +130,7 @@ export class Desktop {
     );
     const xdgMime = (...args) => execFileSync('xdg-mime', args, { env: this.env, stdio: 'pipe' });
     xdgMime('default', 'standin-files.desktop', 'inode/directory');
-    xdgMime('default', this.app.desktopFile, `x-scheme-handler/${this.app.scheme}`);
+    if (!this.app.installed) xdgMime('default', this.app.desktopFile, `x-scheme-handler/${this.app.scheme}`);
     xdgMime('default', 'standin-browser.desktop', 'x-scheme-handler/http', 'x-scheme-handler/https', 'text/html');
   }
 
@@ -239,9 +246,15 @@ export class Desktop {
     this.env.DBUS_SESSION_BUS_ADDRESS = address;
   }
 
+  /** pgrep -f -x pattern of the app's command line (an installed app also by its bare name, from PATH). */
+  #processPattern() {
+    const escaped = this.app.binary.replace(/[.+]/g, '\\$&');
+    return this.app.installed ? `(${escaped}|${basename(this.app.binary).replace(/[.+]/g, '\\$&')})( .*)?` : `${escaped}( .*)?`;
+  }
+
   /** Pids of running app processes started for this desktop. */
   appPids() {
-    const out = spawnSync('pgrep', ['-f', '-x', `${this.app.binary}( .*)?`], { encoding: 'utf8' }).stdout;
+    const out = spawnSync('pgrep', ['-f', '-x', this.#processPattern()], { encoding: 'utf8' }).stdout;
     return out.split('\n').filter(Boolean).map(Number).filter((pid) => {
       try {
         return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`HOME=${this.home}`);
@@ -285,7 +298,7 @@ export class Desktop {
     // single-instance: another app on this session bus would swallow the launch. (One
     // on another bus — a person's own Latchkey beside the suite — does not matter.)
     const bus = `DBUS_SESSION_BUS_ADDRESS=${this.env.DBUS_SESSION_BUS_ADDRESS}`;
-    const others = spawnSync('pgrep', ['-f', '-x', `${this.app.binary}( .*)?`], { encoding: 'utf8' }).stdout
+    const others = spawnSync('pgrep', ['-f', '-x', this.#processPattern()], { encoding: 'utf8' }).stdout
       .split('\n').filter(Boolean).filter((pid) => {
         try {
           return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(bus);

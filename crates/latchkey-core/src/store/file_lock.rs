@@ -242,6 +242,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    #[cfg(unix)]
     #[test]
     fn lock_folders_and_files_are_private() {
         use std::os::unix::fs::PermissionsExt as _;

@@ -29,6 +29,7 @@ fn value(store: &FileVaultStore, key: &str) -> Option<String> {
 }
 
 #[test]
+#[cfg(unix)] // file modes
 fn items_round_trip_through_the_encrypted_file() {
     crate::fsperm::tests::permissive_umask();
     let dir = temp_data_dir("round-trip");

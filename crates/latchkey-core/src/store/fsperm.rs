@@ -33,6 +33,7 @@ pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
         next = dir.parent();
     }
     for dir in missing.iter().rev() {
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);

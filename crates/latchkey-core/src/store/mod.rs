@@ -7,6 +7,7 @@ pub(crate) mod file_lock;
 pub mod file_vault;
 pub(crate) mod file_vault_format;
 pub mod fsperm;
+pub(crate) mod platform;
 pub mod registry;
 pub(crate) mod secret_store;
 pub mod vault;

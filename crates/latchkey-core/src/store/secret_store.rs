@@ -11,6 +11,7 @@ use keyring_core::{CredentialStore, Entry};
 use crate::error::ErrorCode;
 use crate::provider::APP_IDENTIFIER;
 use crate::secret::SecretString;
+use crate::store::platform::{ServiceSearch, platform_store, search_spec};
 
 /// Why the keychain could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +113,7 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
 pub struct KeyringStore {
     store: Arc<CredentialStore>,
     service: String,
+    search: ServiceSearch,
 }
 
 impl fmt::Debug for KeyringStore {
@@ -129,17 +131,24 @@ impl KeyringStore {
         Self {
             store,
             service: service.into(),
+            search: ServiceSearch::Attribute,
         }
     }
 
-    /// The platform keychain (Secret Service on Linux), service [`APP_IDENTIFIER`].
+    /// The platform keychain (Secret Service on Linux, the login keychain on
+    /// macOS, the Credential Manager on Windows: see `store::platform`),
+    /// service [`APP_IDENTIFIER`].
     pub fn platform() -> Result<Self, VaultError> {
         Self::platform_for(APP_IDENTIFIER)
     }
 
     /// The platform keychain, items under `service` (an app's identifier).
     pub fn platform_for(service: &str) -> Result<Self, VaultError> {
-        Ok(Self::new(platform_store()?, service))
+        let (store, search) = platform_store()?;
+        Ok(Self {
+            search,
+            ..Self::new(store, service)
+        })
     }
 
     /// keyring-core's in-memory store (for tests and `--insecure-memory-keychain`).
@@ -166,24 +175,6 @@ impl KeyringStore {
     }
 }
 
-#[cfg(target_os = "linux")]
-fn platform_store() -> Result<Arc<CredentialStore>, VaultError> {
-    let store = dbus_secret_service_keyring_store::Store::new().map_err(|err| {
-        match VaultError::from(err) {
-            VaultError::Platform { reason } => VaultError::Unavailable { reason },
-            other => other,
-        }
-    })?;
-    Ok(store)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn platform_store() -> Result<Arc<CredentialStore>, VaultError> {
-    Err(VaultError::Unavailable {
-        reason: "this build of Latchkey has no keychain support for this platform yet".into(),
-    })
-}
-
 impl SecretStore for KeyringStore {
     fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
         match self.entry(key)?.get_password() {
@@ -205,7 +196,9 @@ impl SecretStore for KeyringStore {
     }
 
     fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-        let spec = std::collections::HashMap::from([("service", self.service.as_str())]);
+        let spec = search_spec(self.search, &self.service);
+        let spec: std::collections::HashMap<&str, &str> =
+            spec.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut keys = Vec::new();
         for entry in Entry::search_in_store(&self.store, &spec)? {
             if let Some((service, user)) = entry.get_specifiers() {
