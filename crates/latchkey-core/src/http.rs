@@ -94,6 +94,25 @@ impl Default for HttpLimits {
     }
 }
 
+/// TLS as the platform verifies it (rustls-platform-verifier: the system's
+/// trust store; on Linux the CA bundle, `SSL_CERT_FILE`/`SSL_CERT_DIR`),
+/// with extra trusted roots.
+fn platform_tls(extra_roots: Vec<Vec<u8>>) -> Result<rustls::ClientConfig, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let roots = extra_roots
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from);
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+            .map_err(|err| err.to_string())?;
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| err.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        .with_no_client_auth())
+}
+
 /// The production [`HttpClient`], on `reqwest` with rustls.
 #[derive(Debug, Clone)]
 pub struct ReqwestHttpClient {
@@ -109,7 +128,28 @@ impl ReqwestHttpClient {
 
     /// A client with explicit limits.
     pub fn with_limits(limits: HttpLimits) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
+        Self::with_trust(limits, Vec::new())
+    }
+
+    /// A client that trusts the operating system's certificate store, as
+    /// browsers do (so a provider behind a company CA or a TLS-inspecting
+    /// proxy works), plus `extra_roots` (DER certificates: the providers'
+    /// `ca_file`s). Where no system store can be read (a minimal container),
+    /// the bundled web PKI roots, with a warning. Proxies come from
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (and `ALL_PROXY`).
+    pub fn with_trust(
+        limits: HttpLimits,
+        extra_roots: Vec<Vec<u8>>,
+    ) -> Result<Self, TransportError> {
+        let mut builder = reqwest::Client::builder();
+        match platform_tls(extra_roots) {
+            Ok(tls) => builder = builder.use_preconfigured_tls(tls),
+            Err(reason) => tracing::warn!(
+                reason,
+                "the system's certificate store is unusable; trusting the bundled web PKI roots"
+            ),
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.total_timeout)

@@ -212,3 +212,29 @@ fn fields_of_another_preset_and_reserved_parameters_are_refused() {
         [("audience".to_owned(), "https://api".to_owned())]
     );
 }
+
+#[test]
+fn a_ca_file_is_read_when_the_entry_is_checked() {
+    let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/src/testdata/test-ca.pem");
+    let cfg = entry(&format!(
+        "issuer = \"https://login.example.com\"\nca_file = \"{pem}\""
+    ))
+    .expect("valid");
+    assert_eq!(cfg.ca_certs.len(), 1);
+    assert!(reason("issuer = \"https://a.example\"\nca_file = \"ca.pem\"").contains("absolute"));
+    assert!(
+        reason("issuer = \"https://a.example\"\nca_file = \"/nonexistent/ca.pem\"")
+            .contains("cannot read")
+    );
+    // A key is not a certificate.
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/testdata/rsa-test-key-1.pem"
+    );
+    assert!(
+        reason(&format!(
+            "issuer = \"https://a.example\"\nca_file = \"{key}\""
+        ))
+        .contains("no PEM certificate")
+    );
+}

@@ -162,6 +162,10 @@ pub struct ProviderConfig {
     pub dead_grant_errors: Vec<String>,
     /// Microsoft: the discovered issuer may be the `{tenantid}` template.
     pub(crate) tenant_issuer: bool,
+    /// A PEM file of CA certificates trusted besides the system's store.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Its certificates (DER), read when the entry was validated.
+    pub(crate) ca_certs: Vec<Vec<u8>>,
 }
 
 /// Endpoints given by a preset or the providers file.

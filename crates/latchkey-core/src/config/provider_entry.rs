@@ -56,6 +56,9 @@ struct RawProvider {
     /// `true`: the client sends a secret kept in the keychain. A string is
     /// refused with advice (no secret in this file).
     client_secret: Option<toml::Value>,
+    /// A PEM file of CA certificates to trust for this provider, besides
+    /// the system's store (a private CA).
+    ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +222,13 @@ fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, 
         authorization_params.retain(|(k, _)| k != &key);
         authorization_params.push((key, value));
     }
+    let (ca_file, ca_certs) = match &raw.ca_file {
+        None => (None, Vec::new()),
+        Some(path) => {
+            let certs = read_ca_file(path)?;
+            (Some(std::path::PathBuf::from(path)), certs)
+        }
+    };
     let name = raw.name.clone().unwrap_or_else(|| raw.id.clone());
     let base = ProviderConfig {
         default_redirect: true,
@@ -246,6 +256,8 @@ fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, 
             .map(|s| (*s).to_owned())
             .collect(),
         tenant_issuer: resolved.tenant_issuer,
+        ca_file,
+        ca_certs,
     };
     if redirect != RedirectKind::Scheme {
         return Ok(base);
@@ -275,6 +287,29 @@ fn validate(raw: RawProvider, identity: &AppIdentity) -> Result<ProviderConfig, 
         redirect_uri,
         ..base
     })
+}
+
+/// The DER certificates of a `ca_file` (PEM): an absolute path, at least
+/// one certificate, every block readable.
+fn read_ca_file(path: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let invalid = |reason: String| ConfigError::Invalid {
+        field: "ca_file",
+        reason,
+    };
+    if !std::path::Path::new(path).is_absolute() {
+        return Err(invalid(format!("{path:?} must be an absolute path")));
+    }
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|err| invalid(format!("cannot read {path}: {err}")))?
+        .map(|cert| cert.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| invalid(format!("{path} is not a PEM certificate file: {err}")))?;
+    if certs.is_empty() {
+        return Err(invalid(format!("{path} holds no PEM certificate")));
+    }
+    Ok(certs)
 }
 
 /// Authorization request parameters Latchkey sets itself.

@@ -390,9 +390,16 @@ impl LatchkeyBuilder {
     pub fn build(self) -> Result<Latchkey, BuildError> {
         let http = match self.http {
             Some(http) => http,
+            // The system's trust store, plus every provider's `ca_file`.
             None => Arc::new(
-                crate::http::ReqwestHttpClient::new()
-                    .map_err(|err| BuildError::Http(err.to_string()))?,
+                crate::http::ReqwestHttpClient::with_trust(
+                    crate::http::HttpLimits::default(),
+                    self.providers
+                        .iter()
+                        .flat_map(|p| p.ca_certs.iter().cloned())
+                        .collect(),
+                )
+                .map_err(|err| BuildError::Http(err.to_string()))?,
             ),
         };
         let data_dir = self
