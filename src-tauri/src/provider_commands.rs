@@ -182,11 +182,7 @@ pub async fn remove_provider(
         let book = shell.core.accounts().map_err(ui)?;
         for account in book.accounts.iter().filter(|a| a.provider_id == id) {
             // Revocation needs the provider: before its entry goes.
-            let report = shell
-                .core
-                .sign_out(&account.id)
-                .await
-                .map_err(ui)?;
+            let report = shell.core.sign_out(&account.id).await.map_err(ui)?;
             if let Revocation::Failed { reason } = report.revocation {
                 shell.notify(
                     NoticeLevel::Warning,
@@ -206,6 +202,102 @@ pub async fn remove_provider(
     shell.reload_providers();
     shell.reload_accounts().await;
     tracing::info!(provider = %id, sign_out_accounts, "provider removed");
-    shell.notify(NoticeLevel::Info, "provider_removed", format!("Removed {name}."));
+    shell.notify(
+        NoticeLevel::Info,
+        "provider_removed",
+        format!("Removed {name}."),
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_core::Latchkey;
+    use latchkey_core::config::provider::load_providers_for;
+    use latchkey_core::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
+    use latchkey_core::store::registry::Registry;
+    use latchkey_core::store::vault::{KeyringStore, Vault};
+
+    const ISSUER: &str = "https://id.example";
+
+    /// Serves a discovery document naming `ISSUER` at every path.
+    #[derive(Debug)]
+    struct Discovery;
+
+    impl HttpClient for Discovery {
+        fn execute(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            let body = serde_json::json!({
+                "issuer": ISSUER,
+                "authorization_endpoint": format!("{ISSUER}/auth"),
+                "token_endpoint": format!("{ISSUER}/token"),
+                "jwks_uri": format!("{ISSUER}/jwks"),
+            });
+            Box::pin(async move { Ok(HttpResponse::new(body.to_string().into_bytes())) })
+        }
+    }
+
+    fn draft(id: &str, issuer: &str) -> ProviderDraft {
+        ProviderDraft {
+            id: id.into(),
+            client_id: "c".into(),
+            issuer: Some(issuer.into()),
+            ..ProviderDraft::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_checked_draft_is_written_and_reloaded_and_a_failing_one_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("latchkey-app-addprov-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("providers.toml");
+        let original = "# mine\n[[provider]]\nid = \"p\"\nissuer = \"https://id.example\"\nclient_id = \"c\"\n";
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(&path, original).expect("write");
+        let identity = latchkey_core::AppIdentity::latchkey();
+        let entries = load_providers_for(&path, &identity).expect("loads");
+        let configs = entries
+            .iter()
+            .filter_map(|e| e.config.as_ref().ok().cloned())
+            .collect();
+        let core = Arc::new(Latchkey::new(
+            Arc::new(Discovery),
+            Vault::new(Arc::new(KeyringStore::in_memory("app-addprov-test"))),
+            Arc::new(latchkey_core::clock::SystemClock),
+            Registry::in_dir(&dir),
+            configs,
+        ));
+        let shell = Shell::new(Arc::clone(&core), Some(path.clone()), Ok(entries));
+
+        // The provider names another issuer: the check fails, nothing is written.
+        let err = checked(&shell, &draft("other", "https://other.example"), None)
+            .await
+            .expect_err("issuer mismatch");
+        assert_eq!(err.code, "issuer_mismatch");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), original);
+
+        // Its own issuer: written, then the core and the window have it.
+        let (plan, config, found) = checked(&shell, &draft("second", ISSUER), None)
+            .await
+            .expect("checks");
+        assert_eq!(found.redirect_uri, "dev.latchkey:/oauth/callback/second");
+        assert!(core.provider("second").is_none(), "not before it is saved");
+        shell
+            .providers_file()
+            .expect("file")
+            .commit(plan)
+            .expect("written");
+        shell.reload_providers();
+        assert_eq!(core.provider("second"), Some(config));
+        let listed: Vec<String> = shell
+            .snapshot()
+            .providers
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(listed, ["p", "second"]);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with(original), "{text}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

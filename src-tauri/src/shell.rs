@@ -127,8 +127,8 @@ impl Shell {
         let Some(path) = &self.providers_file else {
             return;
         };
-        let loaded = load_providers_for(path, self.core.identity())
-            .map_err(|err| UiError::from_core(&err));
+        let loaded =
+            load_providers_for(path, self.core.identity()).map_err(|err| UiError::from_core(&err));
         if let Ok(list) = &loaded {
             self.core.set_providers(
                 list.iter()

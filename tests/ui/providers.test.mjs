@@ -38,16 +38,17 @@ test('a preset shows only the fields it asks for, with its help', async () => {
   await openEditor(page);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'provider-preset', 'the preset has the focus');
   await page.selectOption('#provider-preset', 'oidc');
-  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'issuer']);
+  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'issuer', 'scopes']);
   await page.selectOption('#provider-preset', 'keycloak');
-  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'base_url', 'realm']);
+  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'base_url', 'realm', 'scopes']);
   assert.match(await page.textContent('#provider-help'), /base URL without \/realms/);
   await page.selectOption('#provider-preset', 'google');
-  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'client_secret']);
+  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'client_secret', 'scopes']);
+  assert.equal(await page.getAttribute('#provider-scopes', 'placeholder'), 'default: openid profile email');
   assert.equal(await page.getAttribute('#provider-client-secret', 'type'), 'password');
   assert.equal(await page.getAttribute('#provider-client-secret', 'autocomplete'), 'off');
   await page.selectOption('#provider-preset', 'oauth2');
-  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'issuer', 'endpoints']);
+  assert.deepEqual(await shownFields(page), ['id', 'name', 'client_id', 'issuer', 'endpoints', 'scopes']);
   // Every input shown has a label.
   const unlabelled = await page.$$eval('#provider-form input', (n) => n.filter((i) => !i.closest('[hidden]') && !i.labels?.length).map((i) => i.id));
   assert.deepEqual(unlabelled, []);
@@ -84,6 +85,7 @@ test('Check, then Save: the provider is listed and pickable; a change after the 
     { preset: 'oidc', id: 'corp', issuer: 'https://sso2.corp.example', client_id: 'latchkey-desktop', secret: null },
   );
   assert.equal(saved.draft.realm, null, 'fields of other presets are not sent');
+  assert.equal(saved.draft.scopes, null, 'no scopes typed: the preset\'s');
   await page.click('#add-account');
   assert.deepEqual(await page.$$eval('.pick .name', (n) => n.map((x) => x.textContent)), ['Example Work', 'Home Mail', 'Corp SSO']);
   assert.deepEqual(errors, []);
@@ -161,6 +163,7 @@ test('Edit saves in place; Remove asks whether to sign out the provider\'s accou
   await page.waitForSelector('#provider-dialog[open]');
   assert.equal(await page.textContent('#provider-dialog-title'), 'Edit provider');
   assert.equal(await page.inputValue('#provider-issuer'), 'https://work.example.com');
+  assert.equal(await page.inputValue('#provider-scopes'), 'openid email');
   await page.fill('#provider-name', 'Example Work (new)');
   await page.click('#provider-check');
   await page.waitForSelector('#provider-result[data-outcome=ok]');

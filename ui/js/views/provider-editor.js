@@ -20,6 +20,12 @@ const FIELD_KEYS = {
   endpoints: ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint'],
 };
 const ALL_KEYS = Object.values(FIELD_KEYS).flat();
+/** What the base URL field means for each preset that has one. */
+const BASE_URL_HINTS = {
+  github: 'https://github.com (GitHub Enterprise Server: its URL)',
+  gitlab: 'https://gitlab.com (or your instance)',
+  keycloak: 'https://sso.example.com (without /realms)',
+};
 
 let presets = [];
 /** The open dialog: { replace: id | null, base: the loaded draft, secretStored, then: fn after saving }. */
@@ -45,8 +51,10 @@ function showFields() {
   setText($('provider-help'), p.help);
   for (const node of document.querySelectorAll('#provider-form .field[data-field]')) {
     const field = node.dataset.field;
-    setHidden(node, !(ALWAYS.includes(field) || p.fields.includes(field)));
+    setHidden(node, !(ALWAYS.includes(field) || field === 'scopes' || p.fields.includes(field)));
   }
+  $('provider-base-url').placeholder = BASE_URL_HINTS[p.key] ?? 'https://sso.example.com';
+  $('provider-scopes').placeholder = p.scopes.length ? `default: ${p.scopes.join(' ')}` : 'none by default';
   const secret = $('provider-client-secret');
   secret.required = p.clientSecret && !session?.secretStored;
   secret.placeholder = session?.secretStored ? 'Stored in the keychain — leave empty to keep it' : '';
@@ -67,6 +75,8 @@ function draft() {
   const d = { ...(session?.base ?? {}), preset: p.key, id: input('id').value.trim(), name: value('name'), client_id: input('client_id').value.trim() };
   for (const key of ALL_KEYS) d[key] = null;
   for (const field of p.fields) for (const key of FIELD_KEYS[field] ?? []) d[key] = value(key);
+  const scopes = $('provider-scopes').value.trim();
+  d.scopes = scopes ? scopes.split(/\s+/) : null;
   d.insecure_http_loopback = $('provider-insecure').checked;
   return d;
 }
@@ -169,6 +179,7 @@ export async function openProviderEditor({ id = null, then = null } = {}) {
     $('provider-preset').value = loaded?.draft.preset ?? presets[0].key;
     if (loaded) {
       for (const key of [...ALWAYS, ...ALL_KEYS]) input(key).value = loaded.draft[key] ?? '';
+      $('provider-scopes').value = (loaded.draft.scopes ?? []).join(' ');
       $('provider-insecure').checked = Boolean(loaded.draft.insecure_http_loopback);
       input('id').readOnly = true;
     }

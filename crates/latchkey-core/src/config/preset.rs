@@ -138,7 +138,8 @@ pub const PRESETS: &[PresetInfo] = &[
     PresetInfo {
         preset: Preset::Github,
         title: "GitHub",
-        fields: &[PresetField::ClientSecret],
+        // The base URL only for GitHub Enterprise Server (default github.com).
+        fields: &[PresetField::BaseUrl, PresetField::ClientSecret],
         loopback: true,
         scopes: &["read:user"],
         authorization_params: &[],

@@ -324,9 +324,15 @@ fn next_table(doc: &mut DocumentMut, after: isize) -> Option<&mut Table> {
 /// attached to the table itself.
 fn kept_comments(prefix: &str) -> String {
     let lines: Vec<&str> = prefix.split_inclusive('\n').collect();
-    match lines.iter().rposition(|line| line.trim().is_empty()) {
+    let kept = match lines.iter().rposition(|line| line.trim().is_empty()) {
         Some(last_blank) => lines[..=last_blank].concat(),
         None => String::new(),
+    };
+    // Blank lines alone are layout of the removed entry, not comments.
+    if kept.trim().is_empty() {
+        String::new()
+    } else {
+        kept
     }
 }
 
