@@ -79,7 +79,7 @@ test('a bad issuer: the check shows why, Save stays off and the file is not touc
     '#provider-id': 'lab', '#provider-client-id': CLIENT_ID, '#provider-issuer': `${idp.issuer}/nope`,
   }, { insecure: true });
   let found = await check('error');
-  assert.match(found.text, /Check failed: .*\/nope\/\.well-known.*(404|discovery)/s, found.text);
+  assert.match(found.text, /Check failed: the discovery document at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/\S+\/nope returned HTTP 404 \(discovery_http_status\)/, found.text);
   assert.equal(await saveDisabled(), true);
   await desktop.screenshot('bad-issuer');
 
