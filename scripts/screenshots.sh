@@ -14,4 +14,5 @@ cp tests/results/ui/about.png docs/screenshots/about.png
 cp tests/results/ui-dark/dark.png docs/screenshots/dark.png
 cp tests/results/ui-no-keychain/keychain-unavailable.png docs/screenshots/keychain-unavailable.png
 cp tests/results/ui-fake/accounts.png docs/screenshots/all-states.png
+cp tests/results/add-provider/add-provider.png docs/screenshots/add-provider.png
 echo "docs/screenshots refreshed"

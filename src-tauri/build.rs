@@ -20,6 +20,11 @@ fn main() {
             "refresh_account",
             "sign_in_link",
             "open_folder",
+            "provider_presets",
+            "provider_draft",
+            "check_provider",
+            "save_provider",
+            "remove_provider",
         ]),
     ))
     .expect("failed to run tauri-build");

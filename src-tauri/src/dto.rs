@@ -209,3 +209,67 @@ impl From<latchkey_core::flow::request::PendingSummary> for PendingDto {
         }
     }
 }
+
+/// A preset of the provider catalogue, for the Add provider dialog.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresetDto {
+    /// The providers file's `preset` value.
+    pub key: &'static str,
+    /// Shown to people.
+    pub title: &'static str,
+    /// The fields the preset asks for, in order (the providers file's keys,
+    /// `endpoints` and `client_secret` for groups of their own).
+    pub fields: &'static [latchkey_core::config::preset::PresetField],
+    /// A line of help.
+    pub help: &'static str,
+    /// The provider requires a client secret (kept in the keychain).
+    pub client_secret: bool,
+    /// The default redirect: `scheme` or `loopback`.
+    pub redirect: &'static str,
+    /// The default scopes.
+    pub scopes: &'static [&'static str],
+}
+
+impl From<&'static latchkey_core::config::preset::PresetInfo> for PresetDto {
+    fn from(info: &'static latchkey_core::config::preset::PresetInfo) -> Self {
+        Self {
+            key: info.preset.key(),
+            title: info.title,
+            fields: info.fields,
+            help: info.help,
+            client_secret: info.client_secret,
+            redirect: if info.loopback { "loopback" } else { "scheme" },
+            scopes: info.scopes,
+        }
+    }
+}
+
+/// A provider entry to edit: its draft and whether a client secret is
+/// stored (never the secret itself).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderDraftDto {
+    /// The entry's values (the providers file's keys).
+    pub draft: latchkey_core::config::provider_draft::ProviderDraft,
+    /// A client secret is stored in the keychain for it.
+    pub client_secret_stored: bool,
+}
+
+/// What the live check found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckDto {
+    /// The provider's id.
+    pub id: String,
+    /// The issuer, exactly as the provider names itself.
+    pub issuer: String,
+    /// Whether the metadata was discovered (else the configured endpoints answered).
+    pub discovery: bool,
+    /// The authorization endpoint a sign-in uses.
+    pub authorization_endpoint: String,
+    /// The redirect URI to register at the provider.
+    pub redirect_uri: String,
+    /// The provider requires a client secret.
+    pub client_secret: bool,
+}

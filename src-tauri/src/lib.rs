@@ -7,6 +7,7 @@ mod dto;
 mod error;
 mod events;
 mod keychain;
+mod provider_commands;
 mod shell;
 mod status;
 
@@ -221,6 +222,11 @@ pub fn run() {
             commands::refresh_account,
             commands::sign_in_link,
             commands::open_folder,
+            provider_commands::provider_presets,
+            provider_commands::provider_draft,
+            provider_commands::check_provider,
+            provider_commands::save_provider,
+            provider_commands::remove_provider,
         ])
         .build(tauri::generate_context!());
     let app = match result {

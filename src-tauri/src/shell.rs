@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use latchkey_core::ErrorCode;
 use latchkey_core::Latchkey;
 use latchkey_core::clock::unix_millis;
-use latchkey_core::config::provider::ProviderEntry;
+use latchkey_core::config::provider::{ProviderEntry, load_providers_for};
+use latchkey_core::config::providers_edit::ProvidersFile;
 use latchkey_core::picture::PictureFetcher;
 use latchkey_core::picture::cache::PictureCache;
 use latchkey_core::session::providers::{ProviderView, Reachability};
@@ -28,7 +29,9 @@ pub struct Shell {
     /// The providers file's entries as written: the valid ones stand for the
     /// core's providers (whose state the core decides), the rejected ones
     /// carry their error.
-    entries: Vec<Result<String, Box<ProviderDto>>>,
+    entries: Mutex<Vec<Result<String, Box<ProviderDto>>>>,
+    /// The providers file (`None`: no configuration folder is known).
+    providers_file: Option<PathBuf>,
     /// The core.
     pub core: Arc<Latchkey>,
     /// Profile pictures by URL (`None` = could not be loaded).
@@ -47,7 +50,7 @@ pub struct Shell {
 impl std::fmt::Debug for Shell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shell")
-            .field("providers", &self.entries.len())
+            .field("providers", &Self::lock(&self.entries).len())
             .finish_non_exhaustive()
     }
 }
@@ -59,27 +62,12 @@ impl Shell {
         providers_file: Option<PathBuf>,
         entries: Result<Vec<ProviderEntry>, UiError>,
     ) -> Self {
-        let (entries, file_error) = match entries {
-            Ok(entries) => (entries, None),
-            Err(err) => (Vec::new(), Some(err)),
-        };
-        let entries = entries
-            .into_iter()
-            .map(|entry| match entry.config {
-                Ok(config) => Ok(config.id.to_string()),
-                Err(err) => Err(Box::new(ProviderDto {
-                    id: entry.label.clone(),
-                    name: entry.name.unwrap_or(entry.label),
-                    issuer: None,
-                    status: ProviderStatus::Invalid,
-                    error: Some(UiError::from_core(&err)),
-                })),
-            })
-            .collect();
+        let (entries, file_error) = shown_entries(entries);
         let accounts_file = Some(core.registry().path().display().to_string());
         let vault = core.vault().kind();
         let shell = Self {
-            entries,
+            entries: Mutex::new(entries),
+            providers_file: providers_file.clone(),
             core,
             pictures: Mutex::new(std::collections::HashMap::new()),
             picture_fetcher: PictureFetcher::new()
@@ -120,9 +108,46 @@ impl Shell {
         self.update(|state| state.providers = providers);
     }
 
+    /// The providers file, for editing.
+    pub fn providers_file(&self) -> Result<ProvidersFile, UiError> {
+        self.providers_file
+            .as_ref()
+            .map(|path| ProvidersFile::new(path, self.core.identity().clone()))
+            .ok_or_else(|| {
+                UiError::new(
+                    "config_no_dir",
+                    "no configuration folder is known for this user",
+                )
+            })
+    }
+
+    /// Reads the providers file again (after the window edited it): the
+    /// core gets its valid entries, the window all of them.
+    pub fn reload_providers(&self) {
+        let Some(path) = &self.providers_file else {
+            return;
+        };
+        let loaded =
+            load_providers_for(path, self.core.identity()).map_err(|err| UiError::from_core(&err));
+        if let Ok(list) = &loaded {
+            self.core.set_providers(
+                list.iter()
+                    .filter_map(|entry| entry.config.as_ref().ok().cloned())
+                    .collect(),
+            );
+        }
+        let (entries, file_error) = shown_entries(loaded);
+        *Self::lock(&self.entries) = entries;
+        let providers = self.providers_now();
+        self.update(|state| {
+            state.providers_file_error = file_error;
+            state.providers = providers;
+        });
+    }
+
     fn providers_now(&self) -> Vec<ProviderDto> {
         let views = self.core.provider_views();
-        self.entries
+        Self::lock(&self.entries)
             .iter()
             .filter_map(|entry| match entry {
                 Ok(id) => views.iter().find(|v| &v.id == id).map(provider_dto),
@@ -345,6 +370,31 @@ impl Shell {
     pub fn dismiss(&self, id: u64) {
         self.update(|state| state.notices.retain(|n| n.id != id));
     }
+}
+
+/// The providers file's entries as the shell keeps them (valid ones by id,
+/// rejected ones with their error), and a problem with the file as a whole.
+fn shown_entries(
+    entries: Result<Vec<ProviderEntry>, UiError>,
+) -> (Vec<Result<String, Box<ProviderDto>>>, Option<UiError>) {
+    let (entries, file_error) = match entries {
+        Ok(entries) => (entries, None),
+        Err(err) => (Vec::new(), Some(err)),
+    };
+    let entries = entries
+        .into_iter()
+        .map(|entry| match entry.config {
+            Ok(config) => Ok(config.id.to_string()),
+            Err(err) => Err(Box::new(ProviderDto {
+                id: entry.label.clone(),
+                name: entry.name.unwrap_or(entry.label),
+                issuer: None,
+                status: ProviderStatus::Invalid,
+                error: Some(UiError::from_core(&err)),
+            })),
+        })
+        .collect();
+    (entries, file_error)
 }
 
 /// A provider as the window shows it.

@@ -102,6 +102,38 @@ const calls = [];
 window.__latchkeyFakeCalls = calls;
 
 const find = (id) => state.accounts.find((a) => a.id === id);
+
+/** The backend's preset catalogue (crates/latchkey-core/src/config/preset.rs), as provider_presets sends it. */
+const PRESETS = [
+  { key: 'google', title: 'Google', fields: ['client_secret'], help: 'A "Desktop app" OAuth client from the Google Cloud console; its secret is required (Google does not treat it as secret).', clientSecret: true, redirect: 'loopback', scopes: ['openid', 'profile', 'email'] },
+  { key: 'microsoft', title: 'Microsoft (Entra ID, personal accounts)', fields: ['tenant'], help: 'A "Mobile and desktop applications" platform; tenant common, organizations, consumers, or your tenant.', clientSecret: false, redirect: 'scheme', scopes: ['openid', 'profile', 'email', 'offline_access'] },
+  { key: 'github', title: 'GitHub', fields: ['base_url', 'client_secret'], help: 'An OAuth App or GitHub App; base URL only for GitHub Enterprise Server.', clientSecret: true, redirect: 'loopback', scopes: ['read:user'] },
+  { key: 'keycloak', title: 'Keycloak', fields: ['base_url', 'realm'], help: 'A public OpenID Connect client; base URL without /realms.', clientSecret: false, redirect: 'scheme', scopes: ['openid', 'profile', 'email', 'offline_access'] },
+  { key: 'oidc', title: 'Other OpenID Connect provider', fields: ['issuer'], help: 'Any provider that publishes OpenID Connect discovery for its issuer.', clientSecret: false, redirect: 'scheme', scopes: ['openid', 'offline_access'] },
+  { key: 'oauth2', title: 'Other OAuth 2.0 server', fields: ['issuer', 'endpoints'], help: 'A server without discovery: its authorization, token and user endpoints.', clientSecret: false, redirect: 'scheme', scopes: [] },
+];
+/** Entries saved here (the providers file), by id; and which ids have a client secret stored (never the value). */
+const drafts = new Map();
+const secretStored = new Set();
+
+/** The checks the real backend makes that the UI shows: the parser's, then the live check's. */
+function checkDraft(draft, replace) {
+  if (!/^[a-z0-9_-]{1,64}$/.test(draft.id)) return { code: 'config_invalid_value', message: `id is not valid: "${draft.id}" must be 1-64 lowercase letters, digits, '-' or '_'` };
+  if (draft.id !== replace && state.providers.some((p) => p.id === draft.id)) return { code: 'provider_id_taken', message: `a provider with the id "${draft.id}" already exists: choose another id` };
+  const address = draft.issuer ?? draft.base_url ?? draft.authorization_endpoint ?? null;
+  if (address?.startsWith('http://') && !draft.insecure_http_loopback) return { code: 'config_insecure_issuer', message: `issuer ${address} must use https (for a local development server set insecure_http_loopback = true)` };
+  if (address?.includes('nope')) return { code: 'discovery_http_status', message: `the discovery document at ${address}/.well-known/openid-configuration returned HTTP 404` };
+  return null;
+}
+
+const checked = (draft) => ({
+  id: draft.id,
+  issuer: draft.issuer ?? draft.base_url ?? 'https://accounts.google.com',
+  discovery: draft.preset !== 'oauth2' && draft.preset !== 'github',
+  authorizationEndpoint: `${draft.issuer ?? 'https://accounts.google.com'}/authorize`,
+  redirectUri: PRESETS.find((p) => p.key === draft.preset)?.redirect === 'loopback' ? `http://127.0.0.1/oauth/callback/${draft.id}` : `dev.latchkey:/oauth/callback/${draft.id}`,
+  clientSecret: Boolean(PRESETS.find((p) => p.key === draft.preset)?.clientSecret),
+});
 const fail = (code, message) => Promise.reject({ code, message });
 
 const COMMANDS = {
@@ -152,6 +184,41 @@ const COMMANDS = {
   },
   refresh_account: ({ id }) => find(id).accessExpiresAtMs,
   open_folder: () => {},
+  provider_presets: () => structuredClone(PRESETS),
+  provider_draft: ({ id }) => {
+    const p = state.providers.find((x) => x.id === id);
+    if (!p) return fail('unknown_provider', `there is no provider "${id}" in the providers file`);
+    const draft = drafts.get(id) ?? { preset: 'oidc', id, name: p.name, client_id: 'latchkey-desktop', issuer: p.issuer, scopes: ['openid', 'email'] };
+    return { draft: structuredClone(draft), clientSecretStored: secretStored.has(id) };
+  },
+  check_provider: ({ draft, replace }) => {
+    const err = checkDraft(draft, replace);
+    return err ? fail(err.code, err.message) : checked(draft);
+  },
+  save_provider: ({ draft, clientSecret, replace }) => {
+    const err = checkDraft(draft, replace);
+    if (err) return fail(err.code, err.message);
+    const preset = PRESETS.find((p) => p.key === draft.preset);
+    if (preset.clientSecret && !clientSecret && !secretStored.has(draft.id)) return fail('client_secret_required', `${draft.name ?? draft.id} needs its client secret`);
+    if (preset.clientSecret && clientSecret) secretStored.add(draft.id);
+    drafts.set(draft.id, structuredClone(draft));
+    const entry = provider(draft.id, draft.name ?? draft.id);
+    entry.issuer = checked(draft).issuer;
+    const at = state.providers.findIndex((p) => p.id === (replace ?? draft.id));
+    if (at >= 0) state.providers[at] = entry;
+    else state.providers.push(entry);
+    state.notices.push({ id: nextId++, level: 'info', code: 'provider_saved', message: `${replace ? 'Saved' : 'Added'} ${entry.name}.`, atMs: Date.now() });
+    return checked(draft);
+  },
+  remove_provider: ({ id, signOutAccounts }) => {
+    const p = state.providers.find((x) => x.id === id);
+    if (!p) return fail('unknown_provider', `there is no provider "${id}" in the providers file`);
+    if (signOutAccounts) state.accounts = state.accounts.filter((a) => a.providerId !== id);
+    state.providers = state.providers.filter((x) => x.id !== id);
+    drafts.delete(id);
+    secretStored.delete(id);
+    state.notices.push({ id: nextId++, level: 'info', code: 'provider_removed', message: `Removed ${p.name}.`, atMs: Date.now() });
+  },
 };
 
 /**
@@ -179,7 +246,7 @@ export async function invoke(command, args = {}) {
   const handler = COMMANDS[command];
   if (!handler) return fail('unknown_command', command);
   const result = await handler(args);
-  if (command !== 'get_state' && command !== 'sign_in_link') changed();
+  if (!['get_state', 'sign_in_link', 'provider_presets', 'provider_draft', 'check_provider'].includes(command)) changed();
   return result;
 }
 

@@ -7,6 +7,7 @@ import { mountNotices } from './views/notices.js';
 import { mountPending } from './views/pending.js';
 import { mountAccounts } from './views/accounts.js';
 import { mountProviders } from './views/providers.js';
+import { mountProviderEditor } from './views/provider-editor.js';
 import { mountDialogs } from './views/dialogs.js';
 import { mountAbout } from './views/about.js';
 
@@ -15,6 +16,7 @@ mountNotices();
 mountPending();
 mountAccounts();
 mountProviders();
+mountProviderEditor();
 mountDialogs();
 mountAbout();
 store.subscribe(() => {

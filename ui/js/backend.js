@@ -71,3 +71,18 @@ export const signInLink = (handle) => invoke('sign_in_link', { handle });
 
 /** Opens one of Latchkey's folders (config, data, logs) in the file manager. */
 export const openFolder = (folder) => invoke('open_folder', { folder });
+
+/** The provider presets (catalogue): [{ key, title, fields, help, clientSecret, redirect, scopes }]. */
+export const providerPresets = () => invoke('provider_presets');
+
+/** A providers-file entry to edit: { draft, clientSecretStored } (never the secret). */
+export const providerDraft = (id) => invoke('provider_draft', { id });
+
+/** Live check of a draft (nothing written): { id, issuer, discovery, authorizationEndpoint, redirectUri, clientSecret }. */
+export const checkProvider = (draft, replace = null) => invoke('check_provider', { draft, replace });
+
+/** Checks again, writes the providers file; the client secret (write-only) goes to the keychain. */
+export const saveProvider = (draft, clientSecret, replace = null) => invoke('save_provider', { draft, clientSecret, replace });
+
+/** Removes a provider's entry (and, when asked, signs its accounts out first). */
+export const removeProvider = (id, signOutAccounts) => invoke('remove_provider', { id, signOutAccounts });

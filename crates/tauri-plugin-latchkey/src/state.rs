@@ -54,7 +54,7 @@ impl Plugin {
             plugin.notify(ChangeEvent::Changed { account: None });
             plugin.watch_accounts_file().await;
         });
-        for provider in self.core.providers() {
+        for provider in self.core.providers().iter() {
             let plugin = self.clone();
             let id = provider.id.to_string();
             tauri::async_runtime::spawn(async move {

@@ -10,7 +10,9 @@
 use std::fmt;
 
 /// A provider preset (the providers file's `preset` key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Preset {
@@ -136,7 +138,8 @@ pub const PRESETS: &[PresetInfo] = &[
     PresetInfo {
         preset: Preset::Github,
         title: "GitHub",
-        fields: &[PresetField::ClientSecret],
+        // The base URL only for GitHub Enterprise Server (default github.com).
+        fields: &[PresetField::BaseUrl, PresetField::ClientSecret],
         loopback: true,
         scopes: &["read:user"],
         authorization_params: &[],

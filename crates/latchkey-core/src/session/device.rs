@@ -116,7 +116,7 @@ impl Latchkey {
             provider_name,
             authorization,
             device,
-            endpoints: Endpoints::from_metadata(provider, &metadata),
+            endpoints: Endpoints::from_metadata(&provider, &metadata),
             scopes: provider.scopes.clone(),
         })
     }

@@ -4,7 +4,7 @@
 //! from their own files.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use crate::accounts::{AccountBook, AccountId, Registry, RegistryError};
@@ -36,7 +36,9 @@ pub struct Latchkey {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) pending: PendingStore,
     pub(crate) registry: Registry,
-    pub(crate) providers: Vec<ProviderConfig>,
+    /// Replaceable at runtime ([`Latchkey::set_providers`]): readers take a
+    /// snapshot, never a lock held across an await.
+    pub(crate) providers: RwLock<Arc<Vec<ProviderConfig>>>,
     pub(crate) metadata: Mutex<HashMap<String, ProviderMetadata>>,
     pub(crate) locks: crate::file_lock::LockDir,
     /// Hashes of the `state`s of sign-ins completed lately (repeat links).
@@ -57,7 +59,7 @@ impl std::fmt::Debug for Latchkey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Latchkey")
             .field("registry", &self.registry.path())
-            .field("providers", &self.providers.len())
+            .field("providers", &self.providers().len())
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +125,7 @@ impl Latchkey {
             vault,
             clock,
             registry,
-            providers,
+            providers: RwLock::new(Arc::new(providers)),
             metadata: Mutex::new(HashMap::new()),
             locks,
             recent: Mutex::new(Vec::new()),
@@ -142,14 +144,23 @@ impl Latchkey {
         &self.identity
     }
 
-    /// The configured providers.
-    pub fn providers(&self) -> &[ProviderConfig] {
-        &self.providers
+    /// The configured providers (a snapshot: [`Latchkey::set_providers`]
+    /// may replace them at any time).
+    pub fn providers(&self) -> Arc<Vec<ProviderConfig>> {
+        Arc::clone(
+            &self
+                .providers
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
-    /// A configured provider.
-    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
-        self.providers.iter().find(|p| p.id.as_str() == id)
+    /// A configured provider (a copy of its configuration now).
+    pub fn provider(&self, id: &str) -> Option<ProviderConfig> {
+        self.providers()
+            .iter()
+            .find(|p| p.id.as_str() == id)
+            .cloned()
     }
 
     /// The keychain (for its startup check and its health).
@@ -174,7 +185,7 @@ impl Latchkey {
             .ok_or_else(|| AuthorizeError::UnknownProvider {
                 id: provider_id.to_owned(),
             })?;
-        let metadata = crate::discovery::discover(self.http.as_ref(), config).await?;
+        let metadata = crate::discovery::discover(self.http.as_ref(), &config).await?;
         lock(&self.metadata).insert(provider_id.to_owned(), metadata.clone());
         self.answered(provider_id);
         Ok(metadata)

@@ -4,7 +4,9 @@
 //! at launch. Also the launch-time mix-up check (RFC 9700 §4.4.2).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use crate::config::provider::ProviderConfig;
 use crate::error::{ErrorCode as _, report};
 use crate::session::latchkey::{Latchkey, lock};
 use crate::session::state::LiveStatus;
@@ -60,6 +62,44 @@ impl Latchkey {
         }
     }
 
+    /// Replaces the configured providers (the providers file was edited).
+    /// Cached metadata and reachability of a provider that was removed or
+    /// whose configuration changed are dropped, so its next use discovers
+    /// again; unchanged providers keep theirs. Accounts are not touched: an
+    /// account whose provider is gone fails its refresh with
+    /// `unknown_provider` until the provider comes back.
+    pub fn set_providers(&self, providers: Vec<ProviderConfig>) {
+        let old = self.providers();
+        let stale: Vec<String> = old
+            .iter()
+            .filter(|before| !providers.iter().any(|now| now == *before))
+            .map(|before| before.id.to_string())
+            .collect();
+        let count = providers.len();
+        *self
+            .providers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(providers);
+        let mut metadata = lock(&self.metadata);
+        let mut known = lock(&self.reachability);
+        for id in &stale {
+            metadata.remove(id);
+            known.remove(id);
+        }
+        tracing::info!(providers = count, changed_or_removed = ?stale, "providers replaced");
+    }
+
+    /// Checks a provider configuration that is not (or not yet) in use, with
+    /// this core's HTTP client (see
+    /// [`check_provider_config`](crate::config::check::check_provider_config)).
+    /// Nothing is cached or recorded.
+    pub async fn check_provider_config(
+        &self,
+        config: &ProviderConfig,
+    ) -> Result<crate::discovery::ProviderMetadata, crate::config::check::CheckError> {
+        crate::config::check::check_provider_config(self.http.as_ref(), config).await
+    }
+
     /// Records a fetched discovery document.
     pub(crate) fn answered(&self, provider_id: &str) {
         lock(&self.reachability).insert(provider_id.to_owned(), Reachability::Reachable);
@@ -83,7 +123,7 @@ impl Latchkey {
         for provider in refreshed {
             known.insert(provider, Reachability::Reachable);
         }
-        self.providers
+        self.providers()
             .iter()
             .map(|config| ProviderView {
                 id: config.id.to_string(),
@@ -104,7 +144,7 @@ impl Latchkey {
     /// not naming itself. Returns the URIs so shared.
     pub async fn warn_shared_redirect_uris(&self) -> Vec<url::Url> {
         let mut risky = Vec::new();
-        for (uri, ids) in crate::provider::shared_redirect_uris(&self.providers) {
+        for (uri, ids) in crate::provider::shared_redirect_uris(&self.providers()) {
             let mut without_iss = Vec::new();
             for id in ids {
                 let named = self

@@ -106,3 +106,45 @@ async fn providers_without_iss_sharing_a_redirect_uri_are_reported() {
     );
     assert!(core(&["a"]).warn_shared_redirect_uris().await.is_empty());
 }
+
+#[tokio::test]
+async fn set_providers_drops_what_was_known_of_changed_and_removed_providers_only() {
+    let f = fixture("providers-set");
+    f.server.serve_discovery();
+    assert_eq!(f.signin.check_provider("p").await, Reachability::Reachable);
+    let discoveries = f.server.count("/.well-known/openid-configuration");
+    let original = f.signin.provider("p").expect("configured");
+
+    // The same configuration again: its metadata stays cached.
+    f.signin.set_providers(vec![original.clone()]);
+    assert_eq!(reachability(&f), Reachability::Reachable);
+    f.signin.metadata("p").await.expect("cached");
+    assert_eq!(
+        f.server.count("/.well-known/openid-configuration"),
+        discoveries
+    );
+
+    // A changed one (another name) is discovered again and shown as new.
+    let renamed = ProviderConfig {
+        name: "Example".into(),
+        client_id: "another-client".into(),
+        ..original.clone()
+    };
+    f.signin.set_providers(vec![renamed]);
+    assert_eq!(reachability(&f), Reachability::Checking);
+    assert_eq!(
+        f.signin.provider("p").expect("kept").client_id,
+        "another-client"
+    );
+    f.signin.metadata("p").await.expect("discovered again");
+    assert_eq!(
+        f.server.count("/.well-known/openid-configuration"),
+        discoveries + 1
+    );
+
+    // Removed: gone from the list and from the caches.
+    f.signin.set_providers(Vec::new());
+    assert!(f.signin.provider("p").is_none());
+    assert!(f.signin.provider_views().is_empty());
+    assert!(f.signin.metadata("p").await.is_err());
+}

@@ -210,16 +210,15 @@ impl Latchkey {
 
     /// The account's provider and its metadata.
     async fn context(&self, account: Account) -> Result<Context, RefreshError> {
-        let provider = self
-            .provider(&account.provider_id)
-            .cloned()
-            .ok_or_else(|| RefreshError::Refused {
-                reason: format!(
-                    "the provider {:?} is no longer configured",
-                    account.provider_id
-                ),
-                code: "unknown_provider",
-            })?;
+        let provider =
+            self.provider(&account.provider_id)
+                .ok_or_else(|| RefreshError::Refused {
+                    reason: format!(
+                        "the provider {:?} is no longer configured",
+                        account.provider_id
+                    ),
+                    code: "unknown_provider",
+                })?;
         let metadata = self
             .metadata(&account.provider_id)
             .await

@@ -265,11 +265,11 @@ impl Latchkey {
             })?;
         if let RedirectKind::Loopback { ports } = &provider.redirect {
             return self
-                .begin_loopback(provider, &metadata, ports, options)
+                .begin_loopback(&provider, &metadata, ports, options)
                 .await;
         }
         let now = self.clock.now();
-        let pending = new_authorization(provider, &metadata, options, now)?;
+        let pending = new_authorization(&provider, &metadata, options, now)?;
         self.pending.insert(&pending, now).await?;
         tracing::info!(provider = %provider.id, handle = pending.handle.as_str(), reauth = options.reauth_of.is_some(), "sign-in started");
         Ok(pending.summary())

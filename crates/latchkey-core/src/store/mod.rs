@@ -2,6 +2,7 @@
 //! account metadata in the registry file, lock files shared by processes.
 
 pub(crate) mod account_secret;
+pub mod atomic_write;
 pub(crate) mod chunking;
 pub(crate) mod file_lock;
 pub mod file_vault;

@@ -67,7 +67,8 @@ impl Method {
 pub fn sign_in(provider: &str, options: Options) -> Result<Exit, CliError> {
     let core = app::build()?;
     let Some(config) = core.provider(provider) else {
-        let known: Vec<&str> = core.providers().iter().map(|p| p.id.as_str()).collect();
+        let providers = core.providers();
+        let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
         return Err(CliError::usage(format!(
             "no provider {provider:?} is configured (configured: {}): check the providers file",
             if known.is_empty() {
