@@ -5,7 +5,7 @@ pub mod discovery;
 pub mod identity;
 pub mod preset;
 pub mod provider;
-mod provider_entry;
 pub mod provider_draft;
+mod provider_entry;
 pub mod providers_edit;
 pub(crate) mod providers_file;
