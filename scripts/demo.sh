@@ -4,7 +4,10 @@
 #
 # Uses your desktop session (DISPLAY, D-Bus, keychain, default browser) when
 # there is one; on a headless machine it starts Xvfb, a D-Bus session and a
-# throwaway unlocked gnome-keyring, and saves a screenshot to latchkey-demo.png.
+# throwaway unlocked gnome-keyring in throwaway folders, signs the demo user in
+# (the CLI's device grant, approved by the tests' browser stand-in), saves a
+# screenshot of the signed-in window to latchkey-demo.png and prints
+# `latchkey status`.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -56,18 +59,17 @@ if [[ -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ]] && [[ -n "${DBUS_SESSION
   run_app
 else
   log "no desktop session: starting Xvfb, D-Bus and a throwaway keychain"
+  # Headless, the demo shows the main job: the demo user signed in (through
+  # the browser stand-in the tests use), the account in the window, and
+  # `latchkey status`. Everything lives in throwaway folders: no person's
+  # keychain, browser setting or account is touched.
+  apt_install chromium
   export LATCHKEY_DEMO_SCREENSHOT="$ROOT/latchkey-demo.png"
-  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-    source "$1/scripts/lib/keyring.sh"; unlock_keyring demo "$(mktemp -d)"
-    "$0" & APP_PID=$!
-    # Say it runs only once its window is mapped, and the process still lives.
-    if ! timeout 90 xdotool search --sync --onlyvisible --name "^Latchkey$" >/dev/null 2>&1 ||
-      ! kill -0 "$APP_PID" 2>/dev/null; then
-      echo "Latchkey did not open its window (see ~/.local/share/dev.latchkey.app/logs/latchkey.log)" >&2
-      kill "$APP_PID" 2>/dev/null
-      exit 1
-    fi
-    sleep 4; import -window root "$LATCHKEY_DEMO_SCREENSHOT" && echo "screenshot: $LATCHKEY_DEMO_SCREENSHOT" >&2
-    echo "Latchkey runs headless (pid $APP_PID); press Ctrl-C to stop." >&2
-    wait $APP_PID' "$APP" "$ROOT"
+  HEADLESS="$(mktemp -d "$STATE/headless.XXXXXX")"
+  export XDG_DATA_HOME="$HEADLESS/data" XDG_CONFIG_HOME="$HEADLESS/config"
+  mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$HEADLESS/standin" "$HEADLESS/keyring"
+  printf '{"login":"demo","action":"consent","device":true}' >"$HEADLESS/standin/config.json"
+  CLI="$CARGO_TARGET_DIR/debug/latchkey"
+  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash "$ROOT/scripts/lib/headless-demo.sh" \
+    "$APP" "$CLI" "$HEADLESS"
 fi
