@@ -70,6 +70,9 @@ pub struct AccountDto {
     pub access_expires_at_ms: Option<u64>,
     /// The access token never expires (nothing is refreshed).
     pub never_expires: bool,
+    /// The provider named no person (no name, user name or email): the
+    /// window offers to label it.
+    pub unnamed: bool,
     /// When offline: the next attempt (ms since epoch).
     pub retry_at_ms: Option<u64>,
     /// Why it is offline, refused or needs sign-in (plain language, no secret).

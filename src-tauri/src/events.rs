@@ -133,10 +133,18 @@ fn signed_in_notices(
     } else {
         "Signed in"
     };
+    let unnamed = who.starts_with(&format!("{provider} account "));
     shell.notify(
         NoticeLevel::Info,
         "signed_in",
-        format!("{verb} as {who} at {provider}."),
+        if unnamed {
+            format!(
+                "{verb} as {who} at {provider}. {provider} gave no name or email for it: \
+                 \"Name this account\" gives it one."
+            )
+        } else {
+            format!("{verb} as {who} at {provider}.")
+        },
     );
     if old_token_revoked == Some(false) {
         shell.notify(

@@ -288,6 +288,9 @@ impl Shell {
                             AccountDto {
                                 title: a.title(&provider_name),
                                 never_expires: a.never_expires,
+                                unnamed: a.name.is_none()
+                                    && a.username.is_none()
+                                    && a.email.is_none(),
                                 provider_name,
                                 id: a.id.to_string(),
                                 provider_id: a.provider_id,

@@ -65,6 +65,16 @@ const SCENARIOS = {
       }),
     ],
   }),
+  unnamed: () => ({
+    ...base(),
+    providers: [provider('gh', 'GitHub')],
+    accounts: [
+      account(1, {
+        providerId: 'gh', providerName: 'GitHub', issuer: 'https://github.com', title: 'GitHub account 583231',
+        unnamed: true, neverExpires: true, accessExpiresAtMs: null, isDefault: true,
+      }),
+    ],
+  }),
   pending: () => ({
     ...base(),
     pending: [{ handle: '9a2a07ec663ed4c4', providerId: 'work', providerName: 'Example Work', expiresAtMs: now + 10 * min }],

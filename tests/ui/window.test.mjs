@@ -114,6 +114,21 @@ test('every account status renders with its action', async () => {
   await page.close();
 });
 
+test('an account the provider named no one offers a name at once; a token that never expires says so', async () => {
+  const { page, errors } = await open('unnamed');
+  const card = '#accounts .account';
+  assert.equal(await page.textContent(`${card} .who`), 'GitHub account 583231', 'never the internal id');
+  assert.equal(await page.textContent(`${card} .detail`), 'token does not expire');
+  assert.equal(await page.textContent(`${card} .actions .rename.primary`), 'Name this account');
+  await page.click(`${card} .rename`);
+  await page.fill('#rename-input', 'Work GitHub');
+  await page.click('#rename-save');
+  await page.waitForFunction(() => document.querySelector('#accounts .account .badge.label')?.textContent === 'Work GitHub');
+  assert.equal(await page.textContent(`${card} .actions .rename`), 'Rename', 'labelled: the usual Rename');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('refused: its own state, the reason under Details, Retry now by keyboard', async () => {
   const { page, errors } = await open('refused');
   const card = '#accounts .account[data-status=refused]';

@@ -24,7 +24,10 @@ function actionsOf(a, card) {
     a.status === 'needs_sign_in' && { action: 'reauth', className: 'reauth primary', text: 'Sign in again' },
     (a.status === 'offline' || a.status === 'refused' || retrying) && { action: 'retry', className: 'retry primary', text: 'Retry now', busy: a.status === 'refreshing' },
     !a.isDefault && { action: 'make-default', className: 'make-default', text: 'Make default' },
-    { action: 'rename', className: 'rename', text: 'Rename' },
+    // The provider gave no name, user name or email: offer a label at once.
+    a.unnamed && !a.label
+      ? { action: 'rename', className: 'rename primary', text: 'Name this account' }
+      : { action: 'rename', className: 'rename', text: 'Rename' },
     a.status !== 'needs_sign_in' && { action: 'reauth', className: 'reauth', text: 'Sign in again' },
     { action: 'sign-out', className: 'sign-out', text: 'Sign out' },
   ].filter(Boolean);
