@@ -6,7 +6,8 @@
 //!   rustls-platform-verifier reads honours `SSL_CERT_FILE`, set for a child
 //!   run of this test binary: the workspace forbids the `unsafe` of
 //!   `set_var`);
-//! - trusted through a provider's `ca_file`, the system store untouched.
+//! - trusted through a provider's `ca_file`, the system store untouched;
+//! and the proxy of the environment (`HTTP_PROXY`) carries the requests.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -189,4 +190,77 @@ async fn child_trusts_the_system_store() {
         .expect("a port");
     let client = ReqwestHttpClient::new().expect("client");
     assert_eq!(get(&client, port).await, Ok(200));
+}
+
+/// A forward proxy on 127.0.0.1 that answers every request itself with 200
+/// and remembers the request line it was sent.
+fn recording_proxy() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            // Read the headers, then answer.
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let _ = tx.send(line.trim().to_owned());
+            let mut stream = stream;
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn the_proxy_of_the_environment_is_used() {
+    let (port, requests) = recording_proxy();
+    // A host that does not exist: only the proxy can answer.
+    let output = Command::new(std::env::current_exe().expect("exe"))
+        .args([
+            "--exact",
+            "child_goes_through_the_proxy",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .expect("child run");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = requests
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the proxy saw a request");
+    assert_eq!(
+        line,
+        "GET http://idp.invalid/.well-known/openid-configuration HTTP/1.1"
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by the_proxy_of_the_environment_is_used with HTTP_PROXY set"]
+async fn child_goes_through_the_proxy() {
+    let client = ReqwestHttpClient::new().expect("client");
+    let request = http::Request::builder()
+        .uri("http://idp.invalid/.well-known/openid-configuration")
+        .body(Vec::new())
+        .expect("request");
+    let response = client
+        .execute(request)
+        .await
+        .expect("answered by the proxy");
+    assert_eq!(response.status().as_u16(), 200);
 }

@@ -195,3 +195,61 @@ fn missing_pkce_s256_or_endpoint_is_rejected() {
     let err = parse_metadata(v.to_string().as_bytes(), "u", &p).expect_err("no token endpoint");
     assert_eq!(err.code(), "discovery_missing_field");
 }
+
+#[tokio::test]
+async fn an_endpoint_from_the_providers_file_fills_a_gap_in_discovery_and_wins_over_it() {
+    let issuer = "https://login.example.com";
+    let mut document: serde_json::Value = serde_json::from_str(&doc(issuer, issuer)).expect("json");
+    document
+        .as_object_mut()
+        .expect("object")
+        .remove("revocation_endpoint");
+    let http = fake(&[(
+        "https://login.example.com/.well-known/openid-configuration",
+        200,
+        document.to_string(),
+    )]);
+    let text = format!(
+        "[[provider]]\nid = \"p\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\n\
+         revocation_endpoint = \"https://login.example.com/oauth/revoke\"\n\
+         userinfo_endpoint = \"https://api.example.com/me\"\n"
+    );
+    let config = parse_providers(&text)
+        .expect("parses")
+        .remove(0)
+        .config
+        .expect("valid");
+    let metadata = discover(&http, &config).await.expect("discovered");
+    assert_eq!(
+        metadata.revocation_endpoint.as_ref().map(Url::as_str),
+        Some("https://login.example.com/oauth/revoke"),
+        "the gap is filled (sign-out can revoke)"
+    );
+    assert_eq!(
+        metadata.userinfo_endpoint.as_ref().map(Url::as_str),
+        Some("https://api.example.com/me"),
+        "the file wins over the document"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_without_discovery_asks_nothing_and_has_no_signing_keys() {
+    let http = fake(&[]);
+    let text = "[[provider]]\nid = \"gh\"\npreset = \"github\"\nclient_id = \"c\"\n";
+    let config = parse_providers(text)
+        .expect("parses")
+        .remove(0)
+        .config
+        .expect("valid");
+    let metadata = discover(&http, &config).await.expect("configured");
+    assert!(
+        http.asked.lock().expect("lock").is_empty(),
+        "no discovery request"
+    );
+    assert_eq!(metadata.jwks_uri, None);
+    assert!(!metadata.authorization_response_iss_parameter_supported);
+    assert_eq!(
+        metadata.token_endpoint.as_str(),
+        "https://github.com/login/oauth/access_token"
+    );
+}
