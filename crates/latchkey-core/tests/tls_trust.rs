@@ -7,7 +7,8 @@
 //!   run of this test binary: the workspace forbids the `unsafe` of
 //!   `set_var`);
 //! - trusted through a provider's `ca_file`, the system store untouched;
-//! and the proxy of the environment (`HTTP_PROXY`) carries the requests.
+//!
+//! Also: the proxy of the environment (`HTTP_PROXY`) carries the requests.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
