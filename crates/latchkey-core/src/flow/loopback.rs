@@ -126,7 +126,12 @@ impl Bound {
                         reading.spawn(read_head(stream));
                     }
                 }
-                Some(Ok(Some((head, stream)))) = reading.join_next() => {
+                // Every finished reader is taken here, also one whose peer
+                // left without a request: a pattern that did not match would
+                // switch this branch off for the rest of the wait, and the
+                // requests of the others would never be answered.
+                Some(joined) = reading.join_next() => {
+                    let Ok(Some((head, stream))) = joined else { continue };
                     match head.map(|head| judge(&head, &redirect_uri, handle)) {
                         Ok(Verdict::Ours(url)) => break (url, stream),
                         Ok(Verdict::Refused(status, why)) | Err((status, why)) => {

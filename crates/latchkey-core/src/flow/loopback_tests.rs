@@ -294,3 +294,45 @@ fn pages_escape_what_they_show() {
     let body = page.split("\r\n\r\n").nth(1).expect("body");
     assert!(page.contains(&format!("Content-Length: {}\r\n", body.len())));
 }
+
+#[tokio::test]
+async fn a_peer_that_leaves_without_a_request_never_stalls_the_others() {
+    // A port probe (connect, then close) whose end is noticed while another
+    // connection is still sending its request: that request must still be
+    // answered. (The listener once stopped watching its readers for the rest
+    // of a wait after a reader came back empty, and hung.)
+    let bound = Bound::bind(&[], &base()).await.expect("bind");
+    let port = bound.redirect_uri().port().expect("port");
+    let (calls, close, task) = spawn_serving(bound, Ok(()));
+    let probe = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("probe");
+    let mut forged = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("forged");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(probe);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    forged
+        .write_all(
+            format!(
+                "GET /oauth/callback?code=c&state=forged HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), forged.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the request after the probe was never answered"
+    );
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 400"));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let _ = close.send(());
+    assert!(matches!(
+        task.await.expect("task"),
+        Served::Stopped(Stopped::Closed)
+    ));
+}
