@@ -154,3 +154,18 @@ test('warm: a link carrying --sign-in is handled as a link (refused), and --sign
   assert.equal(JSON.stringify(desktop.registry()), registryBefore);
   await desktop.screenshot('refused-hand-offs');
 });
+
+test('Ctrl-C stops the waiting only: exit 130 saying the sign-in goes on, and it does finish in the window', async () => {
+  desktop.configureBrowser({ login: 'cara', action: 'consent', holdFile: 'release-ctrl-c' });
+  const redirects = desktop.browserRedirects().length;
+  const run = start(['sign-in', 'local']);
+  await until(() => /The Latchkey app started the sign-in at Local IdP/.test(run.stderr()), 'the app to start the sign-in');
+  run.child.kill('SIGINT');
+  const { code, stderr } = await run.done;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stopped waiting \(Ctrl-C\): the sign-in goes on in the Latchkey app's window/);
+  assert.equal(await wd.execute('return document.querySelectorAll("#pending .pending-card").length'), 1, 'still pending in the app');
+  await until(() => desktop.browserRedirects().length === redirects + 1, 'the held redirect');
+  desktop.releaseBrowser('release-ctrl-c');
+  await ui.waitAccount(wd, 'cara@example.test', { status: 'ready' });
+});
