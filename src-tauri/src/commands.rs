@@ -47,15 +47,25 @@ pub async fn start_sign_in(
     shell: State<'_, Arc<Shell>>,
     provider_id: String,
 ) -> Result<PendingDto, UiError> {
+    begin_sign_in(&app, &shell, &provider_id).await
+}
+
+/// "Add account" at a provider: the window's button, or a sign-in handed
+/// over by the command line (`handoff.rs`).
+pub async fn begin_sign_in(
+    app: &AppHandle,
+    shell: &Shell,
+    provider_id: &str,
+) -> Result<PendingDto, UiError> {
     let pending = shell
         .core
-        .begin(&provider_id, &SignInOptions::default())
+        .begin(provider_id, &SignInOptions::default())
         .await
         .map_err(|err| {
             tracing::error!(code = err.code(), error = %err, "sign-in could not start");
             ui(err)
         })?;
-    started(&app, &shell, pending).await
+    started(app, shell, pending).await
 }
 
 /// Starts a sign-in on another device (device grant): resolves to the code

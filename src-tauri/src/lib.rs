@@ -6,6 +6,7 @@ mod device;
 mod dto;
 mod error;
 mod events;
+mod handoff;
 mod keychain;
 mod provider_commands;
 mod shell;
@@ -130,6 +131,10 @@ pub fn run() {
             if !app.latchkey().identity().carries_link(&argv) {
                 events::focus_main_window(app);
             }
+            // `latchkey sign-in` handing over a sign-in (handoff.rs).
+            if let Some(shell) = app.try_state::<Arc<Shell>>() {
+                handoff::on_launch(app, shell.inner(), &argv);
+            }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
@@ -172,6 +177,8 @@ pub fn run() {
                     app.latchkey_link(url.as_str());
                 }
             }
+            // Cold start: a sign-in handed over by the command line.
+            handoff::on_launch(app.handle(), &shell, &std::env::args().collect::<Vec<_>>());
             #[cfg(target_os = "linux")]
             register_appimage_handler(app.handle());
             keychain::watch_keychain(&shell);

@@ -116,7 +116,7 @@ test('sign-in --device --json: code on stdout, approval in a browser, account st
 test('a denied approval: exit 1 saying so, nothing stored', async () => {
   const keychainBefore = desktop.keychainItems().length;
   const registryBefore = readFileSync(desktop.registryPath(), 'utf8');
-  const run = start(['sign-in', 'local', '--json']);
+  const run = start(['sign-in', 'local', '--device', '--json']);
   const prompt = await run.prompt;
   assert.equal(await approve(prompt.verification_uri, { login: 'eve', action: 'deny', userCode: prompt.user_code }), 0,
     'the stand-in typed the code and aborted');
@@ -130,7 +130,7 @@ test('a denied approval: exit 1 saying so, nothing stored', async () => {
 });
 
 test('Ctrl-C stops the polling: exit 130, nothing stored, no poll after it', async () => {
-  const run = start(['sign-in', 'local']);
+  const run = start(['sign-in', 'local', '--device']);
   const pollsBefore = idp.devicePolls().length;
   await sleep(500);
   const until = Date.now() + 15_000;
@@ -157,7 +157,7 @@ test('an expired code exits 1 saying to run again; an unreachable provider exits
 
   idp.down();
   try {
-    const down = await latchkey(['sign-in', 'local']);
+    const down = await latchkey(['sign-in', 'local', '--device']);
     assert.equal(down.code, 4, down.stderr);
     assert.match(down.stderr, /check the connection and run the command again/);
   } finally {

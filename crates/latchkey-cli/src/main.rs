@@ -38,10 +38,12 @@ Exit codes:
   130  sign-in: cancelled with Ctrl-C (nothing is stored)
 
 sign-in exits 1 when the sign-in was denied at the provider or expired
-(nothing is stored), 2 when the provider offers neither a loopback redirect
-nor the device grant (sign in from the Latchkey window), 4 when the provider
-cannot be reached, 5 when the keychain is not available (checked before
-anything is shown), 130 on Ctrl-C (a pending browser sign-in is cancelled).
+(nothing is stored), or ended in the app without an account; 2 for an unknown
+provider, --no-browser at a provider the app signs in to, LATCHKEY_APP naming
+no executable, or no app and no device grant; 4 when the provider cannot be
+reached, 5 when the keychain is not available (checked before anything is
+shown), 130 on Ctrl-C (a pending browser sign-in is cancelled; one handed to
+the app goes on there).
 
 ACCOUNT is an account id (acct-…), a label, an email, or provider:name /
 provider:email (e.g. work:alice@example.com); without it, the default account.
@@ -88,8 +90,10 @@ enum Command {
     Token(TokenArgs),
     /// Signs in at a provider from the terminal and stores the account as the
     /// app does: in this machine's browser for a provider with `redirect =
-    /// "loopback"` (back to a listener on 127.0.0.1), else with the device
-    /// grant (RFC 8628: a one-time code to enter in any browser).
+    /// "loopback"` (back to a listener on 127.0.0.1); a provider with the
+    /// app's dev.latchkey: redirect is handed to the Latchkey app (started if
+    /// needed; LATCHKEY_APP names it) and the command waits for the account;
+    /// --device: the device grant (RFC 8628: a code to enter in any browser).
     SignIn(SignInArgs),
     /// Signs an account out: revokes its refresh token at the provider, then
     /// deletes its keychain item and metadata.
@@ -137,24 +141,26 @@ struct ListArgs {
 struct SignInArgs {
     /// The provider's id in the providers file (e.g. `work`).
     provider: String,
-    /// Use the device grant (RFC 8628) even for a provider with a loopback
-    /// redirect (from SSH, a container or another device). A provider
-    /// without a loopback redirect uses it anyway; with this flag, one that
-    /// does not offer the grant is named in the message.
+    /// Use the device grant (RFC 8628) instead of the browser on this
+    /// machine (from SSH, a container or another device); also used when no
+    /// Latchkey app can be found for a provider that needs it.
     #[arg(long)]
     device: bool,
     /// Device grant: open the verification page (with the code filled in,
-    /// when the provider offers that) in the system browser.
+    /// when the provider offers that) in the system browser (at a provider
+    /// the app would sign in to, it implies the device grant).
     #[arg(long)]
     open: bool,
     /// Loopback redirect: only print the URL to open (in a browser on this
-    /// machine) instead of opening the system browser.
+    /// machine) instead of opening the system browser. Refused where the app
+    /// signs in (it opens the browser).
     #[arg(long, conflicts_with = "open")]
     no_browser: bool,
     /// JSON on stdout: one object at once — {authorization_url} for a
     /// browser sign-in, {verification_uri, verification_uri_complete,
-    /// user_code, expires_at} for the device grant — then the account (as
-    /// `accounts --json` prints it) when signed in. Messages stay on stderr.
+    /// user_code, expires_at} for the device grant, nothing for a sign-in
+    /// handed to the app — then the account (as `accounts --json` prints it)
+    /// when signed in. Messages stay on stderr.
     #[arg(long)]
     json: bool,
 }

@@ -2,8 +2,9 @@
 //! the person opens the verification page on any device and enters the code
 //! shown here, while the core polls the provider (its `interval`, longer
 //! after `slow_down`) and then stores the account exactly as the app would.
-//! For providers without a loopback redirect (the command line cannot
-//! receive the app's `dev.latchkey:` redirect), and with `--device`.
+//! With `--device`, and for a scheme provider when there is no Latchkey app
+//! to hand the sign-in to (the command line cannot receive the app's
+//! `dev.latchkey:` redirect).
 //!
 //! The code and the page go to stderr (stdout stays for `--json`). The
 //! device code itself never leaves the core.
@@ -109,7 +110,14 @@ pub async fn run(
         }
     };
     let signed_in = done.map_err(|err| complete_error(&err, Method::Device { explicit }))?;
-    report(core, &signed_in, &provider_name, json).await
+    report(
+        core,
+        &signed_in.account,
+        signed_in.replaced,
+        &provider_name,
+        json,
+    )
+    .await
 }
 
 /// Why a device sign-in could not start, as an exit code and a next step.
@@ -121,10 +129,10 @@ pub fn begin_error(err: &DeviceError, explicit: bool) -> CliError {
              endpoint, RFC 8628): {USE_THE_APP}"
         )),
         DeviceError::NotOffered { provider_name } => CliError::usage(format!(
-            "{provider_name} does not offer sign-in from a terminal: it has neither a loopback \
-             redirect (redirect = \"loopback\" in the providers file) nor the device grant \
-             (RFC 8628), and the command line cannot receive the app's dev.latchkey: redirect: \
-             {USE_THE_APP}"
+            "{provider_name} does not offer the device grant (RFC 8628), and its sign-in comes \
+             back only to the Latchkey app (the dev.latchkey: redirect), which the command line \
+             cannot receive: install the app (or set LATCHKEY_APP to it) and run the command \
+             again, or {USE_THE_APP}"
         )),
         DeviceError::Authorize(authorize) => authorize_error(authorize),
         DeviceError::Token { source, .. } if source.failure() == Failure::Transient => {

@@ -91,7 +91,12 @@ fn a_provider_without_the_device_grant_is_a_usage_error_pointing_at_the_app() {
     assert!(
         implied
             .message
-            .contains("cannot receive the app's dev.latchkey: redirect")
+            .contains("comes back only to the Latchkey app (the dev.latchkey: redirect)")
+    );
+    assert!(
+        implied.message.contains("set LATCHKEY_APP"),
+        "{}",
+        implied.message
     );
     assert!(implied.message.contains("Latchkey window"));
 }

@@ -85,7 +85,14 @@ pub async fn run(core: &Arc<Latchkey>, provider: &str, options: Options) -> Resu
         .as_ref()
         .as_ref()
         .map_err(|err| complete_error(err, Method::Loopback))?;
-    report(core, signed_in, &pending.provider_name, options.json).await
+    report(
+        core,
+        &signed_in.account,
+        signed_in.replaced,
+        &pending.provider_name,
+        options.json,
+    )
+    .await
 }
 
 /// The lines for a person: the address (always: a browser may not open),

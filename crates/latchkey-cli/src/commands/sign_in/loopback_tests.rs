@@ -22,21 +22,36 @@ fn pending() -> PendingSummary {
 }
 
 #[test]
-fn a_loopback_provider_signs_in_in_the_browser_unless_device_is_asked_for() {
+fn a_loopback_provider_signs_in_in_the_browser_a_scheme_one_in_the_app_unless_device() {
     let loopback = RedirectKind::Loopback { ports: vec![] };
-    assert_eq!(Method::of(&loopback, false), Method::Loopback);
+    assert_eq!(Method::of(&loopback, false, false), Method::Loopback);
+    assert_eq!(Method::of(&loopback, false, true), Method::Loopback);
     assert_eq!(
-        Method::of(&loopback, true),
+        Method::of(&loopback, true, false),
         Method::Device { explicit: true }
     );
+    assert_eq!(Method::of(&RedirectKind::Scheme, false, false), Method::App);
+    // --open is the device grant's option: it implies the grant.
     assert_eq!(
-        Method::of(&RedirectKind::Scheme, false),
+        Method::of(&RedirectKind::Scheme, false, true),
         Method::Device { explicit: false }
     );
     assert_eq!(
-        Method::of(&RedirectKind::Scheme, true),
+        Method::of(&RedirectKind::Scheme, true, false),
         Method::Device { explicit: true }
     );
+}
+
+#[test]
+fn no_browser_at_a_scheme_provider_says_the_app_opens_it() {
+    let err = super::super::no_browser_at_app("Work");
+    assert_eq!(err.exit, Exit::Usage);
+    assert!(
+        err.message.contains("the app opens the browser"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("--device"), "{}", err.message);
 }
 
 #[test]

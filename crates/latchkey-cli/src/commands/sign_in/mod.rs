@@ -4,16 +4,21 @@
 //! - a provider with `redirect = "loopback"` ([RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3)):
 //!   in the system browser of this machine, the redirect received by the
 //!   core's listener on 127.0.0.1, bound in this process ([`loopback`]);
-//! - any other provider, or `--device`: the device authorization grant
-//!   ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)), a code entered in
-//!   a browser on any device ([`device`]). The command line cannot receive
-//!   the app's `dev.latchkey:` redirect.
+//! - a provider with the app's private-use scheme (`redirect = "scheme"`,
+//!   the default): handed to the Latchkey app, which alone receives
+//!   `dev.latchkey:` links; the CLI waits for the account ([`handoff`]).
+//!   Without an app to hand it to, the device grant where offered;
+//! - `--device` (or `--open`, its option, at a scheme provider): the device
+//!   authorization grant ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)),
+//!   a code entered in a browser on any device ([`device`]).
 //!
 //! Either way the account is stored exactly as the app stores it. Messages
 //! go to stderr (stdout stays for `--json`); no code, verifier or token is
 //! ever printed.
 
+pub mod app_exe;
 mod device;
+mod handoff;
 mod loopback;
 
 use std::sync::Arc;
@@ -22,7 +27,7 @@ use latchkey_core::config::discovery::DiscoveryError;
 use latchkey_core::flow::id_token::IdTokenError;
 use latchkey_core::flow::request::AuthorizeError;
 use latchkey_core::flow::token::{Failure, TokenError};
-use latchkey_core::{CompleteError, ErrorCode, Latchkey, RedirectKind, SignedIn};
+use latchkey_core::{Account, CompleteError, ErrorCode, Latchkey, RedirectKind};
 use serde::Serialize;
 use url::Url;
 
@@ -49,16 +54,20 @@ pub enum Method {
     Loopback,
     /// The device grant; `explicit`: `--device` asked for it.
     Device { explicit: bool },
+    /// Handed to the Latchkey app (the provider's redirect is its scheme).
+    App,
 }
 
 impl Method {
-    /// `--device` wins; else a loopback provider signs in in the browser,
-    /// and any other one with the device grant (if it offers it).
-    pub fn of(redirect: &RedirectKind, device: bool) -> Self {
+    /// `--device` wins; else a loopback provider signs in in the browser;
+    /// a scheme provider is handed to the app, unless `--open` (an option
+    /// of the device grant) asks for the device grant.
+    pub fn of(redirect: &RedirectKind, device: bool, open: bool) -> Self {
         match redirect {
             _ if device => Self::Device { explicit: true },
             RedirectKind::Loopback { .. } => Self::Loopback,
-            _ => Self::Device { explicit: false },
+            _ if open => Self::Device { explicit: false },
+            _ => Self::App,
         }
     }
 }
@@ -78,14 +87,46 @@ pub fn sign_in(provider: &str, options: Options) -> Result<Exit, CliError> {
             }
         )));
     };
-    let method = Method::of(&config.redirect, options.device);
+    let method = Method::of(&config.redirect, options.device, options.open);
+    let provider_name = config.name.clone();
     let runtime = app::runtime()?;
     match method {
         Method::Loopback => runtime.block_on(loopback::run(&Arc::new(core), provider, options)),
         Method::Device { explicit } => {
             runtime.block_on(device::run(&core, provider, explicit, options))
         }
+        Method::App => {
+            if options.no_browser {
+                return Err(no_browser_at_app(&provider_name));
+            }
+            match app_exe::locate() {
+                Ok(exe) => runtime.block_on(handoff::run(&core, provider, &exe, options)),
+                Err(not_found) if not_found.explicit => Err(CliError::usage(format!(
+                    "{} is not an executable: point it at the Latchkey app (latchkey-app), or \
+                     unset it",
+                    not_found.tried_text()
+                ))),
+                Err(not_found) => {
+                    // Over SSH, in a container: no app, perhaps the device grant.
+                    output::stderr(&format!(
+                        "latchkey: no Latchkey app to hand the sign-in to (tried {}): trying the \
+                         device grant",
+                        not_found.tried_text()
+                    ));
+                    runtime.block_on(device::run(&core, provider, false, options))
+                }
+            }
+        }
     }
+}
+
+/// `--no-browser` at a provider whose redirect only the app receives.
+fn no_browser_at_app(provider_name: &str) -> CliError {
+    CliError::usage(format!(
+        "--no-browser does not apply to {provider_name}: its sign-in comes back to the Latchkey \
+         app (the dev.latchkey: redirect), so the app opens the browser; run without \
+         --no-browser, or use --device to sign in from another device"
+    ))
 }
 
 /// Ctrl-C (SIGINT), caught from the moment [`CtrlC::listen`] is called: a
@@ -124,18 +165,18 @@ impl CtrlC {
 /// "✓ Signed in as …".
 async fn report(
     core: &Latchkey,
-    signed_in: &SignedIn,
+    account: &Account,
+    replaced: bool,
     provider_name: &str,
     json: bool,
 ) -> Result<Exit, CliError> {
-    let account = &signed_in.account;
     if json {
         let row = super::accounts::row_of(core, &account.id).await?;
         output::stdout_line(&to_json(&row)?)?;
     }
     output::stderr(&format!(
         "✓ Signed in{} as {} at {provider_name} ({}).",
-        if signed_in.replaced { " again" } else { "" },
+        if replaced { " again" } else { "" },
         select::who(account),
         account.id
     ));
@@ -215,7 +256,7 @@ pub fn complete_error(err: &CompleteError, method: Method) -> CliError {
                     "the code expired before the sign-in at {provider_name} was approved: \
                      nothing was stored; run the command again for a new code"
                 ),
-                Method::Loopback => format!(
+                Method::Loopback | Method::App => format!(
                     "the sign-in at {provider_name} was not finished in the browser before it \
                      expired: nothing was stored; run the command again"
                 ),
