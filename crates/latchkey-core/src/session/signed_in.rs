@@ -70,6 +70,31 @@ pub(crate) struct Exchanged {
     pub(crate) non_expiring_allowed: bool,
 }
 
+impl Exchanged {
+    /// The checked token response: `asked` scopes unless the response
+    /// names others; `ms` is (exchange, identity check).
+    fn of(
+        identity: Identity,
+        tokens: TokenSet,
+        asked: Vec<String>,
+        (exchange_ms, id_token_ms): (u64, u64),
+        non_expiring_allowed: bool,
+    ) -> Self {
+        Self {
+            identity,
+            refresh_token: tokens.refresh_token,
+            access: AccessToken {
+                token: tokens.access_token,
+                expires_at: tokens.expires_at,
+            },
+            scopes: tokens.scopes.unwrap_or(asked),
+            exchange_ms,
+            id_token_ms,
+            non_expiring_allowed,
+        }
+    }
+}
+
 pub(crate) fn ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -130,18 +155,14 @@ pub(crate) async fn identify(
         )
         .await
         .map_err(id_error)?;
-        return Ok(Exchanged {
+        // No OpenID Connect: a token that never expires may be the grant.
+        return Ok(Exchanged::of(
             identity,
-            refresh_token: tokens.refresh_token,
-            access: AccessToken {
-                token: tokens.access_token,
-                expires_at: tokens.expires_at,
-            },
-            scopes: tokens.scopes.unwrap_or(issued.scopes),
-            exchange_ms,
-            id_token_ms: ms(started),
-            non_expiring_allowed: true,
-        });
+            tokens,
+            issued.scopes,
+            (exchange_ms, ms(started)),
+            true,
+        ));
     }
     let verified = match (tokens.id_token.as_ref(), &issued.endpoints.jwks_uri) {
         (None, _) => Err(IdTokenError::Missing),
@@ -202,19 +223,13 @@ pub(crate) async fn identify(
         // The ID token already proved who signed in; UserInfo only adds display fields.
         tracing::warn!(code = err.code(), error = %err, "UserInfo unavailable; keeping the ID token's claims");
     }
-    let id_token_ms = ms(started);
-    Ok(Exchanged {
+    Ok(Exchanged::of(
         identity,
-        refresh_token: tokens.refresh_token,
-        access: AccessToken {
-            token: tokens.access_token,
-            expires_at: tokens.expires_at,
-        },
-        scopes: tokens.scopes.unwrap_or(issued.scopes),
-        exchange_ms,
-        id_token_ms,
-        non_expiring_allowed: false,
-    })
+        tokens,
+        issued.scopes,
+        (exchange_ms, ms(started)),
+        false,
+    ))
 }
 
 impl Latchkey {
