@@ -30,6 +30,8 @@ function run(file, args, { input = '' } = {}) {
   return new Promise((resolve) => {
     const child = execFile(file, args, { env, encoding: 'utf8', timeout: 90_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+    // A program that exits without reading its stdin (git) closes the pipe first: EPIPE is no failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }

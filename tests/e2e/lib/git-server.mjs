@@ -52,6 +52,7 @@ export function startGitServer({ root, authorize }) {
       },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
+    cgi.stdin.on('error', () => {}); // http-backend may answer without reading all of it
     cgi.stdin.end(Buffer.concat(body));
     const out = [];
     for await (const chunk of cgi.stdout) out.push(chunk);
