@@ -21,6 +21,7 @@ pub(crate) fn open_in(dir: &Path, passphrase: &str) -> Result<FileVaultStore, Va
     )
 }
 
+#[cfg(unix)] // its only user checks file modes
 fn value(store: &FileVaultStore, key: &str) -> Option<String> {
     store
         .get(key)
