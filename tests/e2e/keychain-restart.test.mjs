@@ -31,9 +31,17 @@ test('the keychain daemon restarts while the app runs: Latchkey reconnects and k
       input: 'latchkey-test', env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: desktop.env.DBUS_SESSION_BUS_ADDRESS }, encoding: 'utf8', timeout: 15_000,
     });
     assert.equal(replaced.status, 0, replaced.stderr);
-    await wd.waitFor(() => spawnSync('secret-tool', ['search', '--all', 'service', 'latchkey-e2e-ready'], { env: desktop.env }).status === 0
-      || spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets',
-        'org.freedesktop.DBus.Peer.Ping'], { env: desktop.env }).status === 0, { what: 'the new keychain daemon' });
+    // Wait until the new daemon really stores an item (as scripts/lib/keyring.sh
+    // does): it answers on the bus before its unlocked "login" collection is
+    // loaded, and a write in that moment asks for a password prompt nobody can
+    // answer here. (The app meets the same moment with its own retries; the
+    // test is about reconnecting, not about that race.)
+    await wd.waitFor(() => {
+      const stored = spawnSync('timeout', ['2', 'secret-tool', 'store', '--label=keyring ready', 'service', 'latchkey-keyring-ready'],
+        { env: desktop.env, input: 'ready' }).status === 0;
+      if (stored) spawnSync('timeout', ['2', 'secret-tool', 'clear', 'service', 'latchkey-keyring-ready'], { env: desktop.env });
+      return stored;
+    }, { what: 'the new keychain daemon to store an item' });
     // The next keychain calls (a second sign-in stores its token) work without a restart.
     await ui.signIn(desktop, wd, 'local', 'pia');
     const pia = (await ui.accounts(wd)).find((a) => a.email === 'pia@example.test');
