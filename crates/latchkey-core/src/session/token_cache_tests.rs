@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::tests::{core_over, setup, stored_token, tokens};
+use super::tests::{Setup, core_over, setup, stored_token, tokens};
 use super::*;
 use crate::testing::{Canned, FakeServer};
 
@@ -117,6 +117,30 @@ async fn a_sign_in_caches_its_access_token_for_other_processes() {
     assert_eq!(f.server.count("/token"), 1, "only the code exchange");
 }
 
+/// Another process (a `latchkey` CLI) asks for a token valid 20 minutes: its
+/// refresh rotates to RT-2 and gets AT-CLI for an hour.
+async fn cli_refreshes_for_20_minutes(
+    s: &Setup,
+    server: &Arc<FakeServer>,
+) -> crate::session::latchkey::AccessToken {
+    server.set(
+        "/token",
+        Canned::json(
+            200,
+            serde_json::json!({"access_token": "AT-CLI", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "RT-2"}),
+        ),
+    );
+    let cli = core_over(
+        server.clone(),
+        s.store.clone(),
+        &s.dir,
+        Arc::clone(&s.clock),
+    );
+    cli.fresh_access_token(&s.id, Duration::from_secs(1200))
+        .await
+        .expect("refreshed")
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refreshing() {
     let server = Arc::new(FakeServer::new());
@@ -134,23 +158,7 @@ async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refres
     assert_eq!(server.count("/token"), 1, "the launch refresh");
     // A CLI wants a token for 20 minutes a minute later: it refreshes (ours lasts 10).
     s.clock.advance(Duration::from_secs(60));
-    server.set(
-        "/token",
-        Canned::json(
-            200,
-            serde_json::json!({"access_token": "AT-CLI", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "RT-2"}),
-        ),
-    );
-    let cli = core_over(
-        server.clone(),
-        s.store.clone(),
-        &s.dir,
-        Arc::clone(&s.clock),
-    );
-    let theirs = cli
-        .fresh_access_token(&s.id, Duration::from_secs(1200))
-        .await
-        .expect("refreshed");
+    let theirs = cli_refreshes_for_20_minutes(&s, &server).await;
     assert_eq!(server.count("/token"), 2);
     // Our scheduled refresh comes (80 % of 600 s): the CLI's token is taken.
     s.clock.advance(Duration::from_secs(420));
@@ -289,23 +297,7 @@ async fn the_app_follows_a_refresh_another_process_made_and_plans_from_it() {
     assert!(s.core.follow_refreshes().await.is_empty());
     // A CLI refreshes a minute later (it wants 20 minutes; ours live 10).
     s.clock.advance(Duration::from_secs(60));
-    server.set(
-        "/token",
-        Canned::json(
-            200,
-            serde_json::json!({"access_token": "AT-CLI", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "RT-2"}),
-        ),
-    );
-    let cli = core_over(
-        server.clone(),
-        s.store.clone(),
-        &s.dir,
-        Arc::clone(&s.clock),
-    );
-    let theirs = cli
-        .fresh_access_token(&s.id, Duration::from_secs(1200))
-        .await
-        .expect("refreshed");
+    let theirs = cli_refreshes_for_20_minutes(&s, &server).await;
     assert_eq!(server.count("/token"), 2);
     assert_ne!(theirs.expires_at, mine);
     // The accounts file changed: the app takes the CLI's token and shows its expiry.
