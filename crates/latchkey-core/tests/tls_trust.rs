@@ -138,6 +138,22 @@ async fn get(client: &ReqwestHttpClient, port: u16) -> Result<u16, String> {
         .map_err(|err| err.to_string())
 }
 
+/// Runs the ignored test `name` of this binary in `child` (this executable
+/// with the environment the test needs); asserts it ran and passed.
+fn run_child(name: &str, child: &mut Command) {
+    let output = child
+        .args(["--exact", name, "--ignored", "--nocapture"])
+        .output()
+        .expect("child run");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("1 passed"), "{out}");
+}
+
 fn ca_der(server: &Server) -> Vec<u8> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
@@ -162,24 +178,12 @@ async fn a_private_ca_is_refused_by_default_and_trusted_from_a_ca_file() {
 fn the_operating_systems_store_is_trusted() {
     let server = server("system");
     // The child run sees the CA as the system's (SSL_CERT_FILE) and nothing else.
-    let output = Command::new(std::env::current_exe().expect("exe"))
-        .args([
-            "--exact",
-            "child_trusts_the_system_store",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("SSL_CERT_FILE", server.dir.join("ca.pem"))
-        .env("LATCHKEY_TLS_TEST_PORT", server.port.to_string())
-        .output()
-        .expect("child run");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&output.stderr)
+    run_child(
+        "child_trusts_the_system_store",
+        Command::new(std::env::current_exe().expect("exe"))
+            .env("SSL_CERT_FILE", server.dir.join("ca.pem"))
+            .env("LATCHKEY_TLS_TEST_PORT", server.port.to_string()),
     );
-    assert!(out.contains("1 passed"), "{out}");
 }
 
 #[tokio::test]
@@ -224,23 +228,12 @@ fn recording_proxy() -> (u16, std::sync::mpsc::Receiver<String>) {
 fn the_proxy_of_the_environment_is_used() {
     let (port, requests) = recording_proxy();
     // A host that does not exist: only the proxy can answer.
-    let output = Command::new(std::env::current_exe().expect("exe"))
-        .args([
-            "--exact",
-            "child_goes_through_the_proxy",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .output()
-        .expect("child run");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&output.stderr)
+    run_child(
+        "child_goes_through_the_proxy",
+        Command::new(std::env::current_exe().expect("exe"))
+            .env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy"),
     );
     let line = requests
         .recv_timeout(Duration::from_secs(10))
