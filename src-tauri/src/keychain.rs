@@ -1,7 +1,8 @@
 //! The keychain's status in the window, kept current: the probe at launch,
 //! then every change of [`Vault::health`](latchkey_core::store::vault::Vault::health),
 //! so the banner shows while keychain calls fail (say, after the keychain
-//! daemon restarted) and goes once a call works again. The footer never says
+//! daemon restarted) and goes once a call — or the recheck every
+//! [`KEYCHAIN_RECHECK`] while calls fail — works again. The footer never says
 //! "OK" while calls fail.
 
 use std::sync::Arc;
@@ -63,9 +64,16 @@ pub fn open_vault(identity: &AppIdentity, data_dir: &std::path::Path) -> Vault {
     }
 }
 
-/// Probes the keychain, then follows its health for the life of the app.
+/// How often a failing keychain is probed again (see
+/// [`Vault::recheck_while_failing`]): nothing is probed while calls work.
+const KEYCHAIN_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Probes the keychain, then follows its health for the life of the app,
+/// probing it again while it fails so the banner goes as soon as it works.
 pub fn watch_keychain(shell: &Arc<Shell>) {
     tauri::async_runtime::spawn(follow(Arc::clone(shell)));
+    let vault = shell.core.vault().clone();
+    tauri::async_runtime::spawn(async move { vault.recheck_while_failing(KEYCHAIN_RECHECK).await });
 }
 
 async fn follow(shell: Arc<Shell>) {

@@ -355,6 +355,8 @@ impl HttpClient for FakeServer {
 pub struct RefusingStore {
     pub inner: Arc<KeyringStore>,
     pub refuse: std::sync::atomic::AtomicBool,
+    /// How many times an item was read (`get`).
+    pub reads: std::sync::atomic::AtomicUsize,
 }
 
 impl RefusingStore {
@@ -362,7 +364,12 @@ impl RefusingStore {
         Self {
             inner,
             refuse: false.into(),
+            reads: 0.into(),
         }
+    }
+
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn refuse_writes(&self, refuse: bool) {
@@ -373,6 +380,7 @@ impl RefusingStore {
 
 impl SecretStore for RefusingStore {
     fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.get(key)
     }
     fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {

@@ -273,6 +273,10 @@ impl Latchkey {
         // Whatever was kept in memory for this account is older than this token.
         writer.clear_unsaved();
         let keychain_ms = ms(started);
+        // Our own write of the accounts file: following it reads nothing back.
+        if let Some(at) = account.last_refreshed_at {
+            self.saw_refresh(&account.id, at);
+        }
         if let Err(err) = self.registry.update(|book| book.upsert(account.clone())) {
             if existed {
                 // The account's item now holds the new token: keep it.

@@ -117,6 +117,28 @@ async fn a_sign_in_caches_its_access_token_for_other_processes() {
     assert_eq!(f.server.count("/token"), 1, "only the code exchange");
 }
 
+#[tokio::test]
+async fn the_app_does_not_read_back_its_own_sign_in() {
+    let f = crate::session::fixture::fixture("follow-own-sign-in");
+    let id = crate::session::fixture::signed_in(&f).await;
+    // Its lifecycle shows it ready, as the app's does after a sign-in.
+    f.signin.set_live(
+        &id,
+        LiveStatus::Ready {
+            expires_at: f.signin.access_token(&id).and_then(|t| t.expires_at),
+            next_refresh_at: std::time::SystemTime::now() + Duration::from_secs(480),
+        },
+    );
+    let reads = f.store.reads();
+    // The app's own watch of the accounts file sees the sign-in's write.
+    assert!(f.signin.follow_refreshes().await.is_empty());
+    assert_eq!(
+        f.store.reads(),
+        reads,
+        "no keychain read for our own sign-in"
+    );
+}
+
 /// Another process (a `latchkey` CLI) asks for a token valid 20 minutes: its
 /// refresh rotates to RT-2 and gets AT-CLI for an hour.
 async fn cli_refreshes_for_20_minutes(

@@ -96,6 +96,36 @@ pub(crate) fn platform_store() -> Result<(Arc<CredentialStore>, ServiceSearch), 
     Ok((store, ServiceSearch::Attribute))
 }
 
+/// Who serves the Secret Service right now: the unique bus name that owns
+/// `org.freedesktop.secrets` (it changes when the daemon is replaced), or
+/// `None` when the session bus cannot tell. One short-lived bus connection;
+/// asked when a store is opened and when a keychain call is stuck (see
+/// `store::reconnecting`).
+#[cfg(target_os = "linux")]
+pub(crate) fn keychain_daemon() -> Option<String> {
+    let bus = dbus::blocking::Connection::new_session().ok()?;
+    let proxy = bus.with_proxy(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        std::time::Duration::from_secs(1),
+    );
+    let (owner,): (String,) = proxy
+        .method_call(
+            "org.freedesktop.DBus",
+            "GetNameOwner",
+            ("org.freedesktop.secrets",),
+        )
+        .ok()?;
+    Some(owner)
+}
+
+/// Keychain Services and the Credential Manager are no replaceable daemon
+/// behind one session: nothing to tell apart.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn keychain_daemon() -> Option<String> {
+    None
+}
+
 /// The login keychain (untested here: see the module docs).
 #[cfg(target_os = "macos")]
 pub(crate) fn platform_store() -> Result<(Arc<CredentialStore>, ServiceSearch), VaultError> {

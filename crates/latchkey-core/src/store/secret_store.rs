@@ -1,7 +1,6 @@
 //! The synchronous seam over a credential store: [`SecretStore`], its
 //! keyring-core implementation on the platform's keychain (or keyring-core's
-//! in-memory store in tests), reconnection after a keychain daemon restart,
-//! and [`VaultError`], the stable error codes of keychain failures.
+//! in-memory store in tests), and [`VaultError`], the stable error codes of keychain failures.
 
 use std::fmt;
 use std::sync::Arc;
@@ -106,6 +105,12 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
     fn delete(&self, key: &str) -> Result<(), VaultError>;
     /// The keys of every item of this store's service.
     fn list_keys(&self) -> Result<Vec<String>, VaultError>;
+    /// Which connection to the keychain calls go to now: it grows when the
+    /// store connects anew (see [`ReconnectingStore`](crate::store::vault::ReconnectingStore)),
+    /// and a write stuck on an earlier connection no longer holds up its key.
+    fn connection(&self) -> u64 {
+        0
+    }
 }
 
 /// A [`SecretStore`] over any keyring-core credential store; items are
@@ -250,97 +255,6 @@ fn vanished(err: &keyring_core::Error) -> bool {
     }
 }
 
-/// Whether a keychain error says our connection to the keychain is stale:
-/// the Secret Service daemon was restarted (`gnome-keyring-daemon --replace`)
-/// and the session the store opened at start-up is gone.
-fn stale_session(err: &VaultError) -> bool {
-    match err {
-        // gnome-keyring says "The session wrapping the secret does not exist"
-        // (org.freedesktop.Secret.Error.NoSession).
-        VaultError::Platform { reason } | VaultError::Unavailable { reason } => {
-            let reason = reason.to_ascii_lowercase();
-            (reason.contains("session") && reason.contains("does not exist"))
-                || reason.contains("nosession")
-        }
-        _ => false,
-    }
-}
-
-/// A [`SecretStore`] that opens its store again when the keychain says the
-/// connection is stale, and retries the call once. The platform store holds
-/// one Secret Service session for the life of the process, so without this a
-/// restarted keychain daemon fails every call until Latchkey is restarted.
-pub struct ReconnectingStore {
-    current: std::sync::RwLock<Arc<dyn SecretStore>>,
-    open: Box<dyn Fn() -> Result<Arc<dyn SecretStore>, VaultError> + Send + Sync>,
-}
-
-impl fmt::Debug for ReconnectingStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReconnectingStore")
-            .field("current", &self.store())
-            .finish_non_exhaustive()
-    }
-}
-
-impl ReconnectingStore {
-    /// A store opened by `open` now, and again whenever it goes stale.
-    pub fn new(
-        open: impl Fn() -> Result<Arc<dyn SecretStore>, VaultError> + Send + Sync + 'static,
-    ) -> Result<Self, VaultError> {
-        Ok(Self {
-            current: std::sync::RwLock::new(open()?),
-            open: Box::new(open),
-        })
-    }
-
-    fn store(&self) -> Arc<dyn SecretStore> {
-        Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
-
-    fn call<T>(
-        &self,
-        f: impl Fn(&dyn SecretStore) -> Result<T, VaultError>,
-    ) -> Result<T, VaultError> {
-        let store = self.store();
-        match f(store.as_ref()) {
-            Err(err) if stale_session(&err) => {
-                tracing::warn!(
-                    code = err.code(),
-                    "the keychain connection is stale; reconnecting"
-                );
-                let fresh = (self.open)()?;
-                *self
-                    .current
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&fresh);
-                f(fresh.as_ref())
-            }
-            other => other,
-        }
-    }
-}
-
-impl SecretStore for ReconnectingStore {
-    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
-        self.call(|s| s.get(key))
-    }
-    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
-        self.call(|s| s.set(key, secret))
-    }
-    fn delete(&self, key: &str) -> Result<(), VaultError> {
-        self.call(|s| s.delete(key))
-    }
-    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-        self.call(|s| s.list_keys())
-    }
-}
-
 /// A store that always fails with the reason the platform store could not be opened.
 #[derive(Debug, Clone)]
 pub struct UnavailableStore(pub VaultError);
@@ -376,65 +290,6 @@ mod tests {
             keyring_core::Error::NoStorageAccess("locked".into()),
         );
         assert_eq!(store.list_keys().expect("list"), ["acct-locked", "acct-ok"]);
-    }
-
-    #[derive(Debug)]
-    struct Flaky {
-        stale: std::sync::atomic::AtomicBool,
-        generation: usize,
-    }
-
-    impl SecretStore for Flaky {
-        fn get(&self, _: &str) -> Result<Option<SecretString>, VaultError> {
-            if self.stale.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(VaultError::Platform {
-                    // As gnome-keyring says it after `--replace` (seen in the E2E test).
-                    reason: "DBus error: The session wrapping the secret does not exist".into(),
-                });
-            }
-            Ok(Some(SecretString::new(format!("gen-{}", self.generation))))
-        }
-        fn set(&self, _: &str, _: &SecretString) -> Result<(), VaultError> {
-            Ok(())
-        }
-        fn delete(&self, _: &str) -> Result<(), VaultError> {
-            Ok(())
-        }
-        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-            Ok(Vec::new())
-        }
-    }
-
-    #[tokio::test]
-    async fn a_restarted_keychain_daemon_is_reconnected_once() {
-        let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let first = Arc::new(Flaky {
-            stale: false.into(),
-            generation: 0,
-        });
-        let counter = Arc::clone(&opened);
-        let initial = Arc::clone(&first);
-        let store = ReconnectingStore::new(move || -> Result<Arc<dyn SecretStore>, VaultError> {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(if n == 0 {
-                initial.clone()
-            } else {
-                Arc::new(Flaky {
-                    stale: false.into(),
-                    generation: n,
-                })
-            })
-        })
-        .expect("open");
-        assert_eq!(store.get("k").expect("get").expect("v").expose(), "gen-0");
-        // gnome-keyring-daemon --replace: the old session is gone.
-        first.stale.store(true, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(
-            store.get("k").expect("reconnected").expect("v").expose(),
-            "gen-1"
-        );
-        assert_eq!(store.get("k").expect("get").expect("v").expose(), "gen-1");
-        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

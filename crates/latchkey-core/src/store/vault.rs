@@ -17,9 +17,8 @@ use crate::secret::SecretString;
 pub use crate::store::chunking::CHUNK_CHARS;
 use crate::store::chunking::{delete_chunked, read_chunked, write_chunked};
 pub use crate::store::file_vault::{FileVaultStore, KdfParams};
-pub use crate::store::secret_store::{
-    KeyringStore, ReconnectingStore, SecretStore, UnavailableStore, VaultError,
-};
+pub use crate::store::reconnecting::ReconnectingStore;
+pub use crate::store::secret_store::{KeyringStore, SecretStore, UnavailableStore, VaultError};
 
 /// Key of the item written and removed by [`Vault::check`].
 pub const PROBE_KEY: &str = "latchkey-keychain-probe";
@@ -46,7 +45,7 @@ pub struct Vault {
     chunk_chars: usize,
     slots: Arc<tokio::sync::Semaphore>,
     /// One write queue per key (see [`Vault::set`]).
-    queues: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    queues: Arc<crate::store::write_queue::WriteQueues>,
 }
 
 /// Keychain calls allowed to run at once. More wait their turn (within the
@@ -91,7 +90,7 @@ impl Vault {
         let open = move || -> Result<Arc<dyn SecretStore>, VaultError> {
             Ok(Arc::new(KeyringStore::platform_for(&service)?))
         };
-        match ReconnectingStore::new(open) {
+        match ReconnectingStore::new(open, crate::store::platform::keychain_daemon) {
             Ok(store) => Self::new(Arc::new(store)),
             Err(err) => {
                 tracing::warn!(code = err.code(), error = %err, "keychain unavailable");
@@ -160,6 +159,33 @@ impl Vault {
         self.health.subscribe()
     }
 
+    /// While keychain calls fail, probes the keychain every `every` (with
+    /// [`Self::check`]), so [`Self::health`] — and whatever shows it — turns
+    /// good on its own once the keychain works again (a restarted daemon, a
+    /// prompt answered at last), not only at the next refresh. Never probes
+    /// a keychain the person left locked (a dismissed prompt): that would ask
+    /// again and again. Runs for as long as the vault lives: spawn it.
+    pub async fn recheck_while_failing(&self, every: Duration) {
+        let mut health = self.health();
+        loop {
+            let recheck = matches!(
+                &*health.borrow_and_update(),
+                Some(err) if !matches!(err, VaultError::Locked { .. })
+            );
+            if !recheck {
+                if health.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            tokio::time::sleep(every).await;
+            if self.health.borrow().is_some() {
+                let outcome = self.check().await;
+                tracing::debug!(works = outcome.is_ok(), "keychain rechecked");
+            }
+        }
+    }
+
     fn record(&self, outcome: Option<&VaultError>) {
         let next = outcome
             .filter(|err| !matches!(err, VaultError::Corrupt { .. }))
@@ -198,16 +224,11 @@ impl Vault {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let turn = match queue {
             Some(key) => {
-                let queue = Arc::clone(
-                    self.queues
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .entry(key.to_owned())
-                        .or_default(),
-                );
-                match tokio::time::timeout_at(deadline, queue.lock_owned()).await {
-                    Ok(turn) => Some(turn),
-                    Err(_) => {
+                let store = Arc::clone(&self.store);
+                let connection = move || store.connection();
+                match self.queues.turn(key, deadline, &connection).await {
+                    Some(turn) => Some(turn),
+                    None => {
                         // An earlier write is still stuck: never overtake it.
                         let err = timed_out();
                         self.record(Some(&err));
