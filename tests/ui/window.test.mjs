@@ -236,3 +236,11 @@ test('the fake backend is not part of the app bundle', async () => {
   const files = await readdir(join(ROOT, 'ui'), { recursive: true });
   assert.deepEqual(files.filter((f) => /fake/i.test(f)), []);
 });
+
+test('the page draws its own scrollbars (the native overlay one animates for seconds at each start)', async () => {
+  const { page, errors } = await open('empty');
+  const rules = await page.evaluate(() => [...document.styleSheets].flatMap((s) => [...s.cssRules]).map((r) => r.selectorText ?? ''));
+  assert.ok(rules.some((r) => r.includes('::-webkit-scrollbar-thumb')), 'a styled scrollbar thumb');
+  assert.ok(rules.some((r) => /(^|,\s*)::-webkit-scrollbar$/.test(r)), 'a styled scrollbar');
+  assert.deepEqual(errors, []);
+});
