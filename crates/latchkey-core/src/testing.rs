@@ -357,6 +357,8 @@ pub struct RefusingStore {
     pub refuse: std::sync::atomic::AtomicBool,
     /// How many times an item was read (`get`).
     pub reads: std::sync::atomic::AtomicUsize,
+    /// Every call, in order: `get <key>`, `set <key>`, `delete <key>`.
+    pub calls: std::sync::Mutex<Vec<String>>,
 }
 
 impl RefusingStore {
@@ -365,7 +367,20 @@ impl RefusingStore {
             inner,
             refuse: false.into(),
             reads: 0.into(),
+            calls: std::sync::Mutex::default(),
         }
+    }
+
+    /// The calls since the last `take_calls`.
+    pub fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut self.calls.lock().expect("calls"))
+    }
+
+    fn log(&self, call: &str, key: &str) {
+        self.calls
+            .lock()
+            .expect("calls")
+            .push(format!("{call} {key}"));
     }
 
     pub fn reads(&self) -> usize {
@@ -381,9 +396,11 @@ impl RefusingStore {
 impl SecretStore for RefusingStore {
     fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.log("get", key);
         self.inner.get(key)
     }
     fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+        self.log("set", key);
         if key.starts_with("acct-") && self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(VaultError::Locked {
                 reason: "collection is locked".into(),
@@ -392,6 +409,7 @@ impl SecretStore for RefusingStore {
         self.inner.set(key, secret)
     }
     fn delete(&self, key: &str) -> Result<(), VaultError> {
+        self.log("delete", key);
         self.inner.delete(key)
     }
     fn list_keys(&self) -> Result<Vec<String>, VaultError> {

@@ -103,11 +103,25 @@ pub enum Taken {
 }
 
 /// The pending authorizations, kept in one keychain item.
+///
+/// The sign-ins this process began are also kept in memory, so completing
+/// one reads nothing from the keychain on its way to the account: [`Self::take`]
+/// takes it from memory, and its keychain entry goes in [`Self::forget_taken`],
+/// once the account is stored. Until then it counts as used here (listed
+/// nowhere, never taken twice).
 #[derive(Debug)]
 pub struct PendingStore {
     vault: Vault,
     lock: tokio::sync::Mutex<()>,
     locks: crate::file_lock::LockDir,
+    /// This process's sign-ins, by state.
+    begun: std::sync::Mutex<std::collections::HashMap<String, PendingAuthorization>>,
+    /// States taken from memory whose keychain entry is still there.
+    taken: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The lock file around every read-modify-write of [`PENDING_KEY`].
@@ -130,6 +144,8 @@ impl PendingStore {
             vault,
             lock: tokio::sync::Mutex::new(()),
             locks,
+            begun: std::sync::Mutex::default(),
+            taken: std::sync::Mutex::default(),
         }
     }
 
@@ -191,13 +207,39 @@ impl PendingStore {
         let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         entries.retain(|p| !p.is_expired(now));
-        let record = PendingRecord::from(pending);
-        entries.push(PendingAuthorization::from(record));
-        self.save(&entries).await
+        entries.push(PendingAuthorization::from(PendingRecord::from(pending)));
+        self.save(&entries).await?;
+        locked(&self.begun).insert(
+            pending.state.expose().to_owned(),
+            PendingAuthorization::from(PendingRecord::from(pending)),
+        );
+        Ok(())
     }
 
     /// Removes and returns the authorization for `state`: it can be used once.
+    /// One this process began comes from memory (no keychain call); call
+    /// [`Self::forget_taken`] once what it was taken for is done.
     pub async fn take(&self, state: &str, now: SystemTime) -> Result<Taken, VaultError> {
+        let mine = {
+            let mut begun = locked(&self.begun);
+            let mine = begun.remove(state);
+            // Expired ones are purged here too (as from the keychain below).
+            begun.retain(|_, p| !p.is_expired(now));
+            mine
+        };
+        if let Some(p) = mine {
+            locked(&self.taken).insert(state.to_owned());
+            return Ok(if p.is_expired(now) {
+                Taken::Expired {
+                    provider_name: p.provider_name,
+                }
+            } else {
+                Taken::Found(Box::new(p))
+            });
+        }
+        if locked(&self.taken).contains(state) {
+            return Ok(Taken::Unknown);
+        }
         let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         let before = entries.len();
@@ -216,8 +258,37 @@ impl PendingStore {
         })
     }
 
+    /// Removes from the keychain the entries [`Self::take`] took from memory.
+    /// A failure is logged, not returned: they are used (never taken again
+    /// here) and expire anyway.
+    pub async fn forget_taken(&self) {
+        let states: std::collections::HashSet<String> = locked(&self.taken).clone();
+        if states.is_empty() {
+            return;
+        }
+        let removed = async {
+            let _guard = self.guard().await?;
+            let mut entries = self.load().await?;
+            let before = entries.len();
+            entries.retain(|p| !states.contains(p.state.expose()));
+            if entries.len() != before {
+                self.save(&entries).await?;
+            }
+            Ok::<(), VaultError>(())
+        }
+        .await;
+        match removed {
+            Ok(()) => locked(&self.taken).retain(|s| !states.contains(s)),
+            Err(err) => tracing::warn!(
+                code = crate::error::ErrorCode::code(&err),
+                "a used sign-in request stays in the keychain until it expires"
+            ),
+        }
+    }
+
     /// Cancels a pending sign-in; `false` when there was none.
     pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
+        locked(&self.begun).retain(|_, p| &p.handle != handle);
         let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         let before = entries.len();
@@ -234,6 +305,7 @@ impl PendingStore {
         &self,
         mut remove: impl FnMut(&PendingAuthorization) -> bool,
     ) -> Result<Vec<PendingAuthorization>, VaultError> {
+        locked(&self.begun).retain(|_, p| !remove(p));
         let _guard = self.guard().await?;
         let (removed, kept): (Vec<_>, Vec<_>) =
             self.load().await?.into_iter().partition(|p| remove(p));
@@ -256,6 +328,12 @@ impl PendingStore {
             );
             self.save(&entries).await?;
         }
-        Ok(entries.iter().map(PendingAuthorization::summary).collect())
+        locked(&self.begun).retain(|_, p| !p.is_expired(now));
+        let taken = locked(&self.taken);
+        Ok(entries
+            .iter()
+            .filter(|p| !taken.contains(p.state.expose()))
+            .map(PendingAuthorization::summary)
+            .collect())
     }
 }

@@ -304,6 +304,18 @@ impl Latchkey {
 
     /// Completes a sign-in from a redirect URL received on `redirect_uri`.
     pub async fn complete(&self, url: &str, redirect_uri: &Url) -> Result<SignedIn, CompleteError> {
+        let outcome = self.complete_link(url, redirect_uri).await;
+        // The request it answered leaves the keychain only now, off the path
+        // from the link to the stored account (it was taken from memory).
+        self.pending.forget_taken().await;
+        outcome
+    }
+
+    async fn complete_link(
+        &self,
+        url: &str,
+        redirect_uri: &Url,
+    ) -> Result<SignedIn, CompleteError> {
         let arrived = Instant::now();
         let redirect = match parse_redirect(url, redirect_uri) {
             Ok(redirect) => redirect,

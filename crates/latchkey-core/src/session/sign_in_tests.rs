@@ -73,6 +73,41 @@ async fn a_sign_in_completes_and_stores_token_and_metadata() {
 }
 
 #[tokio::test]
+async fn the_link_of_a_sign_in_begun_here_reaches_the_stored_account_without_reading_the_keychain()
+{
+    let f = fixture("sign-in-path");
+    let (state, _) = f.begin(true, true).await;
+    let id = AccountId::derive(ISSUER, "alice");
+    f.store.take_calls();
+    f.signin
+        .complete(&callback_for(&state), &callback())
+        .await
+        .expect("signed in");
+    let calls = f.store.take_calls();
+    let stored = calls
+        .iter()
+        .position(|c| *c == format!("set {id}"))
+        .expect("the account's item is stored");
+    assert!(
+        calls[..stored]
+            .iter()
+            .all(|c| !c.ends_with("pending-authorizations")),
+        "nothing of the pending request before the account is stored: {calls:?}"
+    );
+    // Then the request it answered leaves the keychain.
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("delete pending-authorizations")
+    );
+    assert!(f.signin.pending().await.expect("pending").is_empty());
+    // A repeat of the link finds nothing, in memory or in the keychain.
+    assert!(matches!(
+        f.signin.complete(&callback_for(&state), &callback()).await,
+        Err(CompleteError::Repeated)
+    ));
+}
+
+#[tokio::test]
 async fn unknown_state_changes_nothing() {
     let f = fixture("unknown");
     let (state, _) = f.begin(true, true).await;
