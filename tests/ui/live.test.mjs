@@ -160,3 +160,24 @@ test('the countdown writes once a minute while minutes are shown, and not at all
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('accounts refreshed together count down together: one write a minute for all of them', async () => {
+  const { page, errors } = await open('accounts', { clock: true });
+  // Accounts 1 and 2 ready, their tokens 40 ms apart (refreshed together at launch).
+  await push(page, () => window.__latchkeyFake.change((s) => {
+    const at = s.accounts[0].accessExpiresAtMs;
+    Object.assign(s.accounts[1], { status: 'ready', accessExpiresAtMs: at + 40 });
+  }), () => document.querySelectorAll('#accounts .account[data-status="ready"]').length === 2);
+  await page.evaluate(() => {
+    window.__batches = 0;
+    const details = [...document.querySelectorAll('#accounts .account[data-status="ready"] .detail')];
+    const seen = new MutationObserver(() => (window.__batches += 1));
+    for (const node of details) seen.observe(node, { childList: true, characterData: true, subtree: true });
+  });
+  await page.clock.runFor(5 * 60_000);
+  const batches = await page.evaluate(() => window.__batches);
+  assert.ok(batches >= 5 && batches <= 6, `5 minutes, both texts written in the same tick: ${batches} batches`);
+  assert.equal(await page.textContent(`${card(1)} .detail`), await page.textContent(`${card(2)} .detail`));
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,8 +1,12 @@
 // The live part of an account's status ("expires in 12 min", "retrying in 8 s"),
 // kept current at the granularity it shows: once a minute while minutes are
 // shown, once a second only in the last minute. A text is written only when it
-// changes, and nothing runs while the window is hidden.
+// changes (texts that change within a quarter second in one go), and nothing
+// runs while the window is hidden.
 import { setText } from '../dom.js';
+
+/** How late a text may change so that it is written with another (ms). */
+const MERGE_MS = 250;
 
 export function inWords(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -49,14 +53,19 @@ export function countdown(details) {
     timer = null;
     if (document.visibilityState === 'hidden') return;
     const now = Date.now();
-    let soonest = Infinity;
+    const changes = [];
     for (const [node, account] of details()) {
       setText(node, statusDetail(account, now));
       const t = target(account);
       const next = t ? nextChangeIn(t.at - now) : null;
-      if (next !== null) soonest = Math.min(soonest, next);
+      if (next !== null) changes.push(next);
     }
-    if (soonest !== Infinity) timer = setTimeout(tick, Math.max(soonest, 16));
+    if (!changes.length) return;
+    // Texts that change within MERGE_MS of the first one are written together:
+    // accounts refreshed together change together, one repaint, not one each.
+    const soonest = Math.min(...changes);
+    const wake = Math.max(...changes.filter((c) => c <= soonest + MERGE_MS));
+    timer = setTimeout(tick, Math.max(wake, 16));
   }
   // Hidden: stop; shown again: catch up at once.
   document.addEventListener('visibilitychange', tick);

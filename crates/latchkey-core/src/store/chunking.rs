@@ -13,12 +13,16 @@ const CHUNK_MAGIC: &str = "lk1";
 /// Writes `value` under `key`, split into parts of at most `limit` characters:
 /// `key` holds `lk1:<parts>:<first part>`, `key.part<i>` the rest. Parts are
 /// written before the head, so the head never points at missing parts.
+/// `known_parts` is how many parts the item has now, when the caller knows
+/// (it read or wrote the item): then its header is not read again. Returns
+/// how many parts it has after the write.
 pub(crate) fn write_chunked(
     store: &dyn SecretStore,
     key: &str,
     value: &str,
     limit: usize,
-) -> Result<(), VaultError> {
+    known_parts: Option<usize>,
+) -> Result<usize, VaultError> {
     let chars: Vec<char> = value.chars().collect();
     // The head also carries the header; keep it within the limit.
     let head_room = limit.saturating_sub(16).max(1);
@@ -27,7 +31,10 @@ pub(crate) fn write_chunked(
         .chunks(limit.max(1))
         .map(|c| c.iter().collect())
         .collect();
-    let old_parts = read_header(store, key).ok().flatten().map_or(1, |(n, _)| n);
+    let old_parts = match known_parts {
+        Some(n) => n,
+        None => read_header(store, key).ok().flatten().map_or(1, |(n, _)| n),
+    };
     for (i, part) in rest.iter().enumerate() {
         store.set(&part_key(key, i + 1), &SecretString::new(part.clone()))?;
     }
@@ -39,7 +46,7 @@ pub(crate) fn write_chunked(
     for i in parts..old_parts {
         store.delete(&part_key(key, i))?;
     }
-    Ok(())
+    Ok(parts)
 }
 
 pub(crate) fn part_key(key: &str, index: usize) -> String {
@@ -66,12 +73,14 @@ fn read_header(store: &dyn SecretStore, key: &str) -> Result<Option<(usize, Stri
     Ok(Some((parts, first)))
 }
 
+/// Reads the item `key` and its parts; also says how many parts it has (1
+/// for a missing item: nothing to clean up when it is written).
 pub(crate) fn read_chunked(
     store: &dyn SecretStore,
     key: &str,
-) -> Result<Option<SecretString>, VaultError> {
+) -> Result<(Option<SecretString>, usize), VaultError> {
     let Some((parts, mut value)) = read_header(store, key)? else {
-        return Ok(None);
+        return Ok((None, 1));
     };
     for i in 1..parts {
         let part = store
@@ -81,7 +90,7 @@ pub(crate) fn read_chunked(
             })?;
         value.push_str(part.expose());
     }
-    Ok(Some(SecretString::new(value)))
+    Ok((Some(SecretString::new(value)), parts))
 }
 
 pub(crate) fn delete_chunked(store: &dyn SecretStore, key: &str) -> Result<(), VaultError> {

@@ -20,6 +20,10 @@ pub use crate::store::file_vault::{FileVaultStore, KdfParams};
 pub use crate::store::reconnecting::ReconnectingStore;
 pub use crate::store::secret_store::{KeyringStore, SecretStore, UnavailableStore, VaultError};
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Key of the item written and removed by [`Vault::check`].
 pub const PROBE_KEY: &str = "latchkey-keychain-probe";
 
@@ -46,6 +50,9 @@ pub struct Vault {
     slots: Arc<tokio::sync::Semaphore>,
     /// One write queue per key (see [`Vault::set`]).
     queues: Arc<crate::store::write_queue::WriteQueues>,
+    /// How many parts each item this vault read or wrote has, so a write
+    /// does not read the item's header again first (see [`Vault::set`]).
+    parts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 /// Keychain calls allowed to run at once. More wait their turn (within the
@@ -68,6 +75,7 @@ impl Vault {
             chunk_chars: CHUNK_CHARS,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             queues: Arc::default(),
+            parts: Arc::default(),
         }
     }
 
@@ -270,7 +278,14 @@ impl Vault {
     /// Reads a secret.
     pub async fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
         let key = key.to_owned();
-        self.run(move |s| read_chunked(s, &key)).await
+        let known = Arc::clone(&self.parts);
+        self.run(move |s| {
+            let (value, parts) = read_chunked(s, &key)?;
+            // What a write of this process learnt meanwhile is newer: keep it.
+            lock(&known).entry(key).or_insert(parts);
+            Ok(value)
+        })
+        .await
     }
 
     /// Creates or replaces a secret (split into parts when large).
@@ -283,11 +298,27 @@ impl Vault {
     /// older value — e.g. a locked collection unlocked minutes later. A later
     /// call that cannot get its turn in time fails with `keychain_timeout`
     /// and does not run at all.
+    ///
+    /// An item this vault has read or written is not read again before it is
+    /// written (its number of parts is known). If another process changed
+    /// that number meanwhile, the worst outcome is a part item nothing points
+    /// to any more, never a lost or mixed secret.
     pub async fn set(&self, key: &str, secret: SecretString) -> Result<(), VaultError> {
         let owned = key.to_owned();
         let limit = self.chunk_chars;
+        let known = Arc::clone(&self.parts);
         self.run_queued(Some(key), move |s| {
-            write_chunked(s, &owned, secret.expose(), limit)
+            let parts = lock(&known).get(&owned).copied();
+            match write_chunked(s, &owned, secret.expose(), limit, parts) {
+                Ok(parts) => {
+                    lock(&known).insert(owned, parts);
+                    Ok(())
+                }
+                Err(err) => {
+                    lock(&known).remove(&owned);
+                    Err(err)
+                }
+            }
         })
         .await
     }
@@ -295,8 +326,16 @@ impl Vault {
     /// Deletes a secret and its parts (idempotent); ordered like [`Self::set`].
     pub async fn delete(&self, key: &str) -> Result<(), VaultError> {
         let owned = key.to_owned();
-        self.run_queued(Some(key), move |s| delete_chunked(s, &owned))
-            .await
+        let known = Arc::clone(&self.parts);
+        self.run_queued(Some(key), move |s| {
+            let deleted = delete_chunked(s, &owned);
+            match &deleted {
+                Ok(()) => lock(&known).insert(owned, 1),
+                Err(_) => lock(&known).remove(&owned),
+            };
+            deleted
+        })
+        .await
     }
 
     /// The keys of our items (parts excluded).

@@ -528,3 +528,50 @@ async fn a_hung_keychain_times_out() {
         "keychain_timeout"
     );
 }
+
+#[tokio::test]
+async fn an_item_read_or_written_here_is_not_read_again_before_its_next_write() {
+    let store = Arc::new(crate::testing::RefusingStore::over(Arc::new(
+        KeyringStore::in_memory("parts-known"),
+    )));
+    let vault = Vault::new(Arc::clone(&store) as Arc<dyn SecretStore>).with_chunk_chars(50);
+    let long: String = "x".repeat(120);
+    vault
+        .set("acct-1", SecretString::new(long))
+        .await
+        .expect("set");
+    // A refresh: read the item, write the rotated one.
+    assert!(vault.get("acct-1").await.expect("get").is_some());
+    store.take_calls();
+    vault
+        .set("acct-1", SecretString::new("short"))
+        .await
+        .expect("set");
+    let calls = store.take_calls();
+    assert!(
+        calls.iter().all(|c| !c.starts_with("get ")),
+        "no read before the write: {calls:?}"
+    );
+    // The parts the longer value had are gone all the same.
+    assert_eq!(store.list_keys().expect("keys"), ["acct-1"]);
+    // A new vault (another process) knows nothing: it reads the header first.
+    let other = Vault::new(Arc::clone(&store) as Arc<dyn SecretStore>).with_chunk_chars(50);
+    other
+        .set("acct-1", SecretString::new("y".repeat(120)))
+        .await
+        .expect("set");
+    assert!(store.take_calls().iter().any(|c| c == "get acct-1"));
+    vault
+        .set("acct-1", SecretString::new("z"))
+        .await
+        .expect("set");
+    assert_eq!(
+        vault
+            .get("acct-1")
+            .await
+            .expect("get")
+            .expect("some")
+            .expose(),
+        "z"
+    );
+}
