@@ -9,7 +9,10 @@
 //! - **core (keychain)**: the same over the real Secret Service.
 //!
 //! Each phase redeems the refresh tokens the previous phase received, so every
-//! grant is a real rotation. Run by `scripts/bench.sh`, which starts the IdP,
+//! grant is a real rotation. Every client is warmed up once the same way; the
+//! phase order alternates per round; the report gives the ratio of medians and
+//! the per-round ratios (min / median / max), and the keychain's cost per
+//! account. Run by `scripts/bench.sh`, which starts the IdP,
 //! seeds the tokens and a throwaway unlocked gnome-keyring:
 //! `cargo bench -p latchkey-core --bench launch_refresh -- <issuer> <tokens.json> [rounds]`
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -188,23 +191,45 @@ fn main() {
         .expect("the bench needs a working keychain (run scripts/bench.sh)");
     let (mut base, mut mem, mut kc) = (Vec::new(), Vec::new(), Vec::new());
     runtime.block_on(async {
-        // Warm-up: connections, JIT of the IdP, page cache.
+        // Warm-up, the same for every client: connections, the IdP's JIT,
+        // the page cache, the keychain's session.
         let (_, t) = baseline(issuer, &tokens).await;
+        let warm = Vault::new(Arc::new(KeyringStore::in_memory("bench-warm")));
+        let (_, t) = core(issuer, warm, &t, &dir).await;
+        let (_, t) = core(issuer, keychain.clone(), &t, &dir).await;
+        forget(&keychain, issuer, &t).await;
         tokens = t;
         for round in 0..rounds {
-            let (d, t) = baseline(issuer, &tokens).await;
-            base.push(d);
-            let memory = Vault::new(Arc::new(KeyringStore::in_memory(format!("bench-{round}"))));
-            let (d2, t) = core(issuer, memory, &t, &dir).await;
-            mem.push(d2);
-            let (d3, t) = core(issuer, keychain.clone(), &t, &dir).await;
-            kc.push(d3);
-            for (login, _) in &t {
-                let _ = keychain.delete(AccountId::derive(issuer, login).as_str()).await;
+            // The phase order alternates: no phase always runs first (or
+            // always right after the keychain's writes).
+            let mut order = [Phase::Baseline, Phase::Memory, Phase::Keychain];
+            if round % 2 == 1 {
+                order.reverse();
             }
-            tokens = t;
+            let mut times = [Duration::ZERO; 3];
+            for phase in order {
+                let (d, t) = match phase {
+                    Phase::Baseline => baseline(issuer, &tokens).await,
+                    Phase::Memory => {
+                        let memory =
+                            Vault::new(Arc::new(KeyringStore::in_memory(format!("bench-{round}"))));
+                        core(issuer, memory, &tokens, &dir).await
+                    }
+                    Phase::Keychain => {
+                        let r = core(issuer, keychain.clone(), &tokens, &dir).await;
+                        forget(&keychain, issuer, &r.1).await;
+                        r
+                    }
+                };
+                times[phase as usize] = d;
+                tokens = t;
+            }
+            let [d, d2, d3] = times;
+            base.push(d);
+            mem.push(d2);
+            kc.push(d3);
             println!(
-                "round {round}: baseline {:.1} ms, core (memory) {:.1} ms, core (keychain) {:.1} ms",
+                "round {round} ({order:?}): baseline {:.1} ms, core (memory) {:.1} ms, core (keychain) {:.1} ms",
                 ms(d),
                 ms(d2),
                 ms(d3)
@@ -212,20 +237,34 @@ fn main() {
         }
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (b, m, k) = (median(base), median(mem), median(kc));
+    let n = tokens.len();
+    let pairs = |xs: &[Duration]| -> String {
+        let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| ms(*x) / ms(*b)).collect();
+        r.sort_by(f64::total_cmp);
+        format!(
+            "{:.2} / {:.2} / {:.2}",
+            r[0],
+            r[r.len() / 2],
+            r[r.len() - 1]
+        )
+    };
+    let per_account: Vec<Duration> = kc
+        .iter()
+        .zip(&mem)
+        .map(|(k, m)| k.saturating_sub(*m) / u32::try_from(n.max(1)).unwrap_or(1))
+        .collect();
+    let (pm, pk) = (pairs(&mem), pairs(&kc));
+    let (b, m, k) = (median(base.clone()), median(mem), median(kc));
     println!();
-    println!(
-        "launch refresh of {} accounts, {CONCURRENCY} at a time, median of {rounds} rounds:",
-        tokens.len()
-    );
+    println!("launch refresh of {n} accounts, {CONCURRENCY} at a time, median of {rounds} rounds:");
     println!("  baseline (bare reqwest)      {:8.1} ms", ms(b));
     println!(
-        "  core, in-memory keychain     {:8.1} ms   ratio {:.2} (goal <= 1.3)",
+        "  core, in-memory keychain     {:8.1} ms   ratio {:.2} (goal <= 1.3); per round min / median / max {pm}",
         ms(m),
         ms(m) / ms(b)
     );
     println!(
-        "  core, Secret Service         {:8.1} ms   ratio {:.2}",
+        "  core, Secret Service         {:8.1} ms   ratio {:.2}; per round min / median / max {pk}",
         ms(k),
         ms(k) / ms(b)
     );
@@ -233,4 +272,25 @@ fn main() {
         "  keychain share of core time  {:7.0} %",
         100.0 * (ms(k) - ms(m)).max(0.0) / ms(k)
     );
+    println!(
+        "  keychain cost per account    {:8.2} ms (median over rounds of (keychain - memory) / accounts)",
+        ms(median(per_account))
+    );
+}
+
+/// The three clients of a round.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Baseline = 0,
+    Memory = 1,
+    Keychain = 2,
+}
+
+/// Deletes the benchmark's accounts from the real keychain.
+async fn forget(keychain: &Vault, issuer: &str, tokens: &[(String, String)]) {
+    for (login, _) in tokens {
+        let _ = keychain
+            .delete(AccountId::derive(issuer, login).as_str())
+            .await;
+    }
 }
