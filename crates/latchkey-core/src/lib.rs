@@ -73,6 +73,12 @@ pub mod session;
 pub mod store;
 pub(crate) mod text;
 
+/// Locks a mutex, taking its data even if a panicking thread poisoned it:
+/// every mutex here guards plain data a panic cannot leave half-changed.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 // Short paths inside the crate (one concept, one name).
 pub(crate) use config::{discovery, provider};
 pub(crate) use flow::request as authorize;

@@ -15,6 +15,7 @@ use crate::clock::{from_unix_seconds, unix_seconds};
 use crate::flow::request::{
     Endpoints, PENDING_KEY, PendingAuthorization, PendingHandle, PendingSummary,
 };
+use crate::lock;
 use crate::secret::SecretString;
 use crate::vault::{Vault, VaultError};
 
@@ -120,10 +121,6 @@ pub struct PendingStore {
     taken: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
-fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// The lock file around every read-modify-write of [`PENDING_KEY`].
 const PENDING_LOCK: &str = "pending-authorizations";
 
@@ -209,7 +206,7 @@ impl PendingStore {
         entries.retain(|p| !p.is_expired(now));
         entries.push(PendingAuthorization::from(PendingRecord::from(pending)));
         self.save(&entries).await?;
-        locked(&self.begun).insert(
+        lock(&self.begun).insert(
             pending.state.expose().to_owned(),
             PendingAuthorization::from(PendingRecord::from(pending)),
         );
@@ -221,14 +218,14 @@ impl PendingStore {
     /// [`Self::forget_taken`] once what it was taken for is done.
     pub async fn take(&self, state: &str, now: SystemTime) -> Result<Taken, VaultError> {
         let mine = {
-            let mut begun = locked(&self.begun);
+            let mut begun = lock(&self.begun);
             let mine = begun.remove(state);
             // Expired ones are purged here too (as from the keychain below).
             begun.retain(|_, p| !p.is_expired(now));
             mine
         };
         if let Some(p) = mine {
-            locked(&self.taken).insert(state.to_owned());
+            lock(&self.taken).insert(state.to_owned());
             return Ok(if p.is_expired(now) {
                 Taken::Expired {
                     provider_name: p.provider_name,
@@ -237,7 +234,7 @@ impl PendingStore {
                 Taken::Found(Box::new(p))
             });
         }
-        if locked(&self.taken).contains(state) {
+        if lock(&self.taken).contains(state) {
             return Ok(Taken::Unknown);
         }
         let _guard = self.guard().await?;
@@ -262,7 +259,7 @@ impl PendingStore {
     /// A failure is logged, not returned: they are used (never taken again
     /// here) and expire anyway.
     pub async fn forget_taken(&self) {
-        let states: std::collections::HashSet<String> = locked(&self.taken).clone();
+        let states: std::collections::HashSet<String> = lock(&self.taken).clone();
         if states.is_empty() {
             return;
         }
@@ -278,7 +275,7 @@ impl PendingStore {
         }
         .await;
         match removed {
-            Ok(()) => locked(&self.taken).retain(|s| !states.contains(s)),
+            Ok(()) => lock(&self.taken).retain(|s| !states.contains(s)),
             Err(err) => tracing::warn!(
                 code = crate::error::ErrorCode::code(&err),
                 "a used sign-in request stays in the keychain until it expires"
@@ -288,7 +285,7 @@ impl PendingStore {
 
     /// Cancels a pending sign-in; `false` when there was none.
     pub async fn cancel(&self, handle: &PendingHandle) -> Result<bool, VaultError> {
-        locked(&self.begun).retain(|_, p| &p.handle != handle);
+        lock(&self.begun).retain(|_, p| &p.handle != handle);
         let _guard = self.guard().await?;
         let mut entries = self.load().await?;
         let before = entries.len();
@@ -305,7 +302,7 @@ impl PendingStore {
         &self,
         mut remove: impl FnMut(&PendingAuthorization) -> bool,
     ) -> Result<Vec<PendingAuthorization>, VaultError> {
-        locked(&self.begun).retain(|_, p| !remove(p));
+        lock(&self.begun).retain(|_, p| !remove(p));
         let _guard = self.guard().await?;
         let (removed, kept): (Vec<_>, Vec<_>) =
             self.load().await?.into_iter().partition(|p| remove(p));
@@ -328,8 +325,8 @@ impl PendingStore {
             );
             self.save(&entries).await?;
         }
-        locked(&self.begun).retain(|_, p| !p.is_expired(now));
-        let taken = locked(&self.taken);
+        lock(&self.begun).retain(|_, p| !p.is_expired(now));
+        let taken = lock(&self.taken);
         Ok(entries
             .iter()
             .filter(|p| !taken.contains(p.state.expose()))

@@ -64,9 +64,7 @@ impl std::fmt::Debug for Latchkey {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(crate) use crate::lock;
 
 impl Latchkey {
     /// A core for the Latchkey app's identity over the injected HTTP client,

@@ -22,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::ErrorCode as _;
+use crate::lock;
 use crate::secret::SecretString;
 use crate::store::secret_store::{SecretStore, VaultError};
 
@@ -56,7 +57,7 @@ struct Turn<'a>(&'a Connection);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        *lock(&self.0.busy) = false;
         self.0.free.notify_one();
     }
 }
@@ -65,7 +66,7 @@ impl Connection {
     /// Waits up to `wait` for the calls before this one to return.
     fn turn(&self, wait: Duration) -> Option<Turn<'_>> {
         let deadline = Instant::now() + wait;
-        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut busy = lock(&self.busy);
         while *busy {
             let left = deadline.checked_duration_since(Instant::now())?;
             busy = self

@@ -13,16 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ErrorCode;
+use crate::lock;
 use crate::secret::SecretString;
 pub use crate::store::chunking::CHUNK_CHARS;
 use crate::store::chunking::{delete_chunked, read_chunked, write_chunked};
 pub use crate::store::file_vault::{FileVaultStore, KdfParams};
 pub use crate::store::reconnecting::ReconnectingStore;
 pub use crate::store::secret_store::{KeyringStore, SecretStore, UnavailableStore, VaultError};
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Key of the item written and removed by [`Vault::check`].
 pub const PROBE_KEY: &str = "latchkey-keychain-probe";

@@ -15,10 +15,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::lock;
 
 /// How often a waiting write looks whether the write before it was given up.
 const POLL: Duration = Duration::from_millis(250);
@@ -49,9 +51,7 @@ pub(crate) struct Turn {
 
 impl WriteQueues {
     fn current(&self, key: &str) -> Queue {
-        self.queues
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.queues)
             .entry(key.to_owned())
             .or_default()
             .clone()
@@ -59,7 +59,7 @@ impl WriteQueues {
 
     /// Starts the key's queue anew, unless another write already did.
     fn restart(&self, key: &str, stuck: &Queue) {
-        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut queues = lock(&self.queues);
         if queues
             .get(key)
             .is_some_and(|q| Arc::ptr_eq(&q.turn, &stuck.turn))
