@@ -118,50 +118,11 @@ fn show(shell: &Shell, failing: Option<&VaultError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     use latchkey_core::Latchkey;
-    use latchkey_core::secret::SecretString;
     use latchkey_core::store::registry::Registry;
-    use latchkey_core::store::vault::{KeyringStore, SecretStore, Vault};
-
-    /// A keychain whose daemon can "restart" (every call fails) and come back.
-    #[derive(Debug)]
-    struct Restarting {
-        inner: KeyringStore,
-        down: AtomicBool,
-    }
-
-    impl Restarting {
-        fn check(&self) -> Result<(), VaultError> {
-            if self.down.load(Ordering::SeqCst) {
-                Err(VaultError::Platform {
-                    reason: "The session does not exist".into(),
-                })
-            } else {
-                Ok(())
-            }
-        }
-    }
-
-    impl SecretStore for Restarting {
-        fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
-            self.check()?;
-            self.inner.get(key)
-        }
-        fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
-            self.check()?;
-            self.inner.set(key, secret)
-        }
-        fn delete(&self, key: &str) -> Result<(), VaultError> {
-            self.check()?;
-            self.inner.delete(key)
-        }
-        fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-            self.check()?;
-            self.inner.list_keys()
-        }
-    }
+    use latchkey_core::store::vault::Vault;
+    use latchkey_core::testing::FailingStore;
 
     async fn status_becomes(shell: &Shell, status: KeychainStatus) {
         for _ in 0..200 {
@@ -178,10 +139,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_banner_follows_keychain_calls_after_the_launch_probe() {
-        let store = Arc::new(Restarting {
-            inner: KeyringStore::in_memory("app-keychain-test"),
-            down: AtomicBool::new(false),
-        });
+        // A keychain whose daemon can "restart" (every call fails) and come back.
+        let store = FailingStore::new(
+            VaultError::Platform {
+                reason: "The session does not exist".into(),
+            },
+            false,
+        );
         let vault = Vault::new(store.clone());
         let dir =
             std::env::temp_dir().join(format!("latchkey-app-keychain-{}", std::process::id()));
@@ -196,7 +160,7 @@ mod tests {
         tokio::spawn(follow(Arc::clone(&shell)));
         status_becomes(&shell, KeychainStatus::Ok).await;
         // The daemon restarts: the next call fails, the banner shows.
-        store.down.store(true, Ordering::SeqCst);
+        store.set_failing(true);
         assert!(vault.get("any").await.is_err());
         status_becomes(&shell, KeychainStatus::Unavailable).await;
         let error = shell.snapshot().keychain.error.expect("reason");
@@ -207,7 +171,7 @@ mod tests {
             error.message
         );
         // Once a call works again, it goes.
-        store.down.store(false, Ordering::SeqCst);
+        store.set_failing(false);
         vault.get("any").await.expect("works again");
         status_becomes(&shell, KeychainStatus::Ok).await;
         assert!(shell.snapshot().keychain.error.is_none());

@@ -416,3 +416,63 @@ impl SecretStore for RefusingStore {
         self.inner.list_keys()
     }
 }
+
+/// A keychain that fails every call with `error` while it is failing (a
+/// restarted daemon, a locked collection), over an in-memory store; counts
+/// its calls.
+#[derive(Debug)]
+pub struct FailingStore {
+    pub inner: KeyringStore,
+    error: VaultError,
+    failing: std::sync::atomic::AtomicBool,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl FailingStore {
+    pub fn new(error: VaultError, failing: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inner: KeyringStore::in_memory("failing"),
+            error,
+            failing: failing.into(),
+            calls: 0.into(),
+        })
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn gate(&self) -> Result<(), VaultError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
+        if self.failing.load(SeqCst) {
+            Err(self.error.clone())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl SecretStore for FailingStore {
+    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
+        self.gate()?;
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
+        self.gate()?;
+        self.inner.set(key, secret)
+    }
+    fn delete(&self, key: &str) -> Result<(), VaultError> {
+        self.gate()?;
+        self.inner.delete(key)
+    }
+    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
+        self.gate()?;
+        self.inner.list_keys()
+    }
+}

@@ -114,6 +114,23 @@ impl Fixture {
         (state, nonce)
     }
 
+    /// Begins a sign-in at provider `p`, described by `md`; returns it with
+    /// its `state` and `nonce`.
+    pub(crate) async fn begin_with(
+        &self,
+        md: ProviderMetadata,
+    ) -> (crate::authorize::PendingSummary, String, String) {
+        lock(&self.signin.metadata).insert("p".into(), md);
+        let pending = self
+            .signin
+            .begin("p", &SignInOptions::default())
+            .await
+            .expect("begin");
+        let state = query(&pending.authorization_url, "state");
+        let nonce = query(&pending.authorization_url, "nonce");
+        (pending, state, nonce)
+    }
+
     /// [`Fixture::begin`], with the pending sign-in's summary.
     pub(crate) async fn begin_summary(
         &self,
@@ -123,14 +140,7 @@ impl Fixture {
         let known = lock(&self.signin.metadata).get("p").cloned();
         let mut md = metadata(iss_required);
         md.revocation_endpoint = known.and_then(|k| k.revocation_endpoint);
-        lock(&self.signin.metadata).insert("p".into(), md);
-        let pending = self
-            .signin
-            .begin("p", &SignInOptions::default())
-            .await
-            .expect("begin");
-        let state = query(&pending.authorization_url, "state");
-        let nonce = query(&pending.authorization_url, "nonce");
+        let (pending, state, nonce) = self.begin_with(md).await;
         let id_token = Claims::valid(self.clock.now(), &nonce).sign();
         let mut body = serde_json::json!({
             "access_token": "AT-1", "token_type": "Bearer", "expires_in": 3600,

@@ -2,12 +2,10 @@
 //! `{tenantid}` template (metadata as login.microsoftonline.com/common
 //! serves it, ID tokens signed per tenant with `tid`) and Auth0's trailing
 //! slash. Modelled on a fake server: neither provider is reachable here.
-use crate::authorize::SignInOptions;
 use crate::clock::Clock as _;
 use crate::config::identity::AppIdentity;
 use crate::error::ErrorCode as _;
-use crate::session::fixture::{callback, fixture_with, metadata, query};
-use crate::session::latchkey::lock;
+use crate::session::fixture::{callback, fixture_with, metadata};
 use crate::testing::{Canned, Claims, ISSUER, jwks};
 
 const TENANT_A: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -22,14 +20,7 @@ async fn sign_in_with(
 ) -> (String, url::Url) {
     let mut md = metadata(false);
     md.issuer = issuer.to_owned();
-    lock(&f.signin.metadata).insert("p".into(), md);
-    let pending = f
-        .signin
-        .begin("p", &SignInOptions::default())
-        .await
-        .expect("begin");
-    let state = query(&pending.authorization_url, "state");
-    let nonce = query(&pending.authorization_url, "nonce");
+    let (_, state, nonce) = f.begin_with(md).await;
     f.server.set(
         "/token",
         Canned::json(

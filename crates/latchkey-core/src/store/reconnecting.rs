@@ -338,6 +338,23 @@ mod tests {
             .map(|v| v.expect("value").expose().to_owned())
     }
 
+    /// A read on another thread that hangs on the first daemon's prompt;
+    /// returns once it does.
+    fn hung_read(
+        store: &Arc<ReconnectingStore>,
+        bus: &Bus,
+    ) -> std::thread::JoinHandle<Result<String, VaultError>> {
+        bus.first.hang.store(true, Ordering::SeqCst);
+        let hung = {
+            let store = Arc::clone(store);
+            std::thread::spawn(move || read(&store))
+        };
+        while bus.first.hang.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        hung
+    }
+
     #[test]
     fn a_restarted_keychain_daemon_is_reconnected_once() {
         let (store, bus) = bus();
@@ -353,14 +370,7 @@ mod tests {
     fn a_call_stuck_on_a_replaced_daemon_does_not_hold_up_the_next() {
         let (store, bus) = bus();
         let store = Arc::new(store);
-        bus.first.hang.store(true, Ordering::SeqCst);
-        let stuck = {
-            let store = Arc::clone(&store);
-            std::thread::spawn(move || read(&store))
-        };
-        while bus.first.hang.load(Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
+        let stuck = hung_read(&store, &bus);
         // The daemon is replaced while that call waits on its prompt.
         *bus.owner.lock().expect("lock") = ":1.7".into();
         assert_eq!(read(&store).expect("moved to a new connection"), "gen-1");
@@ -374,14 +384,7 @@ mod tests {
     fn a_prompt_of_the_same_daemon_is_waited_for_not_duplicated() {
         let (store, bus) = bus();
         let store = Arc::new(store);
-        bus.first.hang.store(true, Ordering::SeqCst);
-        let prompting = {
-            let store = Arc::clone(&store);
-            std::thread::spawn(move || read(&store))
-        };
-        while bus.first.hang.load(Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
+        let prompting = hung_read(&store, &bus);
         // Locked, with the person's prompt open: the next call gives up
         // without running, and no second connection (or prompt) is opened.
         let err = read(&store).expect_err("no turn");

@@ -158,57 +158,9 @@ async fn health_follows_the_keychain_calls() {
     assert!(health.borrow().is_none());
 }
 
-/// A keychain that fails with `error` until it is `fixed`; counts its calls.
-#[derive(Debug)]
-struct Broken {
-    inner: KeyringStore,
-    error: VaultError,
-    fixed: std::sync::atomic::AtomicBool,
-    calls: std::sync::atomic::AtomicUsize,
-}
-
-impl Broken {
-    fn new(error: VaultError) -> Arc<Self> {
-        Arc::new(Self {
-            inner: KeyringStore::in_memory("broken"),
-            error,
-            fixed: false.into(),
-            calls: 0.into(),
-        })
-    }
-    fn gate(&self) -> Result<(), VaultError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.calls.fetch_add(1, SeqCst);
-        if self.fixed.load(SeqCst) {
-            Ok(())
-        } else {
-            Err(self.error.clone())
-        }
-    }
-}
-
-impl SecretStore for Broken {
-    fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
-        self.gate()?;
-        self.inner.get(key)
-    }
-    fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
-        self.gate()?;
-        self.inner.set(key, secret)
-    }
-    fn delete(&self, key: &str) -> Result<(), VaultError> {
-        self.gate()?;
-        self.inner.delete(key)
-    }
-    fn list_keys(&self) -> Result<Vec<String>, VaultError> {
-        self.gate()?;
-        self.inner.list_keys()
-    }
-}
-
 #[tokio::test]
 async fn a_failing_keychain_is_rechecked_until_it_works_again() {
-    let store = Broken::new(VaultError::Timeout { seconds: 5 });
+    let store = crate::testing::FailingStore::new(VaultError::Timeout { seconds: 5 }, true);
     let vault = Vault::new(Arc::clone(&store) as Arc<dyn SecretStore>);
     let rechecking = tokio::spawn({
         let vault = vault.clone();
@@ -218,7 +170,7 @@ async fn a_failing_keychain_is_rechecked_until_it_works_again() {
     let _ = vault.get("k").await;
     assert!(health.borrow_and_update().is_some());
     // The daemon comes back; nothing else calls the keychain.
-    store.fixed.store(true, std::sync::atomic::Ordering::SeqCst);
+    store.set_failing(false);
     tokio::time::timeout(Duration::from_secs(5), health.wait_for(Option::is_none))
         .await
         .expect("the recheck found the keychain working")
@@ -229,17 +181,20 @@ async fn a_failing_keychain_is_rechecked_until_it_works_again() {
         "the probe left nothing"
     );
     // And it stops probing while calls work.
-    let calls = store.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let calls = store.calls();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(store.calls.load(std::sync::atomic::Ordering::SeqCst), calls);
+    assert_eq!(store.calls(), calls);
     rechecking.abort();
 }
 
 #[tokio::test]
 async fn a_keychain_left_locked_is_not_asked_again_and_again() {
-    let store = Broken::new(VaultError::Locked {
-        reason: "the unlock prompt was dismissed".into(),
-    });
+    let store = crate::testing::FailingStore::new(
+        VaultError::Locked {
+            reason: "the unlock prompt was dismissed".into(),
+        },
+        true,
+    );
     let vault = Vault::new(Arc::clone(&store) as Arc<dyn SecretStore>);
     let rechecking = tokio::spawn({
         let vault = vault.clone();
@@ -247,11 +202,7 @@ async fn a_keychain_left_locked_is_not_asked_again_and_again() {
     });
     let _ = vault.get("k").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        store.calls.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "no probe (each would prompt again)"
-    );
+    assert_eq!(store.calls(), 1, "no probe (each would prompt again)");
     rechecking.abort();
 }
 
