@@ -22,8 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { startIdp, providerToml } from '../e2e/lib/idp.mjs';
-import { accountId } from '../e2e/lib/seed.mjs';
-import { IDP_SEED } from '../e2e/lib/paths.mjs';
+import { seedAccounts } from '../e2e/lib/seed.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -111,21 +110,15 @@ async function launch(kind, binary, idp, round) {
   if (kind === 'latchkey') {
     mkdirSync(join(env.XDG_CONFIG_HOME, 'dev.latchkey.app'), { recursive: true });
     writeFileSync(join(env.XDG_CONFIG_HOME, 'dev.latchkey.app/providers.toml'), providerToml(idp));
-    const seeded = JSON.parse(execFileSync(process.execPath, [IDP_SEED, idp.issuer, String(ACCOUNTS), `b${round}`], { encoding: 'utf8' }));
-    const accounts = seeded.map(({ login }) => ({
-      id: accountId(idp.issuer, login), provider_id: 'local', issuer: idp.issuer, subject: login, name: login,
-      email: `${login}@example.test`, scopes: ['openid', 'profile', 'email', 'offline_access'],
-      created_at: 1_790_000_000, last_refreshed_at: null, status: 'active',
-    }));
-    mkdirSync(join(env.XDG_DATA_HOME, 'dev.latchkey.app'), { recursive: true });
-    writeFileSync(join(env.XDG_DATA_HOME, 'dev.latchkey.app/accounts.json'),
-      JSON.stringify({ version: 1, default_account: accounts[0].id, accounts }));
-    seeded.forEach(({ refresh_token }, i) => {
-      const stored = spawnSync('secret-tool', ['store', '--label=bench', 'service', 'dev.latchkey.app', 'username', accounts[i].id],
-        { input: `lk1:1:${JSON.stringify({ v: 1, refresh_token })}` });
-      if (stored.status !== 0) throw new Error(`secret-tool store failed: ${stored.stderr}`);
-      items.push(accounts[i].id);
-    });
+    // Seeded as the E2E tests seed them (registry + one keychain item each).
+    const seeded = seedAccounts({
+      registryPath: () => join(env.XDG_DATA_HOME, 'dev.latchkey.app/accounts.json'),
+      storeKeychainItem: (username, secret) => {
+        const stored = spawnSync('secret-tool', ['store', '--label=bench', 'service', 'dev.latchkey.app', 'username', username], { input: secret });
+        if (stored.status !== 0) throw new Error(`secret-tool store failed: ${stored.stderr}`);
+      },
+    }, idp, { prefix: `b${round}`, count: ACCOUNTS });
+    items.push(...seeded.map((a) => a.id));
   }
   const mapsBefore = maps.length;
   const started = performance.timeOrigin + performance.now();
