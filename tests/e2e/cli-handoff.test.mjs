@@ -164,7 +164,11 @@ test('Ctrl-C stops the waiting only: exit 130 saying the sign-in goes on, and it
   const { code, stderr } = await run.done;
   assert.equal(code, 130, stderr);
   assert.match(stderr, /stopped waiting \(Ctrl-C\): the sign-in goes on in the Latchkey app's window/);
-  assert.equal(await wd.execute('return document.querySelectorAll("#pending .pending-card").length'), 1, 'still pending in the app');
+  // The CLI saw the app's pending request in the keychain; the window shows it
+  // once it has rendered the app's state event (not necessarily by now).
+  const cards = () => wd.execute('return document.querySelectorAll("#pending .pending-card").length');
+  await wd.waitFor(async () => (await cards()) > 0, { what: 'the pending card in the window' });
+  assert.equal(await cards(), 1, 'still pending in the app');
   await until(() => desktop.browserRedirects().length === redirects + 1, 'the held redirect');
   desktop.releaseBrowser('release-ctrl-c');
   await ui.waitAccount(wd, 'cara@example.test', { status: 'ready' });
