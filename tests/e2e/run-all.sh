@@ -7,6 +7,9 @@ cd "$(dirname "$0")/../.."
 passed=0
 failed=0
 status=0
+# The failure reports of failing files, printed again at the end: a CI log is
+# often read from its tail, and a file's own report may be far above it.
+reports="$(mktemp)"
 # Every process a file starts carries LATCHKEY_E2E_RUN=<its marker> in its
 # environment, also those a launcher detached into a session of their own (the
 # browser stand-in, an app started by a deep link). They are stopped by PID,
@@ -47,11 +50,21 @@ for file in "$@"; do
     status=1
     [[ $rc -eq 124 || $rc -eq 137 ]] && echo "✖ $file: killed after ${LATCHKEY_E2E_FILE_TIMEOUT:-900} s"
     [[ -z "$f" || "$f" == 0 ]] && failed=$((failed + 1))
+    {
+      echo "── $file (rc $rc)"
+      if grep -q '^✖ failing tests:' "$log"; then sed -n '/^✖ failing tests:/,$p' "$log"; else tail -n 40 "$log"; fi
+    } >>"$reports"
   fi
   rm -rf "$keyring_home" "$log"
   # Nothing of one file may outlive it (a held browser stand-in, a cold-started app).
   kill_marked "$marker"
 done
 echo
+if [[ -s "$reports" ]]; then
+  echo "── failures again:"
+  cat "$reports"
+  echo
+fi
+rm -f "$reports"
 echo "e2e: $passed passed, $failed failed"
 exit $status
