@@ -9,9 +9,6 @@ use tokio::sync::{broadcast, watch};
 
 use crate::dto::ChangeEvent;
 
-/// How often the accounts file is checked for changes by other processes.
-const ACCOUNTS_FILE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// The outcome of the launch (the startup reconciliation), once it ran.
 pub type Launched = Option<Arc<Result<ReconcileReport, ManageError>>>;
 
@@ -66,27 +63,18 @@ impl Plugin {
         }
     }
 
-    /// Follows the accounts file for the life of the app (a stat every
-    /// [`ACCOUNTS_FILE_POLL`]): when another process changed it — the
-    /// `latchkey` CLI signed an account in or out, made another the default,
-    /// refreshed an account — new accounts get their lifecycle, tokens other
-    /// processes refreshed are taken (one keychain read per such account,
-    /// none while the file is unchanged) and the feed says `changed`.
+    /// Follows the accounts file for the life of the app (the kernel tells
+    /// when it changes; see `latchkey_core::store::registry_watch`): when
+    /// another process changed it — the `latchkey` CLI signed an account in
+    /// or out, made another the default, refreshed an account — new accounts
+    /// get their lifecycle, tokens other processes refreshed are taken (one
+    /// keychain read per such account, none while the file is unchanged) and
+    /// the feed says `changed`.
     async fn watch_accounts_file(&self) {
-        let path = self.core.registry().path().to_path_buf();
-        let stamp = |path: &std::path::Path| {
-            std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.modified().ok(), m.len()))
-        };
-        let mut last = stamp(&path);
+        let mut watch = self.core.registry().watch();
+        tracing::debug!(kind = ?watch.kind(), "following the accounts file");
         loop {
-            tokio::time::sleep(ACCOUNTS_FILE_POLL).await;
-            let now = stamp(&path);
-            if now == last {
-                continue;
-            }
-            last = now;
+            watch.changed().await;
             let adopted = self.core.adopt_new_accounts();
             let followed = self.core.follow_refreshes().await;
             tracing::debug!(

@@ -11,6 +11,7 @@ pub mod fsperm;
 pub(crate) mod platform;
 pub(crate) mod reconnecting;
 pub mod registry;
+pub mod registry_watch;
 pub(crate) mod secret_store;
 pub mod vault;
 pub mod vault_choice;

@@ -1,0 +1,166 @@
+//! Following the registry file for changes other processes make (the
+//! `latchkey` CLI signs in, refreshes, makes another account the default).
+//!
+//! On Linux the kernel says when the file's folder changes (inotify, on a
+//! thread that sleeps in `read` until then): an idle app does no work at all.
+//! Elsewhere, or when the folder cannot be watched, the file is checked every
+//! [`POLL`]. Either way a change is reported only when the file's modification
+//! time or length differs from the last one seen, so a burst of events (write
+//! to a temporary file, fsync, rename) is one change.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::registry::Registry;
+
+/// How often the file is checked where the kernel cannot tell.
+pub const POLL: Duration = Duration::from_secs(2);
+
+/// How a [`RegistryWatch`] learns of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    /// The kernel reports changes to the file's folder (Linux inotify).
+    Notify,
+    /// The file is checked every [`POLL`].
+    Poll,
+}
+
+type Stamp = Option<(Option<SystemTime>, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()))
+}
+
+/// Reports changes of the registry file; see the module docs.
+#[derive(Debug)]
+pub struct RegistryWatch {
+    path: PathBuf,
+    last: Stamp,
+    /// Wake-ups from the notifying thread (none: polling).
+    wakes: Option<mpsc::Receiver<()>>,
+}
+
+impl Registry {
+    /// Starts following this file: [`RegistryWatch::changed`] returns after
+    /// each change from now on. Creates the file's folder (private, as
+    /// [`Registry::save`] does) so that a first start can be watched too.
+    pub fn watch(&self) -> RegistryWatch {
+        let path = self.path().to_path_buf();
+        if let Some(dir) = path.parent() {
+            let _ = super::fsperm::create_private_dir_all(dir);
+        }
+        let last = stamp(&path);
+        let wakes = notify::start(&path);
+        if wakes.is_none() {
+            tracing::debug!(path = %path.display(), "the accounts file is polled for changes");
+        }
+        RegistryWatch { path, last, wakes }
+    }
+}
+
+impl RegistryWatch {
+    /// How this watch learns of changes.
+    pub fn kind(&self) -> WatchKind {
+        if self.wakes.is_some() {
+            WatchKind::Notify
+        } else {
+            WatchKind::Poll
+        }
+    }
+
+    /// Waits until the file differs from when it was last seen (created,
+    /// replaced, written or deleted).
+    pub async fn changed(&mut self) {
+        loop {
+            match &mut self.wakes {
+                Some(wakes) => {
+                    if wakes.recv().await.is_none() {
+                        // The notifying thread ended (a read error): poll from now on.
+                        tracing::debug!("the accounts file's watch ended; polling it instead");
+                        self.wakes = None;
+                        continue;
+                    }
+                }
+                None => tokio::time::sleep(POLL).await,
+            }
+            let now = stamp(&self.path);
+            if now != self.last {
+                self.last = now;
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod notify {
+    use std::mem::MaybeUninit;
+    use std::path::Path;
+
+    use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
+    use tokio::sync::mpsc;
+
+    /// Watches the file's folder from a thread of its own; `None` when it
+    /// cannot be watched (no folder yet, no inotify).
+    pub(super) fn start(path: &Path) -> Option<mpsc::Receiver<()>> {
+        let dir = path.parent()?;
+        let name = path.file_name()?.to_owned();
+        let fd = inotify::init(CreateFlags::CLOEXEC).ok()?;
+        let events = WatchFlags::CLOSE_WRITE
+            | WatchFlags::MOVED_TO
+            | WatchFlags::MOVED_FROM
+            | WatchFlags::CREATE
+            | WatchFlags::DELETE
+            | WatchFlags::DELETE_SELF
+            | WatchFlags::MOVE_SELF;
+        inotify::add_watch(&fd, dir, events).ok()?;
+        // One pending wake is enough: the watch compares the file afterwards.
+        let (tx, rx) = mpsc::channel(1);
+        std::thread::Builder::new()
+            .name("latchkey-registry-watch".into())
+            .spawn(move || {
+                let mut buf = [MaybeUninit::uninit(); 4096];
+                let mut reader = inotify::Reader::new(&fd, &mut buf);
+                loop {
+                    let Ok(event) = reader.next() else { return };
+                    let ours = event
+                        .file_name()
+                        .is_some_and(|n| n.to_bytes() == name.as_encoded_bytes());
+                    // The folder itself went away: nothing more will come from this watch.
+                    let gone = event.events().intersects(
+                        ReadFlags::DELETE_SELF | ReadFlags::MOVE_SELF | ReadFlags::IGNORED,
+                    );
+                    if ours || gone {
+                        match tx.try_send(()) {
+                            Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {}
+                            Err(mpsc::error::TrySendError::Closed(())) => return,
+                        }
+                    }
+                    if gone {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(rx)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod notify {
+    use std::path::Path;
+
+    use tokio::sync::mpsc;
+
+    pub(super) fn start(_path: &Path) -> Option<mpsc::Receiver<()>> {
+        None
+    }
+}
+
+#[cfg(test)]
+#[path = "registry_watch_tests.rs"]
+mod tests;
