@@ -66,6 +66,7 @@ impl Latchkey {
     /// (`adopted`), a fresh access token in its keychain item stands in for
     /// the first refresh: that process has just been to the provider.
     async fn run_account_from(&self, id: AccountId, backoff: Backoff, adopted: bool) {
+        lock(&self.coordination.signed_in_here).remove(&id);
         if !lock(&self.coordination.running).insert(id.clone()) {
             return;
         }
@@ -228,8 +229,11 @@ impl Latchkey {
 
 impl Latchkey {
     /// Starts one account's lifecycle on the current tokio runtime, or wakes
-    /// it when it runs already ("Retry now").
+    /// it when it runs already ("Retry now"). Call it when a sign-in
+    /// completed: the accounts file's watch leaves this process's own
+    /// sign-ins to it.
     pub fn start_lifecycle(self: &Arc<Self>, id: AccountId) {
+        lock(&self.coordination.signed_in_here).remove(&id);
         if self.is_running(&id) {
             self.retry_now(&id);
             return;
@@ -240,7 +244,8 @@ impl Latchkey {
 
     /// Starts the lifecycle of every active account that has none running
     /// here — accounts another process (the `latchkey` CLI) signed in since —
-    /// and returns them; running lifecycles are left alone (no refresh).
+    /// and returns them; running lifecycles are left alone (no refresh), and
+    /// so are this process's own sign-ins (their caller starts them).
     /// Call it when the accounts file changed under the app.
     pub fn adopt_new_accounts(self: &Arc<Self>) -> Vec<AccountId> {
         let Ok(book) = self.accounts() else {
@@ -249,7 +254,11 @@ impl Latchkey {
         let new: Vec<AccountId> = book
             .accounts
             .into_iter()
-            .filter(|a| a.status == AccountStatus::Active && !self.is_running(&a.id))
+            .filter(|a| {
+                a.status == AccountStatus::Active
+                    && !self.is_running(&a.id)
+                    && !lock(&self.coordination.signed_in_here).contains(&a.id)
+            })
             .map(|a| a.id)
             .collect();
         for id in &new {

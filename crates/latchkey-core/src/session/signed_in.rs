@@ -277,7 +277,11 @@ impl Latchkey {
         if let Some(at) = account.last_refreshed_at {
             self.saw_refresh(&account.id, at);
         }
+        // The accounts file's watch may see this write before the caller
+        // starts the account's lifecycle: it is ours, not another process's.
+        lock(&self.coordination.signed_in_here).insert(account.id.clone());
         if let Err(err) = self.registry.update(|book| book.upsert(account.clone())) {
+            lock(&self.coordination.signed_in_here).remove(&account.id);
             if existed {
                 // The account's item now holds the new token: keep it.
                 return Err((err.into(), Kept::Yes));

@@ -59,6 +59,10 @@ pub(crate) struct Coordination {
     /// Per account, the newest `last_refreshed_at` this process wrote or
     /// followed (see `session/follow.rs`).
     pub(crate) seen_refreshes: std::sync::Mutex<HashMap<AccountId, u64>>,
+    /// Accounts this process signed in whose lifecycle the sign-in's caller
+    /// has not started yet: the accounts file's watch must not adopt them as
+    /// another process's (see `Latchkey::adopt_new_accounts`).
+    pub(crate) signed_in_here: std::sync::Mutex<std::collections::HashSet<AccountId>>,
     pub(crate) active: std::sync::atomic::AtomicUsize,
     pub(crate) closing: std::sync::atomic::AtomicBool,
 }

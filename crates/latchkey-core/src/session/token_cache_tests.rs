@@ -251,6 +251,32 @@ async fn accounts_another_process_signed_in_get_a_lifecycle_once() {
     assert_eq!(server.count("/token"), 1);
 }
 
+/// The accounts file's watch fires on this process's own sign-in before the
+/// sign-in's caller starts the account's lifecycle (with inotify it nearly
+/// always does): the account is not taken for another process's, so the
+/// caller's start is a start, not a "Retry now" that refreshes a token
+/// minted a moment ago.
+#[tokio::test]
+async fn the_watch_leaves_this_processs_own_sign_in_to_its_caller() {
+    let f = crate::session::fixture::fixture("own-sign-in");
+    let id = crate::session::fixture::signed_in(&f).await;
+    assert_eq!(f.server.count("/token"), 1, "the code exchange");
+    assert!(
+        f.signin.adopt_new_accounts().is_empty(),
+        "our own sign-in is not adopted"
+    );
+    f.signin.start_lifecycle(id.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(f.signin.is_running(&id));
+    assert_eq!(f.server.count("/token"), 1, "no refresh after the sign-in");
+    assert!(matches!(
+        f.signin.live_status(&id),
+        Some(LiveStatus::Ready { .. })
+    ));
+    // Started: from now on the account is like any other for the watch.
+    assert!(f.signin.adopt_new_accounts().is_empty());
+}
+
 #[tokio::test]
 async fn processes_asking_longer_than_tokens_live_share_a_refresh_made_just_before() {
     let server = Arc::new(FakeServer::new());
