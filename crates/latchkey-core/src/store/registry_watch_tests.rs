@@ -18,6 +18,13 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Another process saves the accounts file in `dir` (temporary file, fsync, rename).
+fn another_process_saves(dir: &std::path::Path) {
+    Registry::in_dir(dir)
+        .save(&AccountBook::default())
+        .expect("save");
+}
+
 async fn reports_change(watch: &mut RegistryWatch) -> bool {
     tokio::time::timeout(NOTICED, watch.changed()).await.is_ok()
 }
@@ -35,9 +42,7 @@ async fn reports_each_change_another_process_makes_and_nothing_else() {
     assert!(stays_quiet(&mut watch).await, "nothing changed yet");
 
     // Another process creates the file (temporary file, fsync, rename).
-    Registry::in_dir(&dir)
-        .save(&AccountBook::default())
-        .expect("save");
+    another_process_saves(&dir);
     assert!(reports_change(&mut watch).await, "the file was created");
     assert!(stays_quiet(&mut watch).await, "one save is one change");
 
@@ -61,9 +66,7 @@ async fn on_linux_the_kernel_tells_and_nothing_polls() {
     let mut watch = Registry::in_dir(&dir).watch();
     assert_eq!(watch.kind(), WatchKind::Notify);
     // Well within one poll interval: only a notification can report it.
-    Registry::in_dir(&dir)
-        .save(&AccountBook::default())
-        .expect("save");
+    another_process_saves(&dir);
     assert!(
         tokio::time::timeout(POLL / 2, watch.changed())
             .await
@@ -80,9 +83,7 @@ async fn a_first_start_without_the_folder_is_watched_too() {
     assert!(dir.is_dir(), "the folder was made");
     #[cfg(target_os = "linux")]
     assert_eq!(watch.kind(), WatchKind::Notify);
-    Registry::in_dir(&dir)
-        .save(&AccountBook::default())
-        .expect("save");
+    another_process_saves(&dir);
     assert!(reports_change(&mut watch).await, "the new file was seen");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -103,9 +104,7 @@ async fn a_removed_folder_ends_the_notification_and_polling_takes_over() {
         "the kernel's watch ended with the folder"
     );
     std::fs::create_dir_all(&dir).expect("mkdir");
-    Registry::in_dir(&dir)
-        .save(&AccountBook::default())
-        .expect("save");
+    another_process_saves(&dir);
     assert!(
         reports_change(&mut watch).await,
         "the poll saw the file in the new folder"
