@@ -9,6 +9,7 @@ mod events;
 mod handoff;
 mod keychain;
 mod provider_commands;
+mod rendering;
 mod shell;
 mod status;
 
@@ -163,6 +164,9 @@ pub fn run() {
                 "Latchkey started"
             );
             app.manage(Arc::clone(&shell));
+            if let Some(window) = app.get_webview_window("main") {
+                rendering::draw_in_software(&window);
+            }
             // Subscribed before any link is handed over.
             events::follow(app.handle(), &shell);
             let handle = app.handle().clone();

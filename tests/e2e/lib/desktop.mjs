@@ -362,7 +362,18 @@ export class Desktop {
       // Let the last DOM change paint before the snapshot.
       await this.webdriver.execute('return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))');
       await sleep(300);
-      writeFileSync(join(this.resultsDir, `${label}.png`), await this.webdriver.screenshot());
+      // The X screen as a person sees it (ImageMagick's `import`), not WebDriver's
+      // snapshot: WebKit takes that from its composited layers, and the app draws in
+      // software (src-tauri/src/rendering.rs), where the snapshot never comes.
+      const window = this.appPids()
+        .flatMap((pid) => spawnSync('xdotool', ['search', '--onlyvisible', '--pid', String(pid)], { env: this.env, encoding: 'utf8' }).stdout.split('\n'))
+        .find(Boolean) ?? 'root';
+      const shot = spawnSync('import', ['-window', window, join(this.resultsDir, `${label}.png`)], {
+        env: this.env,
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      if (shot.status !== 0) throw new Error(`import failed (${shot.status}): ${shot.stderr}`);
     } catch (err) {
       writeFileSync(join(this.resultsDir, `${label}.screenshot-error.txt`), String(err));
     }

@@ -100,10 +100,6 @@ export class WebDriver {
     throw new Error(`Tab never reached ${selector}`);
   }
 
-  async screenshot() {
-    return Buffer.from(await this.#call('GET', '/screenshot'), 'base64');
-  }
-
   async close() {
     await fetch(`${this.base}/session/${this.sessionId}`, { method: 'DELETE', signal: AbortSignal.timeout(15_000) }).catch(() => {});
   }
