@@ -3,7 +3,7 @@
 // browser stand-in registered as the default web browser, tauri-driver and a
 // WebDriver session on the real app (Latchkey, or another app given by `app`).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -224,8 +224,20 @@ export class Desktop {
 
   /** Hands a URL to the OS exactly as a browser would: `gio open`. */
   gioOpen(url) {
-    const result = spawnSync('gio', ['open', url], { env: this.env, encoding: 'utf8', timeout: 30_000 });
-    if (result.status !== 0) throw new Error(`gio open failed (${result.status}): ${result.stderr}`);
+    // gio's output goes to a file, not to pipes: an app that gio starts (a cold
+    // start) inherits them, and spawnSync would wait for the app to close its
+    // copies, that is, to exit (it used to wait out its 30-s timeout).
+    const errors = join(this.resultsDir, 'gio-open.stderr');
+    const fd = openSync(errors, 'w');
+    let result;
+    try {
+      result = spawnSync('gio', ['open', url], { env: this.env, stdio: ['ignore', fd, fd], timeout: 30_000 });
+    } finally {
+      closeSync(fd);
+    }
+    if (result.status !== 0) {
+      throw new Error(`gio open failed (${result.status ?? result.error?.code}): ${readFileSync(errors, 'utf8')}`);
+    }
   }
 
   /**
