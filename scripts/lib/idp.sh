@@ -8,7 +8,7 @@ start_idp() {
   # Its first line (a whole line: ends with a newline) says where it listens.
   # Give a loaded machine a minute; say why when it does not come.
   local waited=0
-  until (($(wc -l <"$dir/idp.json" 2>/dev/null || echo 0) >= 1)); do
+  until (($(wc -l 2>/dev/null <"$dir/idp.json" || echo 0) >= 1)); do
     if ! kill -0 "$IDP_PID" 2>/dev/null; then
       echo "the demo IdP (tests/idp/server.mjs) exited before it was ready; its log:" >&2
       tail -n 20 "$dir/idp.log" >&2

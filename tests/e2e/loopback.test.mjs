@@ -72,7 +72,8 @@ test('a loopback sign-in completes through the browser; the listener closes afte
   // The account: refresh token in the keychain, nothing pending, the port closed.
   const rt = ui.refreshTokenOf(desktop, lena.id);
   assert.ok(rt && rt.length > 20, 'the refresh token is in the keychain');
-  assert.equal(desktop.keychainSecret('pending-authorizations'), null);
+  // The used request leaves the keychain right after the account is stored.
+  await wd.waitFor(() => desktop.keychainSecret('pending-authorizations') === null, { what: 'the used request to leave the keychain' });
   assert.equal(await pendingCards(), 0);
   assert.equal(await listening(Number(uri.port)), false, 'the listener is closed after completion');
   assert.ok(!desktop.appLogText().includes(rt) && !desktop.appLogText().includes(redirect.searchParams.get('code')));

@@ -1,27 +1,17 @@
 // Seeds refresh tokens at the local IdP without a browser: for each account,
 // a fresh cookie jar (= a fresh browser session, so one grant per account)
 // walks the authorization code flow with PKCE through the dev login and
-// consent forms, then redeems the code. Used by the benchmark.
+// consent forms (authorize.mjs), then redeems the code. Used by the benchmark.
 //
 // Usage: node seed.mjs <issuer> <count> [prefix]  → JSON [{login, refresh_token}] on stdout.
 import { createHash, randomBytes } from 'node:crypto';
+import { authorize } from './authorize.mjs';
 
 const [issuer, countText, prefix = 'bench'] = process.argv.slice(2);
 const CLIENT_ID = 'latchkey-desktop';
 const REDIRECT = 'dev.latchkey:/oauth/callback';
 
 async function signIn(login) {
-  const cookies = new Map();
-  const request = async (url, init = {}) => {
-    const headers = { ...(init.headers ?? {}), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const [k, ...v] = pair.split('=');
-      cookies.set(k.trim(), v.join('='));
-    }
-    return res;
-  };
   const verifier = randomBytes(32).toString('base64url');
   const auth = new URL(`${issuer}/auth`);
   auth.search = new URLSearchParams({
@@ -29,38 +19,15 @@ async function signIn(login) {
     prompt: 'consent', state: randomBytes(16).toString('base64url'), nonce: randomBytes(16).toString('base64url'),
     code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
   });
-  let res = await request(auth);
-  for (let step = 0; step < 12; step += 1) {
-    const location = res.headers.get('location');
-    if (location?.startsWith(REDIRECT)) {
-      const code = new URL(location.replace(REDIRECT, 'https://cb.invalid/cb')).searchParams.get('code');
-      const token = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: CLIENT_ID, code_verifier: verifier }),
-      }).then((r) => r.json());
-      if (!token.refresh_token) throw new Error(`no refresh token for ${login}: ${JSON.stringify(token.error)}`);
-      return token.refresh_token;
-    }
-    if (location) {
-      res = await request(new URL(location, issuer));
-      continue;
-    }
-    const html = await res.text();
-    const action = html.match(/<form[^>]*action="([^"]+)"/)?.[1];
-    if (!action) throw new Error(`no form at step ${step} for ${login}`);
-    const body = new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (html.includes('name="login"')) {
-      body.set('login', login);
-      body.set('password', 'any-password');
-    }
-    res = await request(new URL(action, issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  }
-  throw new Error(`sign-in of ${login} did not finish`);
+  const location = await authorize(auth.href, login, { issuer, redirect: REDIRECT });
+  const code = new URL(location.replace(REDIRECT, 'https://cb.invalid/cb')).searchParams.get('code');
+  const token = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: CLIENT_ID, code_verifier: verifier }),
+  }).then((r) => r.json());
+  if (!token.refresh_token) throw new Error(`no refresh token for ${login}: ${JSON.stringify(token.error)}`);
+  return token.refresh_token;
 }
 
 const count = Number(countText);

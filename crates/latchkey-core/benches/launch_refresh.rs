@@ -6,7 +6,12 @@
 //! - **core (memory)**: `Latchkey::refresh_all` with keyring-core's in-memory
 //!   store (everything but the keychain: single-flight, lock files, keychain
 //!   re-read, rotation write, ID token validation, registry update);
-//! - **core (keychain)**: the same over the real Secret Service.
+//! - **core (keychain)**: the same over the real Secret Service;
+//! - **floor**: the keychain work no client that keeps its refresh tokens in
+//!   the keychain can skip, around the baseline's grants: each account's token
+//!   read from the Secret Service, the grant, the rotated token written back
+//!   (the same store, the same concurrency). Core (keychain) / floor is what
+//!   Latchkey adds over that floor.
 //!
 //! Each phase redeems the refresh tokens the previous phase received, so every
 //! grant is a real rotation. Every client is warmed up once the same way; the
@@ -70,6 +75,67 @@ async fn baseline(issuer: &str, tokens: &[(String, String)]) -> (Duration, Vec<(
                 .as_str()
                 .expect("a rotated refresh token")
                 .to_owned();
+            (login.clone(), rotated)
+        }
+    });
+    let rotated = futures_util::future::join_all(tasks).await;
+    (started.elapsed(), rotated)
+}
+
+/// Stores `tokens` in `keychain` under their accounts' keys (untimed), then
+/// times: for each account, 8 at a time, read its token, redeem it, write the
+/// rotated one back.
+async fn floor(
+    issuer: &str,
+    keychain: &Vault,
+    tokens: &[(String, String)],
+) -> (Duration, Vec<(String, String)>) {
+    for (login, token) in tokens {
+        keychain
+            .set(
+                AccountId::derive(issuer, login).as_str(),
+                SecretString::new(token.clone()),
+            )
+            .await
+            .unwrap();
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{issuer}/token");
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let started = Instant::now();
+    let tasks = tokens.iter().map(|(login, _)| {
+        let client = client.clone();
+        let url = url.clone();
+        let slots = Arc::clone(&slots);
+        async move {
+            let _slot = slots.acquire().await.unwrap();
+            let key = AccountId::derive(issuer, login);
+            let token = keychain.get(key.as_str()).await.unwrap().expect("stored");
+            let bytes = client
+                .post(&url)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.expose()),
+                    ("client_id", CLIENT_ID),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let rotated = body["refresh_token"]
+                .as_str()
+                .expect("a rotated refresh token")
+                .to_owned();
+            keychain
+                .set(key.as_str(), SecretString::new(rotated.clone()))
+                .await
+                .unwrap();
             (login.clone(), rotated)
         }
     });
@@ -189,7 +255,7 @@ fn main() {
     runtime
         .block_on(keychain.check())
         .expect("the bench needs a working keychain (run scripts/bench.sh)");
-    let (mut base, mut mem, mut kc) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut base, mut mem, mut kc, mut fl) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     runtime.block_on(async {
         // Warm-up, the same for every client: connections, the IdP's JIT,
         // the page cache, the keychain's session.
@@ -198,15 +264,22 @@ fn main() {
         let (_, t) = core(issuer, warm, &t, &dir).await;
         let (_, t) = core(issuer, keychain.clone(), &t, &dir).await;
         forget(&keychain, issuer, &t).await;
+        let (_, t) = floor(issuer, &keychain, &t).await;
+        forget(&keychain, issuer, &t).await;
         tokens = t;
         for round in 0..rounds {
             // The phase order alternates: no phase always runs first (or
             // always right after the keychain's writes).
-            let mut order = [Phase::Baseline, Phase::Memory, Phase::Keychain];
+            let mut order = [
+                Phase::Baseline,
+                Phase::Memory,
+                Phase::Keychain,
+                Phase::Floor,
+            ];
             if round % 2 == 1 {
                 order.reverse();
             }
-            let mut times = [Duration::ZERO; 3];
+            let mut times = [Duration::ZERO; 4];
             for phase in order {
                 let (d, t) = match phase {
                     Phase::Baseline => baseline(issuer, &tokens).await,
@@ -220,26 +293,33 @@ fn main() {
                         forget(&keychain, issuer, &r.1).await;
                         r
                     }
+                    Phase::Floor => {
+                        let r = floor(issuer, &keychain, &tokens).await;
+                        forget(&keychain, issuer, &r.1).await;
+                        r
+                    }
                 };
                 times[phase as usize] = d;
                 tokens = t;
             }
-            let [d, d2, d3] = times;
+            let [d, d2, d3, d4] = times;
             base.push(d);
             mem.push(d2);
             kc.push(d3);
+            fl.push(d4);
             println!(
-                "round {round} ({order:?}): baseline {:.1} ms, core (memory) {:.1} ms, core (keychain) {:.1} ms",
+                "round {round} ({order:?}): baseline {:.1} ms, core (memory) {:.1} ms, core (keychain) {:.1} ms, floor {:.1} ms",
                 ms(d),
                 ms(d2),
-                ms(d3)
+                ms(d3),
+                ms(d4)
             );
         }
     });
     let _ = std::fs::remove_dir_all(&dir);
     let n = tokens.len();
-    let pairs = |xs: &[Duration]| -> String {
-        let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| ms(*x) / ms(*b)).collect();
+    let pairs_to = |xs: &[Duration], to: &[Duration]| -> String {
+        let mut r: Vec<f64> = xs.iter().zip(to).map(|(x, b)| ms(*x) / ms(*b)).collect();
         r.sort_by(f64::total_cmp);
         format!(
             "{:.2} / {:.2} / {:.2}",
@@ -253,8 +333,9 @@ fn main() {
         .zip(&mem)
         .map(|(k, m)| k.saturating_sub(*m) / u32::try_from(n.max(1)).unwrap_or(1))
         .collect();
-    let (pm, pk) = (pairs(&mem), pairs(&kc));
-    let (b, m, k) = (median(base.clone()), median(mem), median(kc));
+    let pairs = |xs: &[Duration]| pairs_to(xs, &base);
+    let (pm, pk, pf, pkf) = (pairs(&mem), pairs(&kc), pairs(&fl), pairs_to(&kc, &fl));
+    let (b, m, k, f) = (median(base.clone()), median(mem), median(kc), median(fl));
     println!();
     println!("launch refresh of {n} accounts, {CONCURRENCY} at a time, median of {rounds} rounds:");
     println!("  baseline (bare reqwest)      {:8.1} ms", ms(b));
@@ -269,6 +350,15 @@ fn main() {
         ms(k) / ms(b)
     );
     println!(
+        "  floor (read + grant + write)  {:7.1} ms   ratio {:.2}; per round min / median / max {pf}",
+        ms(f),
+        ms(f) / ms(b)
+    );
+    println!(
+        "  core (Secret Service) / floor {:7.2}      per round min / median / max {pkf}",
+        ms(k) / ms(f)
+    );
+    println!(
         "  keychain share of core time  {:7.0} %",
         100.0 * (ms(k) - ms(m)).max(0.0) / ms(k)
     );
@@ -278,12 +368,13 @@ fn main() {
     );
 }
 
-/// The three clients of a round.
+/// The four clients of a round.
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     Baseline = 0,
     Memory = 1,
     Keychain = 2,
+    Floor = 3,
 }
 
 /// Deletes the benchmark's accounts from the real keychain.

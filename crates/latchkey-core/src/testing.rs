@@ -359,6 +359,9 @@ pub struct RefusingStore {
     pub reads: std::sync::atomic::AtomicUsize,
     /// Every call, in order: `get <key>`, `set <key>`, `delete <key>`.
     pub calls: std::sync::Mutex<Vec<String>>,
+    /// The key whose calls wait until [`Self::release`] (see [`Self::hold`]).
+    held: std::sync::Mutex<Option<String>>,
+    released: std::sync::Condvar,
 }
 
 impl RefusingStore {
@@ -368,7 +371,29 @@ impl RefusingStore {
             refuse: false.into(),
             reads: 0.into(),
             calls: std::sync::Mutex::default(),
+            held: std::sync::Mutex::default(),
+            released: std::sync::Condvar::new(),
         }
+    }
+
+    /// Makes every call on `key` wait until [`Self::release`], as a keychain
+    /// busy with that item would.
+    pub fn hold(&self, key: &str) {
+        *self.held.lock().expect("held") = Some(key.to_owned());
+    }
+
+    /// Lets the held calls run.
+    pub fn release(&self) {
+        *self.held.lock().expect("held") = None;
+        self.released.notify_all();
+    }
+
+    fn wait_if_held(&self, key: &str) {
+        let held = self.held.lock().expect("held");
+        let _released = self
+            .released
+            .wait_while(held, |held| held.as_deref() == Some(key))
+            .expect("held");
     }
 
     /// The calls since the last `take_calls`.
@@ -397,10 +422,12 @@ impl SecretStore for RefusingStore {
     fn get(&self, key: &str) -> Result<Option<SecretString>, VaultError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.log("get", key);
+        self.wait_if_held(key);
         self.inner.get(key)
     }
     fn set(&self, key: &str, secret: &SecretString) -> Result<(), VaultError> {
         self.log("set", key);
+        self.wait_if_held(key);
         if key.starts_with("acct-") && self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(VaultError::Locked {
                 reason: "collection is locked".into(),
@@ -410,6 +437,7 @@ impl SecretStore for RefusingStore {
     }
     fn delete(&self, key: &str) -> Result<(), VaultError> {
         self.log("delete", key);
+        self.wait_if_held(key);
         self.inner.delete(key)
     }
     fn list_keys(&self) -> Result<Vec<String>, VaultError> {

@@ -108,7 +108,8 @@ pub enum Taken {
 /// The sign-ins this process began are also kept in memory, so completing
 /// one reads nothing from the keychain on its way to the account: [`Self::take`]
 /// takes it from memory, and its keychain entry goes in [`Self::forget_taken`],
-/// once the account is stored. Until then it counts as used here (listed
+/// after the account is stored, in the background ([`Self::forget_taken_later`],
+/// awaited by [`Self::settle`]). Until then it counts as used here (listed
 /// nowhere, never taken twice).
 #[derive(Debug)]
 pub struct PendingStore {
@@ -119,6 +120,8 @@ pub struct PendingStore {
     begun: std::sync::Mutex<std::collections::HashMap<String, PendingAuthorization>>,
     /// States taken from memory whose keychain entry is still there.
     taken: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The background runs of [`Self::forget_taken`] not yet awaited.
+    cleanups: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// The lock file around every read-modify-write of [`PENDING_KEY`].
@@ -143,6 +146,7 @@ impl PendingStore {
             locks,
             begun: std::sync::Mutex::default(),
             taken: std::sync::Mutex::default(),
+            cleanups: std::sync::Mutex::default(),
         }
     }
 
@@ -280,6 +284,32 @@ impl PendingStore {
                 code = crate::error::ErrorCode::code(&err),
                 "a used sign-in request stays in the keychain until it expires"
             ),
+        }
+    }
+
+    /// Runs [`Self::forget_taken`] off the caller's path: on the current
+    /// tokio runtime (inline where there is none). [`Self::settle`] waits for it.
+    pub(crate) async fn forget_taken_later(self: &std::sync::Arc<Self>) {
+        if lock(&self.taken).is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.forget_taken().await;
+            return;
+        };
+        let store = std::sync::Arc::clone(self);
+        let task = runtime.spawn(async move { store.forget_taken().await });
+        let mut cleanups = lock(&self.cleanups);
+        cleanups.retain(|task| !task.is_finished());
+        cleanups.push(task);
+    }
+
+    /// Waits for the background clean-ups started so far.
+    pub(crate) async fn settle(&self) {
+        let tasks = std::mem::take(&mut *lock(&self.cleanups));
+        for task in tasks {
+            // A clean-up that panicked has logged it; the entries expire anyway.
+            let _ = task.await;
         }
     }
 

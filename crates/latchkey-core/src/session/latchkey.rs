@@ -34,7 +34,7 @@ pub struct Latchkey {
     pub(crate) http: Arc<dyn HttpClient>,
     pub(crate) vault: Vault,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) pending: PendingStore,
+    pub(crate) pending: Arc<PendingStore>,
     pub(crate) registry: Registry,
     /// Replaceable at runtime ([`Latchkey::set_providers`]): readers take a
     /// snapshot, never a lock held across an await.
@@ -118,7 +118,7 @@ impl Latchkey {
         ));
         Self {
             identity,
-            pending: PendingStore::new(vault.clone(), locks.clone()),
+            pending: Arc::new(PendingStore::new(vault.clone(), locks.clone())),
             http,
             vault,
             clock,

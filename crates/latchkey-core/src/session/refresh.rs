@@ -191,6 +191,7 @@ impl Latchkey {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.flush_refresh_times().await;
+        self.settle().await;
         true
     }
 

@@ -303,12 +303,22 @@ impl Latchkey {
     }
 
     /// Completes a sign-in from a redirect URL received on `redirect_uri`.
+    ///
+    /// The request it answered leaves the keychain after this returns, in the
+    /// background (it was taken from memory and counts as used here): call
+    /// [`Latchkey::settle`] (or [`Latchkey::shutdown`]) before the process exits.
     pub async fn complete(&self, url: &str, redirect_uri: &Url) -> Result<SignedIn, CompleteError> {
         let outcome = self.complete_link(url, redirect_uri).await;
-        // The request it answered leaves the keychain only now, off the path
-        // from the link to the stored account (it was taken from memory).
-        self.pending.forget_taken().await;
+        self.pending.forget_taken_later().await;
         outcome
+    }
+
+    /// Waits for the keychain work a completed sign-in left to the
+    /// background (removing the request it answered). [`Latchkey::shutdown`]
+    /// does it too; a process that ends without either leaves that request
+    /// in the keychain until it expires (used, never accepted again here).
+    pub async fn settle(&self) {
+        self.pending.settle().await;
     }
 
     async fn complete_link(

@@ -83,6 +83,7 @@ async fn the_link_of_a_sign_in_begun_here_reaches_the_stored_account_without_rea
         .complete(&callback_for(&state), &callback())
         .await
         .expect("signed in");
+    f.signin.settle().await;
     let calls = f.store.take_calls();
     let stored = calls
         .iter()
@@ -384,9 +385,54 @@ async fn another_app_signs_in_on_its_own_scheme() {
     let url = callback_for(&state).replacen("dev.latchkey:", "com.example.notes:", 1);
     let ours = identity.redirect_uri();
     let done = f.signin.complete(&url, &ours).await.expect("signed in");
+    f.signin.settle().await;
     assert_eq!(
         f.store.inner.list_keys().expect("keys"),
         [done.account.id.to_string()]
     );
     assert_eq!(f.signin.identity().identifier(), "com.example.notes");
+}
+
+/// The request a link answered leaves the keychain after the account is
+/// stored, not on the way to it: `complete` returns while the keychain is
+/// still busy with the pending sign-ins' item; `settle` waits for its removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_used_request_leaves_the_keychain_off_the_sign_ins_path() {
+    let f = fixture("forget-later");
+    let (state, _) = f.begin(true, true).await;
+    f.store.hold(crate::authorize::PENDING_KEY);
+    let done = tokio::time::timeout(
+        Duration::from_secs(2),
+        f.signin.complete(&callback_for(&state), &callback()),
+    )
+    .await;
+    let used_still_there = f
+        .store
+        .inner
+        .get(crate::authorize::PENDING_KEY)
+        .expect("get")
+        .is_some();
+    f.store.release();
+    let done = done
+        .expect("complete does not wait for the pending sign-ins' item")
+        .expect("signed in");
+    assert!(used_still_there, "removed only after `complete` returned");
+    assert_eq!(f.signin.accounts().expect("accounts").accounts.len(), 1);
+    assert!(f.signin.access_token(&done.account.id).is_some());
+    f.signin.settle().await;
+    assert!(
+        f.store
+            .inner
+            .get(crate::authorize::PENDING_KEY)
+            .expect("get")
+            .is_none(),
+        "the used request left the keychain"
+    );
+    // Used here: never accepted again, even before its removal.
+    let replay = f
+        .signin
+        .complete(&callback_for(&state), &callback())
+        .await
+        .expect_err("replay");
+    assert_eq!(replay.code(), "sign_in_link_repeated");
 }

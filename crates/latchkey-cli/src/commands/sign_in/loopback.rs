@@ -81,6 +81,8 @@ pub async fn run(core: &Arc<Latchkey>, provider: &str, options: Options) -> Resu
                 })??
         }
     };
+    // The used request leaves the keychain before this process ends.
+    core.settle().await;
     let signed_in: &SignedIn = outcome
         .as_ref()
         .as_ref()
