@@ -9,6 +9,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// An HTTP request with a fully buffered body.
@@ -116,7 +117,11 @@ fn platform_tls(extra_roots: Vec<Vec<u8>>) -> Result<rustls::ClientConfig, Strin
 /// The production [`HttpClient`], on `reqwest` with rustls.
 #[derive(Debug, Clone)]
 pub struct ReqwestHttpClient {
-    client: reqwest::Client,
+    /// Built at once, or at the first request ([`Self::deferred`]); an error
+    /// building it is every request's error.
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    /// The extra roots of a deferred client (empty once it is built).
+    extra_roots: Arc<Vec<Vec<u8>>>,
     limits: HttpLimits,
 }
 
@@ -141,31 +146,43 @@ impl ReqwestHttpClient {
         limits: HttpLimits,
         extra_roots: Vec<Vec<u8>>,
     ) -> Result<Self, TransportError> {
-        let mut builder = reqwest::Client::builder();
-        match platform_tls(extra_roots) {
-            Ok(tls) => builder = builder.use_preconfigured_tls(tls),
-            Err(reason) => tracing::warn!(
-                reason,
-                "the system's certificate store is unusable; trusting the bundled web PKI roots"
-            ),
+        let client = build_client(limits, extra_roots).map_err(|reason| TransportError::Other {
+            host: String::new(),
+            reason,
+        })?;
+        Ok(Self::from_client(client, limits))
+    }
+
+    /// Like [`Self::with_trust`], but the client (reading the system's
+    /// certificate store: about 12 ms for 145 roots) is built at the first
+    /// request, off the thread that creates it: an app builds its core before
+    /// its window, and that time is not the window's.
+    pub fn deferred(limits: HttpLimits, extra_roots: Vec<Vec<u8>>) -> Self {
+        Self {
+            client: Arc::new(OnceLock::new()),
+            extra_roots: Arc::new(extra_roots),
+            limits,
         }
-        let client = builder
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(limits.connect_timeout)
-            .timeout(limits.total_timeout)
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| TransportError::Other {
-                host: String::new(),
-                reason: describe(&err),
-            })?;
-        Ok(Self { client, limits })
     }
 
     /// A client built elsewhere (e.g. the picture fetcher's fenced one);
     /// `limits` must match its timeouts.
     pub(crate) fn from_client(client: reqwest::Client, limits: HttpLimits) -> Self {
-        Self { client, limits }
+        Self {
+            client: Arc::new(OnceLock::from(Ok(client))),
+            extra_roots: Arc::default(),
+            limits,
+        }
+    }
+
+    fn client(&self, host: &str) -> Result<&reqwest::Client, TransportError> {
+        self.client
+            .get_or_init(|| build_client(self.limits, self.extra_roots.to_vec()))
+            .as_ref()
+            .map_err(|reason| TransportError::Other {
+                host: host.to_owned(),
+                reason: reason.clone(),
+            })
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
@@ -176,7 +193,11 @@ impl ReqwestHttpClient {
             .unwrap_or_default();
         let map_err = |err: reqwest::Error| classify(&host, self.limits, &err);
         let request = reqwest::Request::try_from(request).map_err(map_err)?;
-        let mut response = self.client.execute(request).await.map_err(map_err)?;
+        let mut response = self
+            .client(&host)?
+            .execute(request)
+            .await
+            .map_err(map_err)?;
         let limit = self.limits.max_body_bytes;
         if response
             .content_length()
@@ -208,6 +229,26 @@ impl HttpClient for ReqwestHttpClient {
     fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(self.send(request))
     }
+}
+
+/// The client: the system's trust store plus `extra_roots` (else the bundled
+/// web PKI roots, with a warning), no redirects, `limits`' timeouts.
+fn build_client(limits: HttpLimits, extra_roots: Vec<Vec<u8>>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder();
+    match platform_tls(extra_roots) {
+        Ok(tls) => builder = builder.use_preconfigured_tls(tls),
+        Err(reason) => tracing::warn!(
+            reason,
+            "the system's certificate store is unusable; trusting the bundled web PKI roots"
+        ),
+    }
+    builder
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(limits.connect_timeout)
+        .timeout(limits.total_timeout)
+        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| describe(&err))
 }
 
 fn classify(host: &str, limits: HttpLimits, err: &reqwest::Error) -> TransportError {

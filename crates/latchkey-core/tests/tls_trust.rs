@@ -174,6 +174,20 @@ async fn a_private_ca_is_refused_by_default_and_trusted_from_a_ca_file() {
     assert_eq!(get(&trusting, server.port).await, Ok(200));
 }
 
+/// The core's own client is built at its first request (not on the thread
+/// that builds the core), with the same trust: the CA files, else refusal.
+#[tokio::test]
+async fn a_deferred_client_has_the_same_trust() {
+    let server = server("deferred");
+    let plain = ReqwestHttpClient::deferred(HttpLimits::default(), Vec::new());
+    let err = get(&plain, server.port).await.expect_err("an unknown CA");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let trusting = ReqwestHttpClient::deferred(HttpLimits::default(), vec![ca_der(&server)]);
+    assert_eq!(get(&trusting, server.port).await, Ok(200));
+    // Built once: a second request uses the same client.
+    assert_eq!(get(&trusting, server.port).await, Ok(200));
+}
+
 #[test]
 fn the_operating_systems_store_is_trusted() {
     let server = server("system");

@@ -309,9 +309,6 @@ impl Latchkey {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The production HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
     /// No data folder is known for this user (and none was given).
     #[error("no data folder is known for this user; give one with LatchkeyBuilder::data_dir")]
     NoDataDir,
@@ -320,7 +317,6 @@ pub enum BuildError {
 impl crate::error::ErrorCode for BuildError {
     fn code(&self) -> &'static str {
         match self {
-            Self::Http(_) => "http_client",
             Self::NoDataDir => "no_data_dir",
         }
     }
@@ -399,17 +395,15 @@ impl LatchkeyBuilder {
     pub fn build(self) -> Result<Latchkey, BuildError> {
         let http = match self.http {
             Some(http) => http,
-            // The system's trust store, plus every provider's `ca_file`.
-            None => Arc::new(
-                crate::http::ReqwestHttpClient::with_trust(
-                    crate::http::HttpLimits::default(),
-                    self.providers
-                        .iter()
-                        .flat_map(|p| p.ca_certs.iter().cloned())
-                        .collect(),
-                )
-                .map_err(|err| BuildError::Http(err.to_string()))?,
-            ),
+            // The system's trust store, plus every provider's `ca_file`, read
+            // at the first request (not on the thread building the core).
+            None => Arc::new(crate::http::ReqwestHttpClient::deferred(
+                crate::http::HttpLimits::default(),
+                self.providers
+                    .iter()
+                    .flat_map(|p| p.ca_certs.iter().cloned())
+                    .collect(),
+            )),
         };
         let data_dir = self
             .data_dir
