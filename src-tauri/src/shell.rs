@@ -36,8 +36,8 @@ pub struct Shell {
     pub core: Arc<Latchkey>,
     /// Profile pictures by URL (`None` = could not be loaded).
     pictures: Mutex<std::collections::HashMap<String, Option<String>>>,
-    /// Fetches pictures with fenced clients (`None`: the client could not be built).
-    picture_fetcher: Option<PictureFetcher>,
+    /// Fetches pictures with fenced clients (built at the first picture).
+    picture_fetcher: PictureFetcher,
     /// Pictures kept across launches (`None`: no cache folder is known).
     picture_cache: Option<PictureCache>,
     /// Sign-ins on another device waiting for approval.
@@ -70,9 +70,7 @@ impl Shell {
             providers_file: providers_file.clone(),
             core,
             pictures: Mutex::new(std::collections::HashMap::new()),
-            picture_fetcher: PictureFetcher::new()
-                .inspect_err(|err| tracing::warn!(error = %err, "no picture client"))
-                .ok(),
+            picture_fetcher: PictureFetcher::new(),
             picture_cache: PictureCache::default_dir().map(PictureCache::in_dir),
             devices: crate::device::Waiting::default(),
             state: Mutex::new(StateDto {
@@ -345,12 +343,7 @@ impl Shell {
             if Self::lock(&self.pictures).contains_key(&url) {
                 continue;
             }
-            let fetch = || async {
-                match &self.picture_fetcher {
-                    Some(fetcher) => fetcher.fetch(&url, &account.issuer).await,
-                    None => None,
-                }
-            };
+            let fetch = || self.picture_fetcher.fetch(&url, &account.issuer);
             let data = match &self.picture_cache {
                 Some(cache) => cache.get_or_fetch(&url, fetch).await,
                 None => fetch().await,

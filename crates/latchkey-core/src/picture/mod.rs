@@ -18,6 +18,7 @@
 pub(crate) mod address;
 pub mod cache;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use url::{Host, Url};
@@ -72,19 +73,22 @@ pub fn is_loopback_issuer(issuer: &str) -> bool {
 }
 
 /// Fetches profile pictures with clients of their own (see the module docs).
-#[derive(Debug)]
+///
+/// Each client is built at its first picture, not when the fetcher is: a
+/// client reads the system's certificate store, which would otherwise delay
+/// the window at launch. A client that cannot be built is logged once and
+/// every picture it would fetch is `None`.
+#[derive(Debug, Default)]
 pub struct PictureFetcher {
-    public: ReqwestHttpClient,
-    loopback_dev: ReqwestHttpClient,
+    public: OnceLock<Option<ReqwestHttpClient>>,
+    loopback_dev: OnceLock<Option<ReqwestHttpClient>>,
 }
 
 impl PictureFetcher {
-    /// The two fenced clients: one for any issuer, one for loopback issuers.
-    pub fn new() -> Result<Self, TransportError> {
-        Ok(Self {
-            public: fenced_client(false)?,
-            loopback_dev: fenced_client(true)?,
-        })
+    /// The two fenced clients, built when first needed: one for any issuer,
+    /// one for loopback issuers.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The picture at `picture` of an account at `issuer`, as a `data:` URL;
@@ -98,12 +102,17 @@ impl PictureFetcher {
                 return None;
             }
         };
-        let client = if dev {
+        let slot = if dev {
             &self.loopback_dev
         } else {
             &self.public
         };
-        picture_data_url(client, &url).await
+        let client = slot.get_or_init(|| {
+            fenced_client(dev)
+                .inspect_err(|err| tracing::warn!(error = %err, "no picture client"))
+                .ok()
+        });
+        picture_data_url(client.as_ref()?, &url).await
     }
 }
 
@@ -246,7 +255,7 @@ mod tests {
                     .await;
             }
         });
-        let fetcher = PictureFetcher::new().expect("client");
+        let fetcher = PictureFetcher::new();
         let picture = format!("http://localhost:{port}/p.gif");
         assert_eq!(
             fetcher

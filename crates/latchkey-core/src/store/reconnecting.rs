@@ -83,10 +83,11 @@ impl Connection {
 type Open = Box<dyn Fn() -> Result<Arc<dyn SecretStore>, VaultError> + Send + Sync>;
 type Daemon = Box<dyn Fn() -> Option<String> + Send + Sync>;
 
-/// A [`SecretStore`] that opens its store again when the keychain daemon it
-/// talked to is gone (see the module docs).
+/// A [`SecretStore`] that opens its store at its first call, and again when
+/// the keychain daemon it talked to is gone (see the module docs).
 pub struct ReconnectingStore {
-    current: RwLock<Arc<Connection>>,
+    /// `None` until the first call connects (or while connecting fails).
+    current: RwLock<Option<Arc<Connection>>>,
     /// How many times the store connected anew.
     reconnects: std::sync::atomic::AtomicU64,
     open: Open,
@@ -97,7 +98,15 @@ pub struct ReconnectingStore {
 impl fmt::Debug for ReconnectingStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReconnectingStore")
-            .field("current", &self.current_connection().store)
+            .field(
+                "current",
+                &self
+                    .current
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .map(|conn| Arc::clone(&conn.store)),
+            )
             .field("stuck_after", &self.stuck_after)
             .finish_non_exhaustive()
     }
@@ -110,26 +119,24 @@ impl ReconnectingStore {
     /// so a call moved to a new connection still answers in time.
     pub const STUCK_AFTER: Duration = Duration::from_secs(3);
 
-    /// A store opened by `open` now, and again whenever the daemon behind it
-    /// goes away. `daemon` names who serves the keychain right now (`None`
-    /// when that cannot be told: a stuck call then never moves).
-    ///
-    /// # Errors
-    /// What `open` returns.
+    /// A store opened by `open` at its first call (not here: an app builds
+    /// its vault before its window, and opening a Secret Service session
+    /// takes a D-Bus round trip or more), and again whenever the daemon
+    /// behind it goes away. When `open` fails, that call fails with its
+    /// error and the next call tries again (say, once the keychain daemon
+    /// has started). `daemon` names who serves the keychain right now
+    /// (`None` when that cannot be told: a stuck call then never moves).
     pub fn new(
         open: impl Fn() -> Result<Arc<dyn SecretStore>, VaultError> + Send + Sync + 'static,
         daemon: impl Fn() -> Option<String> + Send + Sync + 'static,
-    ) -> Result<Self, VaultError> {
-        let open: Open = Box::new(open);
-        let daemon: Daemon = Box::new(daemon);
-        let first = Self::connect(&open, &daemon)?;
-        Ok(Self {
-            current: RwLock::new(first),
+    ) -> Self {
+        Self {
+            current: RwLock::new(None),
             reconnects: 0.into(),
-            open,
-            daemon,
+            open: Box::new(open),
+            daemon: Box::new(daemon),
             stuck_after: Self::STUCK_AFTER,
-        })
+        }
     }
 
     /// Sets how long a call waits for its turn (tests).
@@ -149,19 +156,33 @@ impl ReconnectingStore {
         }))
     }
 
-    fn current_connection(&self) -> Arc<Connection> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    /// The connection calls go to; the first call opens it.
+    fn current_connection(&self) -> Result<Arc<Connection>, VaultError> {
+        if let Some(conn) = &*self.current.read().unwrap_or_else(PoisonError::into_inner) {
+            return Ok(Arc::clone(conn));
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(conn) = &*current {
+            // Another call connected while this one waited.
+            return Ok(Arc::clone(conn));
+        }
+        let conn = Self::connect(&self.open, &self.daemon)?;
+        *current = Some(Arc::clone(&conn));
+        Ok(conn)
     }
 
     /// Replaces `old` with a new connection, unless another call already did.
     fn reopen(&self, old: &Arc<Connection>) -> Result<Arc<Connection>, VaultError> {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if Arc::ptr_eq(&current, old) {
-            *current = Self::connect(&self.open, &self.daemon)?;
-            self.reconnects
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match &*current {
+            Some(conn) if !Arc::ptr_eq(conn, old) => return Ok(Arc::clone(conn)),
+            _ => {}
         }
-        Ok(Arc::clone(&current))
+        let fresh = Self::connect(&self.open, &self.daemon)?;
+        *current = Some(Arc::clone(&fresh));
+        self.reconnects
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(fresh)
     }
 
     /// Whether the daemon `conn` was opened with no longer serves the keychain.
@@ -191,7 +212,7 @@ impl ReconnectingStore {
         &self,
         f: impl Fn(&dyn SecretStore) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let conn = self.current_connection();
+        let conn = self.current_connection()?;
         let outcome = match self.run_on(&conn, &f) {
             Some(outcome) => outcome,
             None if self.daemon_gone(&conn) => {
@@ -320,7 +341,6 @@ mod tests {
             },
             move || Some(serving.lock().expect("lock").clone()),
         )
-        .expect("open")
         .with_stuck_after(Duration::from_millis(200));
         (
             store,
@@ -393,5 +413,38 @@ mod tests {
         bus.first.release();
         assert_eq!(prompting.join().expect("join").expect("answered"), "gen-0");
         assert_eq!(read(&store).expect("the same connection again"), "gen-0");
+    }
+
+    #[test]
+    fn the_keychain_is_opened_at_the_first_call_and_again_after_a_failed_open() {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&opened);
+        let store = ReconnectingStore::new(
+            move || -> Result<Arc<dyn SecretStore>, VaultError> {
+                // The keychain daemon is not up yet at the first open.
+                match counter.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(VaultError::Unavailable {
+                        reason: "org.freedesktop.secrets was not provided".into(),
+                    }),
+                    n => Ok(Daemon::new(n)),
+                }
+            },
+            || Some(":1.0".to_owned()),
+        );
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            0,
+            "nothing opened before a call"
+        );
+        let err = read(&store).expect_err("no keychain yet");
+        assert_eq!(err.code(), "keychain_unavailable");
+        assert_eq!(read(&store).expect("opened now"), "gen-1");
+        assert_eq!(read(&store).expect("the same connection"), "gen-1");
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            store.connection(),
+            0,
+            "a first connection is not a reconnect"
+        );
     }
 }

@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::ErrorCode;
 use crate::lock;
 use crate::secret::SecretString;
 pub use crate::store::chunking::CHUNK_CHARS;
@@ -83,25 +82,24 @@ impl Vault {
         self
     }
 
-    /// The platform keychain, or a vault whose every call reports why it is unavailable.
+    /// The platform keychain of Latchkey itself (see [`Self::platform_for`]).
     pub fn platform() -> Self {
         Self::platform_for(&crate::config::identity::AppIdentity::latchkey())
     }
 
     /// The platform keychain for an app (its identifier is the service name
-    /// of its items), or a vault whose every call reports why it is unavailable.
+    /// of its items). Nothing is opened here: the first call connects, and
+    /// while the keychain cannot be opened every call says why (and the next
+    /// one tries again).
     pub fn platform_for(identity: &crate::config::identity::AppIdentity) -> Self {
         let service = identity.identifier().to_owned();
         let open = move || -> Result<Arc<dyn SecretStore>, VaultError> {
             Ok(Arc::new(KeyringStore::platform_for(&service)?))
         };
-        match ReconnectingStore::new(open, crate::store::platform::keychain_daemon) {
-            Ok(store) => Self::new(Arc::new(store)),
-            Err(err) => {
-                tracing::warn!(code = err.code(), error = %err, "keychain unavailable");
-                Self::new(Arc::new(UnavailableStore(err)))
-            }
-        }
+        Self::new(Arc::new(ReconnectingStore::new(
+            open,
+            crate::store::platform::keychain_daemon,
+        )))
     }
 
     /// The encrypted file vault `<data_dir>/vault.bin` of an app, opened with

@@ -1,5 +1,6 @@
 //! Vault tests: timeouts, ordering, chunking, health.
 use super::*;
+use crate::error::ErrorCode;
 
 fn memory_vault() -> Vault {
     Vault::new(Arc::new(KeyringStore::in_memory("test-service")))
