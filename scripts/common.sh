@@ -73,6 +73,33 @@ npm_ci() {
   fi
 }
 
+# The Tauri CLI pinned in the root package-lock.json (npm ci when missing or
+# older than the lock, never an unpinned npx); prints its path.
+tauri_cli() {
+  need_node
+  if [[ ! -d "$ROOT/node_modules/@tauri-apps/cli" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
+    log "npm ci (the Tauri CLI)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund >&2) || return 1
+  fi
+  echo "$ROOT/node_modules/.bin/tauri"
+}
+
+# Writes the tauri.conf.json overlay that puts the `latchkey` command of PROFILE
+# (release|debug) at /usr/bin/latchkey in the .deb and .rpm, and prints its path
+# (the caller removes it). Its absolute path depends on CARGO_TARGET_DIR, so it is
+# merged in at bundle time, not kept in tauri.conf.json.
+cli_overlay() {
+  local overlay cli_binary="$CARGO_TARGET_DIR/$1/latchkey"
+  overlay="$(mktemp --suffix=.json)"
+  cat >"$overlay" <<EOF
+{"bundle": {"linux": {
+  "deb": {"files": {"/usr/bin/latchkey": "$cli_binary"}},
+  "rpm": {"files": {"/usr/bin/latchkey": "$cli_binary"}}
+}}}
+EOF
+  echo "$overlay"
+}
+
 # kubectl for tests/e2e/kubectl.test.mjs: any kubectl already on PATH (a newer one
 # speaks client.authentication.k8s.io/v1), else Debian's `kubernetes-client`
 # (kubectl 1.20: exec plugins with v1beta1; the test asks each kubectl for its

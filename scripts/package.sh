@@ -33,28 +33,15 @@ done
 
 apt_install "${BUILD_PACKAGES[@]}"
 need_rust
-need_node
-if [[ ! -d node_modules/@tauri-apps/cli || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  log "npm ci (the Tauri CLI)"
-  npm ci --no-audit --no-fund
-fi
-tauri=("$ROOT/node_modules/.bin/tauri")
+tauri=("$(tauri_cli)")
 
 bundle_dir="$CARGO_TARGET_DIR/$profile/bundle"
 # Nothing from an earlier run may pass for this one's output.
 rm -rf "$bundle_dir"
 
-cli_binary="$CARGO_TARGET_DIR/$profile/latchkey"
-# The CLI goes into the .deb and .rpm through `files`; its absolute path
-# depends on CARGO_TARGET_DIR, so it is merged in here, not kept in tauri.conf.json.
-overlay="$(mktemp --suffix=.json)"
+# The CLI goes into the .deb and .rpm through `files` (common.sh, cli_overlay).
+overlay="$(cli_overlay "$profile")"
 trap 'rm -f "$overlay"' EXIT
-cat >"$overlay" <<EOF
-{"bundle": {"linux": {
-  "deb": {"files": {"/usr/bin/latchkey": "$cli_binary"}},
-  "rpm": {"files": {"/usr/bin/latchkey": "$cli_binary"}}
-}}}
-EOF
 
 if [[ $profile == debug ]]; then
   # The very build the E2E tests run (same packages, so the same features:
