@@ -11,7 +11,7 @@
 # hello-floor is the hello-world with all of them used in it, one Tauri app, so what it
 # shares with Tauri is counted once: what is left between it and Latchkey is Latchkey's
 # own code.
-#   scripts/size-floor.sh
+#   scripts/size-floor.sh     (then the .deb of each app alone, packed the same way)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -38,4 +38,26 @@ awk -v base="$base" -v deps="$deps" -v required="$required" -v hello="$hello" -v
   printf "| Latchkey | %.2f | %.2f |\n", app / mib, app / hello
   printf "| Latchkey above the floor (its own code, its other libraries) | %.2f | |\n", (app - floor) / mib
   printf "| Latchkey above hello-floor (its own code) | %.2f | |\n", (app - hfloor) / mib
+}'
+
+# The same floor for the .deb: each app packed alone (no latchkey command), from the
+# binaries above (tauri bundle --no-binary-patching; hello-floor under hello-app's
+# config with its own name).
+log ".deb packages (tauri bundle)"
+tauri="$(tauri_cli)"
+debs="$CARGO_TARGET_DIR/release/bundle/deb"
+rm -rf "$debs"
+floor_conf="$(mktemp --suffix=.json)"
+trap 'rm -f "$floor_conf"' EXIT
+echo '{"productName": "HelloFloor", "mainBinaryName": "hello-floor"}' >"$floor_conf"
+(cd benches/hello-app && "$tauri" bundle --ci --bundles deb --no-binary-patching >&2 &&
+  "$tauri" bundle --ci --bundles deb --no-binary-patching --config "$floor_conf" >&2)
+"$tauri" bundle --ci --bundles deb --no-binary-patching >&2
+awk -v hello="$(stat -c %s "$debs"/Hello_*.deb)" -v hfloor="$(stat -c %s "$debs"/HelloFloor_*.deb)" \
+  -v app="$(stat -c %s "$debs"/Latchkey_*.deb)" 'BEGIN {
+  mib = 1048576
+  printf "\n| .deb (the app alone) | MiB | vs hello-world |\n|---|---:|---:|\n"
+  printf "| hello-world | %.2f | 1.00 |\n", hello / mib
+  printf "| hello-floor | %.2f | %.2f |\n", hfloor / mib, hfloor / hello
+  printf "| Latchkey | %.2f | %.2f |\n", app / mib, app / hello
 }'
