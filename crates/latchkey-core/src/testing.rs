@@ -504,3 +504,19 @@ impl SecretStore for FailingStore {
         self.inner.list_keys()
     }
 }
+
+/// Waits for background work a test started (a lifecycle's refresh, a write)
+/// until `done` holds: checked every 10 ms, failing after 10 s of real time.
+/// A fixed sleep before a positive assertion fails on a loaded machine (an
+/// fsync'd file write alone can take longer than 100 ms there). Works with a
+/// paused tokio clock too: the deadline is the wall clock's.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within 10 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

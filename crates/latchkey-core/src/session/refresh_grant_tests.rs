@@ -9,7 +9,7 @@ use url::Url;
 use super::tests::{Setup, setup, stored_token, t0, tokens};
 use super::*;
 use crate::accounts::AccountStatus;
-use crate::testing::{Canned, Claims, FakeServer, ISSUER, jwks, jwks_without_kid};
+use crate::testing::{Canned, Claims, FakeServer, ISSUER, eventually, jwks, jwks_without_kid};
 use crate::vault::SecretStore as _;
 
 fn status(s: &Setup) -> AccountStatus {
@@ -335,7 +335,10 @@ async fn retry_after_is_honoured() {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    eventually("offline after the 503", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Offline { .. }))
+    })
+    .await;
     let Some(LiveStatus::Offline { retry_at, .. }) = s.core.live_status(&s.id) else {
         panic!("{:?}", s.core.live_status(&s.id))
     };
@@ -359,29 +362,26 @@ async fn a_refused_account_waits_for_retry_now() {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
+    eventually("refused after invalid_client", || {
         matches!(
             s.core.live_status(&s.id),
             Some(LiveStatus::Refused {
                 code: "invalid_client",
                 ..
             })
-        ),
-        "{:?}",
-        s.core.live_status(&s.id)
-    );
+        )
+    })
+    .await;
     s.clock.advance(Duration::from_secs(3600));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.count("/token"), 1, "retried on its own");
     // The provider settings are fixed; the person clicks Retry now.
     server.set("/token", tokens(Some("RT-1")));
     s.core.retry_now(&s.id);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(matches!(
-        s.core.live_status(&s.id),
-        Some(LiveStatus::Ready { .. })
-    ));
+    eventually("ready after Retry now", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
     assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
     runner.abort();
 }

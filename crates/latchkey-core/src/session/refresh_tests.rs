@@ -14,7 +14,9 @@ use crate::clock::ManualClock;
 use crate::discovery::ProviderMetadata;
 use crate::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError};
 use crate::id_token::Identity;
-use crate::testing::{CLIENT_ID, Canned, Claims, FakeServer, ISSUER, RefusingStore, jwks};
+use crate::testing::{
+    CLIENT_ID, Canned, Claims, FakeServer, ISSUER, RefusingStore, eventually, jwks,
+};
 use crate::vault::{KeyringStore, SecretStore, Vault};
 use url::Url;
 
@@ -359,7 +361,8 @@ async fn shutdown_waits_for_a_running_refresh_and_refuses_new_ones() {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.core.refresh_account(&s.id).await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The refresh request is at the provider.
+    eventually("the refresh is in flight", || server.count("/token") == 1).await;
     assert!(
         s.core.shutdown(Duration::from_secs(5)).await,
         "the running refresh finished"
@@ -423,30 +426,32 @@ async fn the_lifecycle_backs_off_while_offline_and_recovers() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(matches!(
-        s.core.live_status(&s.id),
-        Some(LiveStatus::Offline { attempt: 1, .. })
-    ));
+    eventually("offline, first attempt", || {
+        matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Offline { attempt: 1, .. })
+        )
+    })
+    .await;
     s.clock.advance(Duration::from_millis(1999));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.count("/token"), 1, "not before the 2 s backoff");
     s.clock.advance(Duration::from_millis(1));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(matches!(
-        s.core.live_status(&s.id),
-        Some(LiveStatus::Offline { attempt: 2, .. })
-    ));
+    eventually("offline, second attempt", || {
+        matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Offline { attempt: 2, .. })
+        )
+    })
+    .await;
     assert_eq!(server.count("/token"), 2);
     // The provider comes back; "Retry now" does not wait for the 4 s backoff.
     server.set("/token", tokens(Some("RT-1")));
     s.core.retry_now(&s.id);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. })),
-        "{:?}",
-        s.core.live_status(&s.id)
-    );
+    eventually("ready after Retry now", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
     assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
     runner.abort();
 }
@@ -461,7 +466,10 @@ async fn the_lifecycle_refreshes_at_80_percent_of_the_lifetime() {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("refreshed at start", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
     assert_eq!(server.count("/token"), 1, "refreshed at start");
     let Some(LiveStatus::Ready {
         expires_at: Some(expires_at),
@@ -479,8 +487,15 @@ async fn the_lifecycle_refreshes_at_80_percent_of_the_lifetime() {
     assert_eq!(server.count("/token"), 1, "not before 80 %");
     server.set("/token", tokens(Some("RT-2")));
     s.clock.advance(Duration::from_secs(1));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.count("/token"), 2, "refreshed at 80 %");
+    eventually("refreshed at 80 % and planned again", || {
+        matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Ready { next_refresh_at, .. })
+                if next_refresh_at > t0() + Duration::from_secs(480)
+        )
+    })
+    .await;
+    assert_eq!(server.count("/token"), 2, "refreshed once at 80 %");
     assert!(
         server.requests.lock().expect("lock")[1]
             .1

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::tests::{Setup, core_over, setup, stored_token, tokens};
 use super::*;
-use crate::testing::{Canned, FakeServer};
+use crate::testing::{Canned, FakeServer, eventually};
 
 #[tokio::test]
 async fn another_process_uses_the_cached_access_token_without_a_request() {
@@ -176,7 +176,10 @@ async fn the_lifecycle_takes_a_token_another_process_refreshed_instead_of_refres
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the launch refresh", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
     assert_eq!(server.count("/token"), 1, "the launch refresh");
     // A CLI wants a token for 20 minutes a minute later: it refreshes (ours lasts 10).
     s.clock.advance(Duration::from_secs(60));
@@ -242,7 +245,10 @@ async fn accounts_another_process_signed_in_get_a_lifecycle_once() {
     ));
     // The account of `setup` was added "by another process": adopted, refreshed once.
     assert_eq!(core.adopt_new_accounts(), vec![s.id.clone()]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("its launch refresh", || {
+        matches!(core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
     assert!(core.is_running(&s.id));
     assert_eq!(server.count("/token"), 1, "its launch refresh");
     // Adopting again leaves the running lifecycle alone: no second refresh.
@@ -266,8 +272,8 @@ async fn the_watch_leaves_this_processs_own_sign_in_to_its_caller() {
         "our own sign-in is not adopted"
     );
     f.signin.start_lifecycle(id.clone());
+    eventually("the lifecycle runs", || f.signin.is_running(&id)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(f.signin.is_running(&id));
     assert_eq!(f.server.count("/token"), 1, "no refresh after the sign-in");
     assert!(matches!(
         f.signin.live_status(&id),
@@ -338,7 +344,10 @@ async fn the_app_follows_a_refresh_another_process_made_and_plans_from_it() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the launch refresh", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
     assert_eq!(server.count("/token"), 1, "the launch refresh");
     let mine = s.core.access_token(&s.id).expect("token").expires_at;
     // Nothing changed elsewhere (our own refresh is in the file): nothing to follow.
