@@ -28,6 +28,8 @@ if [[ "${1:-}" != "e2e" ]]; then
   cargo fmt --all --check
   log "cargo clippy -D warnings"
   cargo clippy --locked --workspace --all-targets -- -D warnings
+  log "API docs of the embeddable crates (rustdoc -D warnings)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p latchkey-core -p tauri-plugin-latchkey
   log "unit and integration tests"
   cargo test --locked --workspace
   log "UI tests (headless Chromium, fake backend)"

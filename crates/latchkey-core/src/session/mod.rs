@@ -14,6 +14,7 @@ pub mod loopback;
 pub mod providers;
 pub mod reconcile;
 pub mod refresh;
+mod refresh_all;
 mod refresh_error;
 pub(crate) mod schedule;
 pub mod sign_in;

@@ -102,7 +102,7 @@ pub struct Account {
 
 impl Account {
     /// What the provider calls the account's person: their name, user name
-    /// or email, else "<provider> account <subject>" (never the internal
+    /// or email, else `"<provider> account <subject>"` (never the internal
     /// account id). The person's own label is shown beside it.
     pub fn title(&self, provider_name: &str) -> String {
         [&self.name, &self.username, &self.email]
