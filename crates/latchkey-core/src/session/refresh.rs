@@ -451,3 +451,7 @@ mod tests;
 #[cfg(test)]
 #[path = "token_cache_tests.rs"]
 mod token_cache_tests;
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod lifecycle_tests;

@@ -6,7 +6,8 @@
 //! Elsewhere, or when the folder cannot be watched, the file is checked every
 //! [`POLL`]. Either way a change is reported only when the file's modification
 //! time or length differs from the last one seen, so a burst of events (write
-//! to a temporary file, fsync, rename) is one change.
+//! to a temporary file, fsync, rename) is one change. Dropping the watch
+//! removes the kernel's watch, which wakes the thread and ends it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -42,6 +43,8 @@ pub struct RegistryWatch {
     last: Stamp,
     /// Wake-ups from the notifying thread (none: polling).
     wakes: Option<mpsc::Receiver<()>>,
+    /// The kernel's watch and its thread, ended when this is dropped.
+    notifier: Option<notify::Notifier>,
 }
 
 impl Registry {
@@ -54,11 +57,19 @@ impl Registry {
             let _ = super::fsperm::create_private_dir_all(dir);
         }
         let last = stamp(&path);
-        let wakes = notify::start(&path);
-        if wakes.is_none() {
-            tracing::debug!(path = %path.display(), "the accounts file is polled for changes");
+        let (wakes, notifier) = match notify::start(&path) {
+            Some((wakes, notifier)) => (Some(wakes), Some(notifier)),
+            None => {
+                tracing::debug!(path = %path.display(), "the accounts file is polled for changes");
+                (None, None)
+            }
+        };
+        RegistryWatch {
+            path,
+            last,
+            wakes,
+            notifier,
         }
-        RegistryWatch { path, last, wakes }
     }
 }
 
@@ -82,6 +93,7 @@ impl RegistryWatch {
                         // The notifying thread ended (a read error): poll from now on.
                         tracing::debug!("the accounts file's watch ended; polling it instead");
                         self.wakes = None;
+                        self.notifier = None;
                         continue;
                     }
                 }
@@ -94,22 +106,48 @@ impl RegistryWatch {
             }
         }
     }
+
+    /// Drops the watch and hands back its thread, to check that it ends.
+    #[cfg(test)]
+    pub(crate) fn into_thread(mut self) -> Option<std::thread::JoinHandle<()>> {
+        self.notifier.as_mut().and_then(|n| n.thread.take())
+    }
 }
 
 #[cfg(target_os = "linux")]
 mod notify {
     use std::mem::MaybeUninit;
+    use std::os::fd::OwnedFd;
     use std::path::Path;
+    use std::sync::Arc;
 
     use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
     use tokio::sync::mpsc;
 
+    /// The kernel's watch on the file's folder and the thread that reads it.
+    #[derive(Debug)]
+    pub(super) struct Notifier {
+        fd: Arc<OwnedFd>,
+        wd: i32,
+        /// Kept for tests only; elsewhere the thread is detached and ends by itself.
+        #[cfg(test)]
+        pub(super) thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Drop for Notifier {
+        /// Removing the watch makes the kernel send `IN_IGNORED`: the thread
+        /// wakes from its `read`, sees the watch gone and ends.
+        fn drop(&mut self) {
+            let _ = inotify::remove_watch(&*self.fd, self.wd);
+        }
+    }
+
     /// Watches the file's folder from a thread of its own; `None` when it
     /// cannot be watched (no folder yet, no inotify).
-    pub(super) fn start(path: &Path) -> Option<mpsc::Receiver<()>> {
+    pub(super) fn start(path: &Path) -> Option<(mpsc::Receiver<()>, Notifier)> {
         let dir = path.parent()?;
         let name = path.file_name()?.to_owned();
-        let fd = inotify::init(CreateFlags::CLOEXEC).ok()?;
+        let fd = Arc::new(inotify::init(CreateFlags::CLOEXEC).ok()?);
         let events = WatchFlags::CLOSE_WRITE
             | WatchFlags::MOVED_TO
             | WatchFlags::MOVED_FROM
@@ -117,20 +155,21 @@ mod notify {
             | WatchFlags::DELETE
             | WatchFlags::DELETE_SELF
             | WatchFlags::MOVE_SELF;
-        inotify::add_watch(&fd, dir, events).ok()?;
+        let wd = inotify::add_watch(&*fd, dir, events).ok()?;
         // One pending wake is enough: the watch compares the file afterwards.
         let (tx, rx) = mpsc::channel(1);
-        std::thread::Builder::new()
+        let thread_fd = Arc::clone(&fd);
+        let thread = std::thread::Builder::new()
             .name("latchkey-registry-watch".into())
             .spawn(move || {
                 let mut buf = [MaybeUninit::uninit(); 4096];
-                let mut reader = inotify::Reader::new(&fd, &mut buf);
+                let mut reader = inotify::Reader::new(&*thread_fd, &mut buf);
                 loop {
                     let Ok(event) = reader.next() else { return };
                     let ours = event
                         .file_name()
                         .is_some_and(|n| n.to_bytes() == name.as_encoded_bytes());
-                    // The folder itself went away: nothing more will come from this watch.
+                    // The folder went away, or the watch was dropped: nothing more will come.
                     let gone = event.events().intersects(
                         ReadFlags::DELETE_SELF | ReadFlags::MOVE_SELF | ReadFlags::IGNORED,
                     );
@@ -146,7 +185,17 @@ mod notify {
                 }
             })
             .ok()?;
-        Some(rx)
+        #[cfg(not(test))]
+        drop(thread);
+        Some((
+            rx,
+            Notifier {
+                fd,
+                wd,
+                #[cfg(test)]
+                thread: Some(thread),
+            },
+        ))
     }
 }
 
@@ -156,7 +205,14 @@ mod notify {
 
     use tokio::sync::mpsc;
 
-    pub(super) fn start(_path: &Path) -> Option<mpsc::Receiver<()>> {
+    /// Nothing to end where the kernel is not asked.
+    #[derive(Debug)]
+    pub(super) struct Notifier {
+        #[cfg(test)]
+        pub(super) thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    pub(super) fn start(_path: &Path) -> Option<(mpsc::Receiver<()>, Notifier)> {
         None
     }
 }

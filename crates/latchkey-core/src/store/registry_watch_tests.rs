@@ -76,6 +76,20 @@ async fn on_linux_the_kernel_tells_and_nothing_polls() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn dropping_the_watch_ends_its_thread_without_a_change() {
+    let dir = temp_dir("drop");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let watch = Registry::in_dir(&dir).watch();
+    assert_eq!(watch.kind(), WatchKind::Notify);
+    let thread = watch.into_thread().expect("a notifying thread");
+    // Nothing in the folder changes: only the dropped watch can wake it.
+    crate::testing::eventually("the watch's thread ended", || thread.is_finished()).await;
+    thread.join().expect("the thread ended cleanly");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_first_start_without_the_folder_is_watched_too() {
     let dir = temp_dir("missing");

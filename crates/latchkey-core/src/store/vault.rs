@@ -419,3 +419,7 @@ impl Vault {
 #[cfg(test)]
 #[path = "vault_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "vault_chunking_tests.rs"]
+mod chunking_tests;

@@ -1,4 +1,4 @@
-//! Vault tests: timeouts, ordering, chunking, health.
+//! Vault tests: timeouts, ordering, health (chunking: vault_chunking_tests.rs).
 use super::*;
 use crate::error::ErrorCode;
 
@@ -8,7 +8,7 @@ fn memory_vault() -> Vault {
 
 /// The stores every store-level test runs against: keyring-core's in-memory
 /// store (the keychain's stand-in) and the encrypted file vault.
-fn stores(name: &str) -> [Arc<dyn SecretStore>; 2] {
+pub(super) fn stores(name: &str) -> [Arc<dyn SecretStore>; 2] {
     let dir = crate::store::file_vault::tests::temp_data_dir(&format!("suite-{name}"));
     let file =
         crate::store::file_vault::tests::open_in(&dir, "suite passphrase").expect("file vault");
@@ -299,105 +299,6 @@ async fn headless_parts_are_swept_and_nothing_else() {
                 .any(|k| k.starts_with("pending-authorizations.part"))
         );
         assert!(vault.headless_heads().await.expect("again").is_empty());
-    }
-}
-
-#[tokio::test]
-async fn large_secrets_are_split_and_reassembled() {
-    for store in stores("chunk-test") {
-        let vault = Vault::new(store.clone()).with_chunk_chars(100);
-        let big: String = (0..1000)
-            .map(|i| char::from(b'a' + (i % 26) as u8))
-            .collect();
-        vault
-            .set("acct-1", SecretString::new(big.clone()))
-            .await
-            .expect("set");
-        assert_eq!(
-            vault
-                .get("acct-1")
-                .await
-                .expect("get")
-                .expect("some")
-                .expose(),
-            big
-        );
-        // Every raw item respects the limit.
-        let keys = store.list_keys().expect("keys");
-        assert_eq!(keys.len(), 11, "{keys:?}");
-        for key in &keys {
-            assert!(
-                store
-                    .get(key)
-                    .expect("raw")
-                    .expect("some")
-                    .expose()
-                    .chars()
-                    .count()
-                    <= 100,
-                "{key}"
-            );
-        }
-        assert_eq!(vault.list_keys().await.expect("list"), ["acct-1"]);
-        // Shrinking removes the parts no longer needed.
-        vault
-            .set("acct-1", SecretString::new("short"))
-            .await
-            .expect("set");
-        assert_eq!(store.list_keys().expect("keys"), ["acct-1"]);
-        assert_eq!(
-            vault
-                .get("acct-1")
-                .await
-                .expect("get")
-                .expect("some")
-                .expose(),
-            "short"
-        );
-        // Delete removes the parts too.
-        vault
-            .set("acct-1", SecretString::new(big))
-            .await
-            .expect("set");
-        vault.delete("acct-1").await.expect("delete");
-        assert!(store.list_keys().expect("keys").is_empty());
-    }
-}
-
-#[tokio::test]
-async fn default_limit_fits_windows_credential_manager() {
-    for store in stores("chunk-default") {
-        let vault = Vault::new(store.clone());
-        let secret: String = "é".repeat(5000);
-        vault
-            .set("k", SecretString::new(secret.clone()))
-            .await
-            .expect("set");
-        for key in store.list_keys().expect("keys") {
-            let raw = store.get(&key).expect("raw").expect("some");
-            let utf16_bytes = raw.expose().encode_utf16().count() * 2;
-            assert!(utf16_bytes <= 2560, "{key}: {utf16_bytes} bytes");
-        }
-        assert_eq!(
-            vault.get("k").await.expect("get").expect("some").expose(),
-            secret
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_missing_part_is_reported_as_damage() {
-    for store in stores("chunk-missing") {
-        let vault = Vault::new(store.clone()).with_chunk_chars(50);
-        vault
-            .set("k", SecretString::new("x".repeat(200)))
-            .await
-            .expect("set");
-        store.delete("k.part2").expect("delete a part");
-        assert_eq!(
-            vault.get("k").await.expect_err("damaged").code(),
-            "keychain_corrupt"
-        );
     }
 }
 
