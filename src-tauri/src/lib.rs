@@ -169,6 +169,7 @@ pub fn run() {
             }
             // Subscribed before any link is handed over.
             events::follow(app.handle(), &shell);
+            shell.follow_providers_file();
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {

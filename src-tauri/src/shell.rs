@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use latchkey_core::ErrorCode;
 use latchkey_core::Latchkey;
 use latchkey_core::clock::unix_millis;
-use latchkey_core::config::provider::{ProviderEntry, load_providers_for};
+use latchkey_core::config::provider::ProviderEntry;
 use latchkey_core::config::providers_edit::ProvidersFile;
 use latchkey_core::picture::PictureFetcher;
 use latchkey_core::picture::cache::PictureCache;
@@ -119,27 +119,56 @@ impl Shell {
             })
     }
 
-    /// Reads the providers file again (after the window edited it): the
-    /// core gets its valid entries, the window all of them.
+    /// Reads the providers file again (the window or a person edited it):
+    /// the core gets its valid entries, the window all of them. A file that
+    /// cannot be read or parsed leaves the providers as they are, in the core
+    /// and in the window, which says why.
     pub fn reload_providers(&self) {
         let Some(path) = &self.providers_file else {
             return;
         };
-        let loaded =
-            load_providers_for(path, self.core.identity()).map_err(|err| UiError::from_core(&err));
-        if let Ok(list) = &loaded {
-            self.core.set_providers(
-                list.iter()
-                    .filter_map(|entry| entry.config.as_ref().ok().cloned())
-                    .collect(),
-            );
-        }
-        let (entries, file_error) = shown_entries(loaded);
-        *Self::lock(&self.entries) = entries;
+        let file_error = match self.core.reload_providers_file(path) {
+            Ok(list) => {
+                *Self::lock(&self.entries) = shown_entries(Ok(list)).0;
+                None
+            }
+            // The core keeps the providers in use, and the window shows them.
+            Err(err) => {
+                let err = UiError::from_core(&err);
+                tracing::warn!(error = %err, "providers file rejected; the providers in use stay");
+                Some(UiError::new(
+                    err.code,
+                    format!("{} (the providers read before stay in use)", err.message),
+                ))
+            }
+        };
         let providers = self.providers_now();
         self.update(|state| {
             state.providers_file_error = file_error;
             state.providers = providers;
+        });
+    }
+
+    /// Follows the providers file for the life of the app, so that an entry
+    /// edited by hand while it runs shows (and works) without a restart:
+    /// reloaded, new or changed providers checked, the window told.
+    pub fn follow_providers_file(self: &Arc<Self>) {
+        let Some(path) = self.providers_file.clone() else {
+            return;
+        };
+        let shell = Arc::clone(self);
+        tauri::async_runtime::spawn(async move {
+            let mut watch = latchkey_core::store::file_watch::FileWatch::new(path);
+            tracing::debug!(kind = ?watch.kind(), "following the providers file");
+            loop {
+                watch.changed().await;
+                tracing::info!("the providers file changed; reloaded");
+                shell.reload_providers();
+                for id in shell.core.unchecked_providers() {
+                    shell.core.check_provider(&id).await;
+                }
+                shell.show_providers();
+            }
         });
     }
 

@@ -3,7 +3,8 @@
 // file with the person's comment kept → listed, pickable, and a sign-in
 // through it works. A bad issuer shows the check's error and writes nothing;
 // a client secret ends up in the keychain only; Remove signs the accounts out
-// first when asked.
+// first when asked. The file edited by hand while the app runs is taken at
+// once; a broken one changes nothing until it is fixed.
 //
 // The test IdP is plain http on 127.0.0.1: the dialog shows its
 // "Development server: allow plain http" box for such an address, and the
@@ -168,4 +169,29 @@ test('Remove: asks about the accounts, signs them out, removes the entry; the co
   await wd.waitFor(() => wd.execute('return !document.querySelector(".provider[data-id=\'gh\']")'), { what: 'gh to go' });
   assert.equal(desktop.keychainSecret('client-secret.gh'), null, 'its client secret is deleted');
   assert.equal(fileText(), original, 'back to the hand-written file, byte for byte');
+});
+
+test('edited by hand while the app runs: a new entry works at once; a broken file changes nothing until it is fixed', async () => {
+  const hasProvider = (id) => wd.execute('return document.querySelector(`.provider[data-id="${arguments[0]}"]`)?.dataset.status ?? null', id);
+  const banner = () => wd.execute('const b = document.getElementById("config-banner"); return b.hidden ? null : b.textContent');
+  desktop.writeProviders(`${original}\n${providerToml(idp, { id: 'handmade', name: 'Handmade IdP' })}`);
+  await wd.waitFor(async () => (await hasProvider('handmade')) === 'reachable', {
+    what: 'the hand-written provider listed and checked, without a restart',
+  });
+  // Saved half-way (not TOML): the window says why, and the providers in use stay.
+  desktop.writeProviders(`${original}\n[[provider]\nid = `);
+  const said = await wd.waitFor(banner, { what: 'the providers file banner' });
+  assert.match(said, /The providers file could not be used: .*\(the providers read before stay in use\)/s, said);
+  assert.equal(await hasProvider('first'), 'reachable');
+  assert.equal(await hasProvider('handmade'), 'reachable');
+  // ...and they work: a sign-in through the hand-written provider.
+  const card = await ui.signIn(desktop, wd, 'handmade', 'erin');
+  assert.equal(card.provider, 'Handmade IdP');
+  // Fixed (the entry taken out again): the banner goes, and so does the provider.
+  desktop.writeProviders(original);
+  await wd.waitFor(async () => (await banner()) === null && (await hasProvider('handmade')) === null, {
+    what: 'the banner and the hand-written provider gone',
+  });
+  assert.equal(await hasProvider('first'), 'reachable');
+  assert.match(desktop.appLogText(), /the providers file changed/);
 });

@@ -143,27 +143,29 @@ impl Config {
         self
     }
 
-    /// Builds the core.
-    fn build(self) -> std::result::Result<Arc<Latchkey>, Error> {
+    /// Builds the core; with it, the providers file it follows (none when
+    /// the app gave the providers or the core).
+    fn build(self) -> std::result::Result<(Arc<Latchkey>, Option<PathBuf>), Error> {
         if let Some(core) = self.core {
-            return Ok(core);
+            return Ok((core, None));
         }
-        let providers = match self.providers {
-            Providers::List(list) => list,
+        let (providers, file) = match self.providers {
+            Providers::List(list) => (list, None),
+            Providers::File(path) => (load_file(&path, &self.identity)?, Some(path)),
             Providers::IdentityFile => match providers_path_for(&self.identity) {
-                Some(path) => load_file(&path, &self.identity)?,
+                Some(path) => (load_file(&path, &self.identity)?, Some(path)),
                 None => {
                     tracing::warn!("no configuration folder is known: no providers");
-                    Vec::new()
+                    (Vec::new(), None)
                 }
             },
-            Providers::File(path) => load_file(&path, &self.identity)?,
         };
         let mut builder = Latchkey::builder(self.identity).providers(providers);
         if let Some(dir) = self.data_dir {
             builder = builder.data_dir(dir);
         }
-        builder.build().map(Arc::new).map_err(error::core)
+        let core = builder.build().map(Arc::new).map_err(error::core)?;
+        Ok((core, file))
     }
 }
 
@@ -209,10 +211,14 @@ pub fn init<R: Runtime>(config: Config) -> TauriPlugin<R> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .ok_or_else(|| Error::new("already_set_up", "the plugin was set up twice"))?;
-            let plugin = Plugin::new(config.build()?, open_browser);
+            let (core, providers_file) = config.build()?;
+            let plugin = Plugin::new(core, open_browser);
             plugin.forward_core_changes();
             plugin.forward_sign_in_outcomes();
             plugin.launch();
+            if let Some(path) = providers_file {
+                plugin.follow_providers_file(path);
+            }
             app.manage(plugin);
             Ok(())
         })

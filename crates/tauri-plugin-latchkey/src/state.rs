@@ -51,9 +51,14 @@ impl Plugin {
             plugin.notify(ChangeEvent::Changed { account: None });
             plugin.watch_accounts_file().await;
         });
-        for provider in self.core.providers().iter() {
+        self.check_providers(self.core.providers().iter().map(|p| p.id.to_string()));
+    }
+
+    /// Checks these providers' discovery documents, each reported to the
+    /// feed as `provider_checked` when done.
+    fn check_providers(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
             let plugin = self.clone();
-            let id = provider.id.to_string();
             tauri::async_runtime::spawn(async move {
                 let started = std::time::Instant::now();
                 let found = plugin.core.check_provider(&id).await;
@@ -63,8 +68,39 @@ impl Plugin {
         }
     }
 
+    /// Follows the providers file for the life of the app (edited by hand
+    /// while it runs): the core gets the file's valid entries (accounts of a
+    /// provider that came back or changed are retried), providers not checked
+    /// yet are checked, and the feed says `changed`. A file that cannot be
+    /// read or parsed changes nothing: the providers in use stay.
+    pub(crate) fn follow_providers_file(&self, path: std::path::PathBuf) {
+        let plugin = self.clone();
+        tauri::async_runtime::spawn(async move {
+            let mut watch = latchkey_core::store::file_watch::FileWatch::new(path);
+            tracing::debug!(kind = ?watch.kind(), "following the providers file");
+            loop {
+                watch.changed().await;
+                match plugin.core.reload_providers_file(watch.path()) {
+                    Ok(entries) => {
+                        for entry in entries {
+                            if let Err(err) = entry.config {
+                                tracing::warn!(provider = %entry.label, error = %err, "provider entry rejected");
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "providers file rejected; the providers in use stay");
+                        continue;
+                    }
+                }
+                plugin.check_providers(plugin.core.unchecked_providers());
+                plugin.notify(ChangeEvent::Changed { account: None });
+            }
+        });
+    }
+
     /// Follows the accounts file for the life of the app (the kernel tells
-    /// when it changes; see `latchkey_core::store::registry_watch`): when
+    /// when it changes; see `latchkey_core::store::file_watch`): when
     /// another process changed it — the `latchkey` CLI signed an account in
     /// or out, made another the default, refreshed an account — new accounts
     /// get their lifecycle, tokens other processes refreshed are taken (one

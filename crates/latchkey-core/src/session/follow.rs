@@ -3,7 +3,7 @@
 //! A `latchkey` CLI (or another app instance) that refreshes an account
 //! writes the new access token into the account's keychain item and then its
 //! `last_refreshed_at` into the accounts file. An app that watches that file
-//! (the plugin follows it with `store::registry_watch`) calls [`Latchkey::follow_refreshes`] when
+//! (the plugin follows it with `store::file_watch`) calls [`Latchkey::follow_refreshes`] when
 //! it changed: only the accounts whose `last_refreshed_at` moved past what
 //! this process wrote or saw itself get one keychain read each, and a cached
 //! access token that outlives the one in memory is taken — the window shows

@@ -143,3 +143,43 @@ async fn the_lifecycle_refreshes_at_80_percent_of_the_lifetime() {
     assert_eq!(next_refresh_at, t0() + Duration::from_secs(480 + 480));
     runner.abort();
 }
+
+#[tokio::test]
+async fn an_account_refused_for_a_missing_provider_is_retried_when_it_comes_back() {
+    let server = Arc::new(FakeServer::new());
+    server.serve_discovery();
+    let s = Arc::new(setup("provider-back", server.clone()).await);
+    server.set("/token", tokens(Some("RT-1")));
+    // The providers file lost the account's provider (an edit by hand).
+    let configured = s.core.providers().to_vec();
+    s.core.set_providers(Vec::new());
+    let runner = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move { s.core.run_account(s.id.clone(), Backoff::default()).await })
+    };
+    eventually("refused: its provider is not configured", || {
+        matches!(
+            s.core.live_status(&s.id),
+            Some(LiveStatus::Refused {
+                code: "unknown_provider",
+                ..
+            })
+        )
+    })
+    .await;
+    assert_eq!(server.count("/token"), 0);
+    assert_eq!(
+        stored_token(&s.core, &s.id).await,
+        "RT-0",
+        "the grant is kept"
+    );
+    // The provider is back: no "Retry now" is needed.
+    s.core.set_providers(configured);
+    eventually("ready once the provider is back", || {
+        matches!(s.core.live_status(&s.id), Some(LiveStatus::Ready { .. }))
+    })
+    .await;
+    assert_eq!(server.count("/token"), 1);
+    assert_eq!(stored_token(&s.core, &s.id).await, "RT-1");
+    runner.abort();
+}

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::provider::ProviderConfig;
+use crate::accounts::AccountId;
+use crate::config::provider::{ConfigError, ProviderConfig, ProviderEntry, load_providers_for};
 use crate::error::{ErrorCode as _, report};
 use crate::session::latchkey::{Latchkey, lock};
 use crate::session::state::LiveStatus;
@@ -65,15 +66,23 @@ impl Latchkey {
     /// Replaces the configured providers (the providers file was edited).
     /// Cached metadata and reachability of a provider that was removed or
     /// whose configuration changed are dropped, so its next use discovers
-    /// again; unchanged providers keep theirs. Accounts are not touched: an
+    /// again; unchanged providers keep theirs. Accounts keep their grants: an
     /// account whose provider is gone fails its refresh with
-    /// `unknown_provider` until the provider comes back.
+    /// `unknown_provider` (its token stays in the keychain) until the provider
+    /// comes back; an account of a provider that came back or changed, and
+    /// that waits for "Retry now" (refused) or for its next try (offline), is
+    /// retried at once.
     pub fn set_providers(&self, providers: Vec<ProviderConfig>) {
         let old = self.providers();
         let stale: Vec<String> = old
             .iter()
             .filter(|before| !providers.iter().any(|now| now == *before))
             .map(|before| before.id.to_string())
+            .collect();
+        let fresh: Vec<String> = providers
+            .iter()
+            .filter(|now| !old.iter().any(|before| before == *now))
+            .map(|now| now.id.to_string())
             .collect();
         let count = providers.len();
         *self
@@ -86,7 +95,54 @@ impl Latchkey {
             metadata.remove(id);
             known.remove(id);
         }
+        drop((metadata, known));
         tracing::info!(providers = count, changed_or_removed = ?stale, "providers replaced");
+        self.retry_accounts_of(&fresh);
+    }
+
+    /// Reads a providers file again (it was edited): its valid entries
+    /// become the providers ([`Self::set_providers`]). Returns every entry,
+    /// rejected ones with why, for display. A file that cannot be read or
+    /// parsed changes nothing: the providers in use stay.
+    pub fn reload_providers_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Vec<ProviderEntry>, ConfigError> {
+        let entries = load_providers_for(path, self.identity())?;
+        self.set_providers(
+            entries
+                .iter()
+                .filter_map(|entry| entry.config.as_ref().ok().cloned())
+                .collect(),
+        );
+        Ok(entries)
+    }
+
+    /// Wakes the lifecycle of every account of these providers that waits
+    /// after a refused or failed refresh.
+    fn retry_accounts_of(&self, providers: &[String]) {
+        if providers.is_empty() {
+            return;
+        }
+        let Ok(book) = self.accounts() else { return };
+        let waiting: Vec<AccountId> = {
+            let live = lock(&self.coordination.live);
+            book.accounts
+                .into_iter()
+                .filter(|a| providers.contains(&a.provider_id))
+                .filter(|a| {
+                    matches!(
+                        live.get(&a.id),
+                        Some(LiveStatus::Refused { .. } | LiveStatus::Offline { .. })
+                    )
+                })
+                .map(|a| a.id)
+                .collect()
+        };
+        for id in &waiting {
+            tracing::info!(account = %id, "its provider came back or changed: retried now");
+            self.retry_now(id);
+        }
     }
 
     /// Checks a provider configuration that is not (or not yet) in use, with
@@ -98,6 +154,17 @@ impl Latchkey {
         config: &ProviderConfig,
     ) -> Result<crate::discovery::ProviderMetadata, crate::config::check::CheckError> {
         crate::config::check::check_provider_config(self.http.as_ref(), config).await
+    }
+
+    /// The configured providers not checked yet in this process: added, or
+    /// changed, since the last check (see [`Latchkey::set_providers`]).
+    pub fn unchecked_providers(&self) -> Vec<String> {
+        let known = lock(&self.reachability);
+        self.providers()
+            .iter()
+            .map(|p| p.id.to_string())
+            .filter(|id| !known.contains_key(id))
+            .collect()
     }
 
     /// Records a fetched discovery document.

@@ -4,7 +4,7 @@ use std::time::Duration;
 use super::*;
 use crate::clock::Clock as _;
 use crate::session::fixture::{fixture, signed_in};
-use crate::testing::Canned;
+use crate::testing::{CLIENT_ID, Canned, ISSUER};
 
 fn reachability(f: &crate::session::fixture::Fixture) -> Reachability {
     let views = f.signin.provider_views();
@@ -118,6 +118,7 @@ async fn set_providers_drops_what_was_known_of_changed_and_removed_providers_onl
     // The same configuration again: its metadata stays cached.
     f.signin.set_providers(vec![original.clone()]);
     assert_eq!(reachability(&f), Reachability::Reachable);
+    assert!(f.signin.unchecked_providers().is_empty());
     f.signin.metadata("p").await.expect("cached");
     assert_eq!(
         f.server.count("/.well-known/openid-configuration"),
@@ -132,6 +133,7 @@ async fn set_providers_drops_what_was_known_of_changed_and_removed_providers_onl
     };
     f.signin.set_providers(vec![renamed]);
     assert_eq!(reachability(&f), Reachability::Checking);
+    assert_eq!(f.signin.unchecked_providers(), ["p"], "to be checked again");
     assert_eq!(
         f.signin.provider("p").expect("kept").client_id,
         "another-client"
@@ -147,4 +149,45 @@ async fn set_providers_drops_what_was_known_of_changed_and_removed_providers_onl
     assert!(f.signin.provider("p").is_none());
     assert!(f.signin.provider_views().is_empty());
     assert!(f.signin.metadata("p").await.is_err());
+}
+
+#[tokio::test]
+async fn an_edited_providers_file_replaces_the_providers_and_a_broken_one_changes_nothing() {
+    let f = fixture("providers-file");
+    f.server.serve_discovery();
+    assert_eq!(f.signin.check_provider("p").await, Reachability::Reachable);
+    std::fs::create_dir_all(&f.dir).expect("mkdir");
+    let path = f.dir.join("providers.toml");
+    let p = format!(
+        "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
+    );
+    // Edited by hand: a second provider, and an entry that is rejected.
+    std::fs::write(
+        &path,
+        format!(
+            "{p}\n[[provider]]\nid = \"q\"\nissuer = \"https://q.example\"\nclient_id = \"c\"\n\n[[provider]]\nid = \"bad\"\nissuer = \"http://plain.example\"\nclient_id = \"c\"\n"
+        ),
+    )
+    .expect("write");
+    let entries = f.signin.reload_providers_file(&path).expect("loaded");
+    assert_eq!(entries.len(), 3, "every entry, for display");
+    assert!(entries[2].config.is_err(), "plain http is rejected");
+    let ids: Vec<String> = f
+        .signin
+        .providers()
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    assert_eq!(ids, ["p", "q"]);
+    assert_eq!(
+        f.signin.unchecked_providers(),
+        ["q"],
+        "the unchanged provider keeps its check"
+    );
+
+    // A file that does not parse (saved half-way) changes nothing.
+    std::fs::write(&path, "[[provider]\nid = ").expect("write");
+    let err = f.signin.reload_providers_file(&path).expect_err("broken");
+    assert!(!err.code().is_empty());
+    assert_eq!(f.signin.providers().len(), 2);
 }

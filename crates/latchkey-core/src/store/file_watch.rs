@@ -1,5 +1,6 @@
-//! Following the registry file for changes other processes make (the
-//! `latchkey` CLI signs in, refreshes, makes another account the default).
+//! Following a file for changes other processes make: the accounts file (the
+//! `latchkey` CLI signs in, refreshes, makes another account the default) and
+//! the providers file (edited by hand while the app runs).
 //!
 //! On Linux the kernel says when the file's folder changes (inotify, on a
 //! thread that sleeps in `read` until then): an idle app does no work at all.
@@ -19,7 +20,7 @@ use super::registry::Registry;
 /// How often the file is checked where the kernel cannot tell.
 pub const POLL: Duration = Duration::from_secs(2);
 
-/// How a [`RegistryWatch`] learns of changes.
+/// How a [`FileWatch`] learns of changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchKind {
     /// The kernel reports changes to the file's folder (Linux inotify).
@@ -36,9 +37,9 @@ fn stamp(path: &Path) -> Stamp {
         .map(|m| (m.modified().ok(), m.len()))
 }
 
-/// Reports changes of the registry file; see the module docs.
+/// Reports changes of one file; see the module docs.
 #[derive(Debug)]
-pub struct RegistryWatch {
+pub struct FileWatch {
     path: PathBuf,
     last: Stamp,
     /// Wake-ups from the notifying thread (none: polling).
@@ -48,11 +49,18 @@ pub struct RegistryWatch {
 }
 
 impl Registry {
-    /// Starts following this file: [`RegistryWatch::changed`] returns after
-    /// each change from now on. Creates the file's folder (private, as
+    /// Starts following this file (see [`FileWatch::new`]).
+    pub fn watch(&self) -> FileWatch {
+        FileWatch::new(self.path())
+    }
+}
+
+impl FileWatch {
+    /// Starts following `path`: [`FileWatch::changed`] returns after each
+    /// change from now on. Creates the file's folder (private, as
     /// [`Registry::save`] does) so that a first start can be watched too.
-    pub fn watch(&self) -> RegistryWatch {
-        let path = self.path().to_path_buf();
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
         if let Some(dir) = path.parent() {
             let _ = super::fsperm::create_private_dir_all(dir);
         }
@@ -60,20 +68,22 @@ impl Registry {
         let (wakes, notifier) = match notify::start(&path) {
             Some((wakes, notifier)) => (Some(wakes), Some(notifier)),
             None => {
-                tracing::debug!(path = %path.display(), "the accounts file is polled for changes");
+                tracing::debug!(path = %path.display(), "the file is polled for changes");
                 (None, None)
             }
         };
-        RegistryWatch {
+        FileWatch {
             path,
             last,
             wakes,
             notifier,
         }
     }
-}
 
-impl RegistryWatch {
+    /// The file this watch follows.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
     /// How this watch learns of changes.
     pub fn kind(&self) -> WatchKind {
         if self.wakes.is_some() {
@@ -91,7 +101,7 @@ impl RegistryWatch {
                 Some(wakes) => {
                     if wakes.recv().await.is_none() {
                         // The notifying thread ended (a read error): poll from now on.
-                        tracing::debug!("the accounts file's watch ended; polling it instead");
+                        tracing::debug!("the file's watch ended; polling it instead");
                         self.wakes = None;
                         self.notifier = None;
                         continue;
@@ -160,7 +170,7 @@ mod notify {
         let (tx, rx) = mpsc::channel(1);
         let thread_fd = Arc::clone(&fd);
         let thread = std::thread::Builder::new()
-            .name("latchkey-registry-watch".into())
+            .name("latchkey-file-watch".into())
             .spawn(move || {
                 let mut buf = [MaybeUninit::uninit(); 4096];
                 let mut reader = inotify::Reader::new(&*thread_fd, &mut buf);
@@ -218,5 +228,5 @@ mod notify {
 }
 
 #[cfg(test)]
-#[path = "registry_watch_tests.rs"]
+#[path = "file_watch_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! Tests of `registry_watch`: real files in a temporary folder, written the
+//! Tests of `file_watch`: real files in a temporary folder, written the
 //! way another process writes them (a second `Registry` on the same path).
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,11 +25,11 @@ fn another_process_saves(dir: &std::path::Path) {
         .expect("save");
 }
 
-async fn reports_change(watch: &mut RegistryWatch) -> bool {
+async fn reports_change(watch: &mut FileWatch) -> bool {
     tokio::time::timeout(NOTICED, watch.changed()).await.is_ok()
 }
 
-async fn stays_quiet(watch: &mut RegistryWatch) -> bool {
+async fn stays_quiet(watch: &mut FileWatch) -> bool {
     tokio::time::timeout(QUIET, watch.changed()).await.is_err()
 }
 
