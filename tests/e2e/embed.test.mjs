@@ -6,7 +6,8 @@
 // keychain under its own service, its accounts file in its own data folder;
 // nothing lands in Latchkey's. Its webview cannot read access tokens (the
 // example does not grant latchkey:allow-access-token). Latchkey running beside
-// it changes nothing; a cold start from the link completes the sign-in too.
+// it changes nothing; a cold start from the link completes the sign-in too. The
+// plugin follows the providers file while the example runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -135,6 +136,23 @@ test('the webview cannot read an access token: the example does not grant latchk
   const unknown = await invokeFromPage('no_such_command', {});
   assert.equal(unknown.ok, false);
   assert.doesNotMatch(unknown.reason, /access_token/);
+});
+
+test('the plugin follows the providers file: an entry taken out is gone at once, and back when it is put back', async () => {
+  const replaced = () => (desktop.appLogText().match(/providers replaced/g) ?? []).length;
+  const status = () => wd.execute('return document.getElementById("status").dataset.code ?? ""');
+  const file = providerToml(idp, { id: 'demo', name: 'Demo' });
+  let before = replaced();
+  desktop.writeProviders('# no providers for now\n');
+  await wd.waitFor(() => replaced() > before, { what: 'the plugin to take the edited file' });
+  const launches = desktop.browserLaunches().length;
+  await wd.click('#sign-in');
+  await wd.waitFor(async () => (await status()) === 'unknown_provider', { what: 'the sign-in refused: no such provider' });
+  assert.equal(desktop.browserLaunches().length, launches, 'no browser was opened');
+  before = replaced();
+  desktop.writeProviders(file);
+  await wd.waitFor(() => replaced() > before, { what: 'the plugin to take the restored file' });
+  // The next test signs in through "demo" again.
 });
 
 test('with Latchkey running beside it, the example signs in again and Latchkey sees nothing', async () => {
