@@ -62,7 +62,10 @@ impl Shell {
         providers_file: Option<PathBuf>,
         entries: Result<Vec<ProviderEntry>, UiError>,
     ) -> Self {
-        let (entries, file_error) = shown_entries(entries);
+        let (entries, file_error) = match entries {
+            Ok(entries) => (shown_entries(entries), None),
+            Err(err) => (Vec::new(), Some(err)),
+        };
         let accounts_file = Some(core.registry().path().display().to_string());
         let vault = core.vault().kind();
         let shell = Self {
@@ -129,7 +132,7 @@ impl Shell {
         };
         let file_error = match self.core.reload_providers_file(path) {
             Ok(list) => {
-                *Self::lock(&self.entries) = shown_entries(Ok(list)).0;
+                *Self::lock(&self.entries) = shown_entries(list);
                 None
             }
             // The core keeps the providers in use, and the window shows them.
@@ -398,15 +401,9 @@ impl Shell {
 }
 
 /// The providers file's entries as the shell keeps them (valid ones by id,
-/// rejected ones with their error), and a problem with the file as a whole.
-fn shown_entries(
-    entries: Result<Vec<ProviderEntry>, UiError>,
-) -> (Vec<Result<String, Box<ProviderDto>>>, Option<UiError>) {
-    let (entries, file_error) = match entries {
-        Ok(entries) => (entries, None),
-        Err(err) => (Vec::new(), Some(err)),
-    };
-    let entries = entries
+/// rejected ones with their error).
+fn shown_entries(entries: Vec<ProviderEntry>) -> Vec<Result<String, Box<ProviderDto>>> {
+    entries
         .into_iter()
         .map(|entry| match entry.config {
             Ok(config) => Ok(config.id.to_string()),
@@ -418,8 +415,7 @@ fn shown_entries(
                 error: Some(UiError::from_core(&err)),
             })),
         })
-        .collect();
-    (entries, file_error)
+        .collect()
 }
 
 /// A provider as the window shows it.

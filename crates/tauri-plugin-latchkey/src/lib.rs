@@ -60,7 +60,9 @@ use std::time::Duration;
 
 use latchkey_core::Latchkey;
 use latchkey_core::config::identity::AppIdentity;
-use latchkey_core::config::provider::{ProviderConfig, load_providers_for, providers_path_for};
+use latchkey_core::config::provider::{
+    ProviderConfig, ProviderEntry, load_providers_for, providers_path_for,
+};
 use tauri::plugin::TauriPlugin;
 use tauri::{Manager, RunEvent, Runtime};
 
@@ -176,16 +178,20 @@ fn load_file(
 ) -> std::result::Result<Vec<ProviderConfig>, Error> {
     let entries = load_providers_for(path, identity).map_err(error::core)?;
     tracing::info!(path = %path.display(), providers = entries.len(), "providers file loaded");
+    log_rejected(&entries);
     Ok(entries
         .into_iter()
-        .filter_map(|entry| match entry.config {
-            Ok(config) => Some(config),
-            Err(err) => {
-                tracing::warn!(provider = %entry.label, error = %err, "provider entry rejected");
-                None
-            }
-        })
+        .filter_map(|entry| entry.config.ok())
         .collect())
+}
+
+/// Logs the entries of a providers file that were rejected, with why.
+pub(crate) fn log_rejected(entries: &[ProviderEntry]) {
+    for entry in entries {
+        if let Err(err) = &entry.config {
+            tracing::warn!(provider = %entry.label, error = %err, "provider entry rejected");
+        }
+    }
 }
 
 /// The plugin. At setup it builds the core, registers it, follows the

@@ -81,13 +81,7 @@ impl Plugin {
             loop {
                 watch.changed().await;
                 match plugin.core.reload_providers_file(watch.path()) {
-                    Ok(entries) => {
-                        for entry in entries {
-                            if let Err(err) = entry.config {
-                                tracing::warn!(provider = %entry.label, error = %err, "provider entry rejected");
-                            }
-                        }
-                    }
+                    Ok(entries) => crate::log_rejected(&entries),
                     Err(err) => {
                         tracing::warn!(error = %err, "providers file rejected; the providers in use stay");
                         continue;

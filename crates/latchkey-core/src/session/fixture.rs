@@ -68,16 +68,11 @@ pub(crate) fn fixture_with(
     ));
     let dir = std::env::temp_dir().join(format!("latchkey-signin-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let provider = crate::provider::parse_providers_for(
-        &format!(
-            "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n{extra}"
-        ),
-        identity,
-    )
-    .expect("parses")
-    .remove(0)
-    .config
-    .expect("valid");
+    let provider = crate::provider::parse_providers_for(&provider_entry(extra), identity)
+        .expect("parses")
+        .remove(0)
+        .config
+        .expect("valid");
     let signin = Latchkey::builder(identity.clone())
         .http(server.clone())
         .vault(Vault::new(store.clone()))
@@ -94,6 +89,13 @@ pub(crate) fn fixture_with(
         signin,
         dir,
     }
+}
+
+/// The fixture's provider `p` as a providers file entry, with `extra` lines.
+pub(crate) fn provider_entry(extra: &str) -> String {
+    format!(
+        "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n{extra}"
+    )
 }
 
 pub(crate) fn callback() -> Url {

@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::clock::Clock as _;
-use crate::session::fixture::{fixture, signed_in};
-use crate::testing::{CLIENT_ID, Canned, ISSUER};
+use crate::session::fixture::{fixture, provider_entry, signed_in};
+use crate::testing::Canned;
 
 fn reachability(f: &crate::session::fixture::Fixture) -> Reachability {
     let views = f.signin.provider_views();
@@ -158,9 +158,7 @@ async fn an_edited_providers_file_replaces_the_providers_and_a_broken_one_change
     assert_eq!(f.signin.check_provider("p").await, Reachability::Reachable);
     std::fs::create_dir_all(&f.dir).expect("mkdir");
     let path = f.dir.join("providers.toml");
-    let p = format!(
-        "[[provider]]\nid = \"p\"\nname = \"Example\"\nissuer = \"{ISSUER}\"\nclient_id = \"{CLIENT_ID}\"\nscopes = [\"openid\", \"email\", \"offline_access\"]\n"
-    );
+    let p = provider_entry("");
     // Edited by hand: a second provider, and an entry that is rejected.
     std::fs::write(
         &path,
