@@ -160,8 +160,9 @@ impl Shell {
             return;
         };
         let shell = Arc::clone(self);
+        // Watched from now on: an edit right after start is not missed.
+        let mut watch = latchkey_core::store::file_watch::FileWatch::new(path);
         tauri::async_runtime::spawn(async move {
-            let mut watch = latchkey_core::store::file_watch::FileWatch::new(path);
             tracing::debug!(kind = ?watch.kind(), "following the providers file");
             loop {
                 watch.changed().await;

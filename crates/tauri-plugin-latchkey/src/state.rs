@@ -5,6 +5,7 @@ use std::sync::Arc;
 use latchkey_core::Latchkey;
 use latchkey_core::session::accounts::ManageError;
 use latchkey_core::session::reconcile::ReconcileReport;
+use latchkey_core::store::file_watch::FileWatch;
 use tokio::sync::{broadcast, watch};
 
 use crate::dto::ChangeEvent;
@@ -43,13 +44,16 @@ impl Plugin {
     pub(crate) fn launch(&self) {
         let plugin = self.clone();
         tauri::async_runtime::spawn(async move {
+            // Watched from before the launch reads the file: another process's
+            // write during the launch, or just after it is announced, is seen.
+            let watch = plugin.core.registry().watch();
             let report = plugin.core.launch().await;
             if let Err(err) = &report {
                 tracing::warn!(error = %err, "startup reconciliation failed");
             }
             plugin.launched.send_replace(Some(Arc::new(report)));
             plugin.notify(ChangeEvent::Changed { account: None });
-            plugin.watch_accounts_file().await;
+            plugin.watch_accounts_file(watch).await;
         });
         self.check_providers(self.core.providers().iter().map(|p| p.id.to_string()));
     }
@@ -75,8 +79,8 @@ impl Plugin {
     /// read or parsed changes nothing: the providers in use stay.
     pub(crate) fn follow_providers_file(&self, path: std::path::PathBuf) {
         let plugin = self.clone();
+        let mut watch = FileWatch::new(path);
         tauri::async_runtime::spawn(async move {
-            let mut watch = latchkey_core::store::file_watch::FileWatch::new(path);
             tracing::debug!(kind = ?watch.kind(), "following the providers file");
             loop {
                 watch.changed().await;
@@ -100,8 +104,7 @@ impl Plugin {
     /// get their lifecycle, tokens other processes refreshed are taken (one
     /// keychain read per such account, none while the file is unchanged) and
     /// the feed says `changed`.
-    async fn watch_accounts_file(&self) {
-        let mut watch = self.core.registry().watch();
+    async fn watch_accounts_file(&self, mut watch: FileWatch) {
         tracing::debug!(kind = ?watch.kind(), "following the accounts file");
         loop {
             watch.changed().await;
